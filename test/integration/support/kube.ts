@@ -1,0 +1,46 @@
+// Kubernetes helpers for integration tests: clients for the test apiserver
+// and a unique namespace per suite, so that one apiserver serves every test.
+import { randomBytes } from 'node:crypto';
+import { AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { testEnv } from './env.ts';
+
+export function adminKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(testEnv().kubeconfig);
+  return kc;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export interface KubeClients {
+  kc: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  rbac: RbacAuthorizationV1Api;
+}
+
+export function kubeClients(): KubeClients {
+  const kc = adminKubeConfig();
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), rbac: kc.makeApiClient(RbacAuthorizationV1Api) };
+}
+
+/** Creates a fresh namespace. Without a controller-manager it is never garbage-collected; the environment is thrown away instead. */
+export async function createNamespace(core: CoreV1Api, prefix = 'test'): Promise<string> {
+  const name = uniqueName(prefix);
+  await core.createNamespace({ body: { metadata: { name, labels: { 'vault-sync.io/test': 'true' } } } });
+  return name;
+}
+
+/** A token for `serviceAccount` issued by the apiserver's TokenRequest API. */
+export async function serviceAccountToken(core: CoreV1Api, namespace: string, serviceAccount: string, opts: { audiences?: string[]; seconds?: number } = {}): Promise<string> {
+  const res = await core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: opts.audiences ?? [], expirationSeconds: opts.seconds ?? 3600 } },
+  });
+  const token = res.status?.token;
+  if (!token) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
+  return token;
+}

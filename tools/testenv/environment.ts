@@ -1,0 +1,75 @@
+// The one entry point that starts and stops the whole test environment:
+// a real kube-apiserver + etcd and a dev-mode OpenBao, on random loopback
+// ports, in a fresh temporary folder. Servers' logs stay in that folder.
+//
+// One environment serves a whole test run; tests isolate themselves with a
+// unique namespace and a unique Vault mount (see test/integration/support).
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireBinaries } from './binaries.ts';
+import { startKube, type KubeCluster } from './kube.ts';
+import { startDevOpenBao, startFileOpenBao, type FileOpenBaoServer, type OpenBaoServer } from './openbao.ts';
+import { reapOrphans, trackPidsIn } from './processes.ts';
+
+/** What tests and scripts need to talk to the environment (serialisable). */
+export interface EnvironmentInfo {
+  dir: string;
+  kubeconfig: string;
+  kubeServer: string;
+  kubeCaPem: string;
+  vaultAddr: string;
+  vaultToken: string;
+  /** Pid of the process that owns the servers (for `stop`). */
+  ownerPid: number;
+}
+
+export interface TestEnvironment extends EnvironmentInfo {
+  kube: KubeCluster;
+  vault: OpenBaoServer;
+  /** Starts an extra OpenBao on persistent storage, for restart and seal tests. */
+  startPersistentVault(name: string): Promise<FileOpenBaoServer>;
+  stop(opts?: { keepDir?: boolean }): Promise<void>;
+}
+
+const pidFileFor = (root: string) => join(root, 'pids.json');
+
+export async function startEnvironment(opts: { dir?: string } = {}): Promise<TestEnvironment> {
+  const bins = requireBinaries();
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vso-testenv-'));
+  mkdirSync(dir, { recursive: true });
+  // A previous run in the same place that was SIGKILLed left servers behind.
+  reapOrphans(pidFileFor(dir));
+  trackPidsIn(pidFileFor(dir));
+
+  const [kube, vault] = await Promise.all([
+    startKube({ dir: join(dir, 'kube'), etcdBin: bins.etcd, apiserverBin: bins.kubeApiserver }),
+    startDevOpenBao({ dir: join(dir, 'openbao'), bin: bins.bao }),
+  ]);
+  const extraVaults: FileOpenBaoServer[] = [];
+  return {
+    dir,
+    kubeconfig: kube.kubeconfigPath,
+    kubeServer: kube.server,
+    kubeCaPem: kube.caPem,
+    vaultAddr: vault.addr,
+    vaultToken: vault.rootToken,
+    ownerPid: process.pid,
+    kube,
+    vault,
+    async startPersistentVault(name: string) {
+      const server = await startFileOpenBao({ dir: join(dir, `openbao-${name}`), bin: bins.bao });
+      extraVaults.push(server);
+      return server;
+    },
+    async stop(stopOpts = {}) {
+      await Promise.all([...extraVaults.map((v) => v.stop()), vault.stop(), kube.stop()]);
+      if (!stopOpts.keepDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function environmentInfo(env: TestEnvironment): EnvironmentInfo {
+  const { dir, kubeconfig, kubeServer, kubeCaPem, vaultAddr, vaultToken, ownerPid } = env;
+  return { dir, kubeconfig, kubeServer, kubeCaPem, vaultAddr, vaultToken, ownerPid };
+}
