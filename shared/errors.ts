@@ -1,0 +1,158 @@
+// The error taxonomy of the sync engine.
+//
+// Every failure the engine reports is a SyncError with a bounded `reason`.
+// The reason decides three things without any string matching:
+//   - whether the failure is retried (`retryable`),
+//   - which Kubernetes Event reason reports it (`eventReason`),
+//   - which `error_type` label it increments in metrics (the reason itself).
+// Messages name the resource, the field and the fix, and never carry secret
+// values: constructors take names and paths only, never data.
+
+export const ERROR_REASONS = [
+  // Configuration and input (terminal: retrying cannot help until a human edits something)
+  'InvalidConfig',
+  'PathDenied',
+  'SecretNotFound',
+  'KeyMissing',
+  'DuplicateKey',
+  'OwnershipConflict',
+  'Oversize',
+  // Vault answered, and the answer will not change by retrying
+  'PermissionDenied',
+  'InvalidRequest',
+  // Transient (retried with backoff)
+  'CasConflict',
+  'RateLimited',
+  'Sealed',
+  'VaultUnavailable',
+  'Network',
+  'Timeout',
+  'AuthFailed',
+  'Aborted',
+  'Internal',
+] as const;
+
+export type ErrorReason = (typeof ERROR_REASONS)[number];
+
+const RETRYABLE: ReadonlySet<ErrorReason> = new Set<ErrorReason>([
+  'CasConflict', 'RateLimited', 'Sealed', 'VaultUnavailable', 'Network', 'Timeout', 'AuthFailed', 'Internal',
+]);
+
+/** Kubernetes Event reasons the controller emits for failures. */
+export type FailureEventReason = 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict';
+
+export class SyncError extends Error {
+  readonly reason: ErrorReason;
+  readonly retryable: boolean;
+  /** The annotation or field at fault, when there is one. */
+  readonly field: string | undefined;
+  /** What a person should do about it. */
+  readonly fix: string | undefined;
+
+  constructor(reason: ErrorReason, message: string, opts: { field?: string; fix?: string; retryable?: boolean; cause?: unknown } = {}) {
+    super(opts.fix ? `${message}; fix: ${opts.fix}` : message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SyncError';
+    this.reason = reason;
+    this.retryable = opts.retryable ?? RETRYABLE.has(reason);
+    this.field = opts.field;
+    this.fix = opts.fix;
+  }
+
+  get eventReason(): FailureEventReason {
+    switch (this.reason) {
+      case 'InvalidConfig':
+      case 'DuplicateKey':
+      case 'Oversize':
+        return 'InvalidConfig';
+      case 'PathDenied':
+      case 'SecretNotFound':
+      case 'KeyMissing':
+      case 'OwnershipConflict':
+        return this.reason;
+      default:
+        return 'SyncFailed';
+    }
+  }
+}
+
+/** A problem in a `vault-sync.io/*` annotation or a controller flag. */
+export class ConfigError extends SyncError {
+  constructor(resource: string, field: string, problem: string, fix: string) {
+    super('InvalidConfig', `${resource}: annotation ${field}: ${problem}`, { field, fix });
+    this.name = 'ConfigError';
+  }
+}
+
+export class PathDeniedError extends SyncError {
+  constructor(resource: string, path: string, why: string, fix: string) {
+    super('PathDenied', `${resource}: Vault path "${path}" is not allowed: ${why}`, { field: 'vault-sync.io/path', fix });
+    this.name = 'PathDeniedError';
+  }
+}
+
+export class SecretNotFoundError extends SyncError {
+  constructor(resource: string, secret: string, field: string) {
+    super('SecretNotFound', `${resource}: Secret "${secret}" referenced by ${field} does not exist`, {
+      field,
+      fix: `create the Secret, mark the reference optional, or remove it from ${field}`,
+      // The Secret may simply not be created yet; the controller re-syncs when it appears.
+      retryable: false,
+    });
+    this.name = 'SecretNotFoundError';
+  }
+}
+
+export class KeyMissingError extends SyncError {
+  constructor(resource: string, secret: string, key: string, field: string) {
+    super('KeyMissing', `${resource}: key "${key}" is missing from Secret "${secret}" (referenced by ${field})`, {
+      field,
+      fix: `add the key to the Secret or remove it from ${field}`,
+    });
+    this.name = 'KeyMissingError';
+  }
+}
+
+export class OwnershipConflictError extends SyncError {
+  constructor(path: string, owner: string, currentOwner: string | undefined) {
+    const held = currentOwner ? `it is managed by ${currentOwner}` : 'it was not written by vault-sync-operator';
+    super('OwnershipConflict', `Vault path "${path}" belongs to someone else: ${held}, and ${owner} may not overwrite or delete it`, {
+      field: 'vault-sync.io/path',
+      fix: 'choose another path, or allow adoption with the vault-sync.io/adopt: "true" annotation (or --adopt-policy=always) if taking it over is intended',
+    });
+    this.name = 'OwnershipConflictError';
+  }
+}
+
+export class OversizeError extends SyncError {
+  constructor(path: string, bytes: number, limit: number) {
+    super('Oversize', `the document for Vault path "${path}" is ${bytes} bytes, above the hard limit of ${limit} bytes`, {
+      field: 'vault-sync.io/secrets',
+      fix: 'sync fewer keys to this path (select keys in vault-sync.io/secrets), or raise --max-secret-bytes if Vault accepts it',
+    });
+    this.name = 'OversizeError';
+  }
+}
+
+/** A failure talking to Vault, classified from the HTTP status or the network error code. */
+export class VaultRequestError extends SyncError {
+  readonly status: number | undefined;
+  readonly operation: string;
+
+  constructor(reason: ErrorReason, operation: string, detail: string, status?: number, opts: { cause?: unknown } = {}) {
+    super(reason, `Vault ${operation} failed: ${detail}`, opts);
+    this.name = 'VaultRequestError';
+    this.status = status;
+    this.operation = operation;
+  }
+}
+
+export function isSyncError(err: unknown): err is SyncError {
+  return err instanceof SyncError;
+}
+
+/** Wraps anything thrown into a SyncError without leaking foreign messages that might embed payloads. */
+export function asSyncError(err: unknown, context: string): SyncError {
+  if (err instanceof SyncError) return err;
+  const kind = err instanceof Error ? err.name : typeof err;
+  return new SyncError('Internal', `${context}: unexpected ${kind}`, { cause: err });
+}

@@ -1,0 +1,264 @@
+// The one Vault client. Every request the product makes goes through `send`:
+//   throttle (one token) -> node-vault -> classification -> metrics.
+//
+// Token lifecycle:
+//   - login on first use; renew-self at 2/3 of the TTL; a token that cannot
+//     be renewed, or whose renewal grants too little, is replaced by a login;
+//   - a 403 is ambiguous (expired token or policy denial): lookup-self
+//     decides. If the token is dead, log in again and retry the request once;
+//     if it is alive, the 403 is a policy denial and is terminal.
+//   - logins are single-flight: many requests failing together cause one login.
+//
+// Connection hazards handled here: node-vault reads VAULT_* environment
+// variables on its own (VAULT_SKIP_VERIFY=false would turn TLS checks off),
+// has no default timeout, and logs request bodies under DEBUG=node-vault.
+// All of that is overridden explicitly.
+import nodeVault from 'node-vault';
+import { performance } from 'node:perf_hooks';
+import { SyncError, isSyncError } from '../errors.ts';
+import type { Metrics, VaultOperation } from '../metrics.ts';
+import type { Throttle } from '../throttle.ts';
+import type { Logger } from '../log.ts';
+import { classifyFailure } from './classify.ts';
+import {
+  MIN_USEFUL_TTL_SECONDS, planLogin, renewalDelayMs, tokenFromLogin, tokenFromLookup,
+  type AuthConfig, type FileReader, type TokenInfo,
+} from './auth.ts';
+
+export interface VaultConnection {
+  addr: string;
+  /** Vault Enterprise / OpenBao namespace header. */
+  namespace?: string;
+  caPem?: string;
+  /** TLS server name to verify, when it differs from the host in `addr`. */
+  tlsServerName?: string;
+  /** Only ever true when explicitly configured; see parseBool in config. */
+  skipVerify?: boolean;
+  timeoutMs?: number;
+}
+
+export interface VaultClientOptions {
+  connection: VaultConnection;
+  auth: AuthConfig;
+  throttle: Throttle;
+  metrics?: Metrics;
+  log?: Logger;
+  readFile?: FileReader;
+}
+
+export interface SendOptions {
+  body?: unknown;
+  /** The body carries secret data: keep Vault's error text out of messages. */
+  carriesPayload?: boolean;
+  /** KV v2 write with options.cas: a 400 means a CAS mismatch. */
+  usesCas?: boolean;
+  /** Resolve undefined on 404 instead of failing. */
+  allow404?: boolean;
+  /** Merge-patch content type (KV v2 metadata PATCH). */
+  mergePatch?: boolean;
+}
+
+export interface AuthStatus {
+  authenticated: boolean;
+  method: AuthConfig['method'];
+  /** Epoch ms when the current token expires; undefined when it never does. */
+  expiresAt?: number;
+  lastError?: string;
+}
+
+type NodeVaultClient = ReturnType<typeof nodeVault>;
+
+function buildNodeVault(conn: VaultConnection): NodeVaultClient {
+  const client = nodeVault({
+    endpoint: conn.addr,
+    apiVersion: 'v1',
+    // A no-op sink: node-vault's debug output includes request bodies.
+    debug: () => {},
+    rpDefaults: { strictSSL: !conn.skipVerify, timeout: conn.timeoutMs ?? 30_000 },
+    requestOptions: {
+      ...(conn.caPem ? { ca: conn.caPem } : {}),
+      strictSSL: !conn.skipVerify,
+      ...(conn.tlsServerName ? { agentOptions: { servername: conn.tlsServerName } } : {}),
+    },
+  } as nodeVault.VaultOptions);
+  // node-vault falls back to VAULT_TOKEN / VAULT_PREFIX / VAULT_NAMESPACE from
+  // the environment when a field is empty; we decide these ourselves.
+  client.token = '';
+  (client as unknown as { pathPrefix: string }).pathPrefix = '';
+  (client as unknown as { namespace?: string }).namespace = conn.namespace;
+  return client;
+}
+
+export class VaultClient {
+  readonly #nv: NodeVaultClient;
+  readonly #opts: VaultClientOptions;
+  #token: TokenInfo | undefined;
+  #expiresAt: number | undefined;
+  #login: Promise<void> | undefined;
+  #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastAuthError: string | undefined;
+  #stopped = false;
+
+  constructor(opts: VaultClientOptions) {
+    this.#opts = opts;
+    this.#nv = buildNodeVault(opts.connection);
+  }
+
+  get addr(): string {
+    return this.#opts.connection.addr;
+  }
+
+  authStatus(): AuthStatus {
+    const valid = this.#token !== undefined && (this.#expiresAt === undefined || this.#expiresAt > Date.now());
+    return { authenticated: valid, method: this.#opts.auth.method, expiresAt: this.#expiresAt, lastError: this.#lastAuthError };
+  }
+
+  /** Logs in now (or reuses a login in progress). */
+  async ensureLogin(): Promise<void> {
+    if (this.#token && (this.#expiresAt === undefined || this.#expiresAt > Date.now())) return;
+    await this.#relogin();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+  }
+
+  /**
+   * One authenticated Vault request. Resolves with the response body (or
+   * undefined for 204, or for 404 with `allow404`).
+   */
+  async send(operation: VaultOperation, method: string, path: string, opts: SendOptions = {}): Promise<any> {
+    await this.ensureLogin();
+    try {
+      return await this.#raw(operation, method, path, opts, true);
+    } catch (err) {
+      if (!(isSyncError(err) && err.reason === 'PermissionDenied')) throw err;
+      if (await this.#tokenIsAlive()) throw err; // a real policy denial
+      this.#opts.log?.info('vault token no longer valid; logging in again', { operation });
+      this.#token = undefined;
+      await this.#relogin();
+      return this.#raw(operation, method, path, opts, true);
+    }
+  }
+
+  async #raw(operation: VaultOperation, method: string, path: string, opts: SendOptions, withToken: boolean): Promise<any> {
+    const { throttle, metrics } = this.#opts;
+    return throttle.schedule(operation, async () => {
+      const started = performance.now();
+      let status = 'network';
+      try {
+        const headers: Record<string, string> = {};
+        if (withToken && this.#token) headers['X-Vault-Token'] = this.#token.token;
+        if (opts.mergePatch) headers['Content-Type'] = 'application/merge-patch+json';
+        const result = await this.#nv.request({ path: `/${path}`, method, json: opts.body, headers });
+        status = '2xx';
+        return result;
+      } catch (err) {
+        const response = (err as { response?: { statusCode?: number; body?: any } }).response;
+        if (response?.statusCode !== undefined) {
+          status = String(response.statusCode);
+          if (response.statusCode === 404 && opts.allow404) return undefined;
+          throw classifyFailure({
+            operation, status: response.statusCode, vaultErrors: response.body?.errors,
+            carriedPayload: opts.carriesPayload ?? false, usedCas: opts.usesCas ?? false,
+          });
+        }
+        throw classifyFailure({ operation, code: (err as { code?: string }).code, carriedPayload: opts.carriesPayload ?? false, usedCas: false });
+      } finally {
+        const seconds = (performance.now() - started) / 1000;
+        metrics?.vaultRequests.inc({ operation, status });
+        metrics?.vaultRequestDuration.observe({ operation, status }, seconds);
+      }
+    });
+  }
+
+  /** lookup-self with the current token: true when Vault still accepts it. */
+  async #tokenIsAlive(): Promise<boolean> {
+    if (!this.#token) return false;
+    try {
+      await this.#raw('lookup', 'GET', 'auth/token/lookup-self', {}, true);
+      return true;
+    } catch (err) {
+      if (isSyncError(err) && err.reason === 'PermissionDenied') return false;
+      throw err;
+    }
+  }
+
+  #relogin(): Promise<void> {
+    this.#login ??= this.#doLogin().finally(() => {
+      this.#login = undefined;
+    });
+    return this.#login;
+  }
+
+  async #doLogin(): Promise<void> {
+    const { auth, metrics, log } = this.#opts;
+    try {
+      const plan = await planLogin(auth, this.#opts.readFile);
+      if (plan.kind === 'static') {
+        this.#token = { token: plan.token, ttlSeconds: 0, renewable: false };
+        const lookup = await this.#raw('lookup', 'GET', 'auth/token/lookup-self', {}, true);
+        this.#adopt(tokenFromLookup(plan.token, lookup));
+      } else {
+        const body = await this.#raw('login', 'POST', plan.path, { body: plan.body, carriesPayload: true }, false);
+        this.#adopt(tokenFromLogin(body));
+      }
+      metrics?.authAttempts.inc({ method: auth.method, result: 'success' });
+      this.#lastAuthError = undefined;
+      log?.info('vault login succeeded', { method: auth.method, ttlSeconds: this.#token?.ttlSeconds });
+    } catch (err) {
+      this.#token = undefined;
+      metrics?.authAttempts.inc({ method: auth.method, result: 'failure' });
+      const wrapped = isSyncError(err) && err.reason !== 'PermissionDenied' && err.reason !== 'InvalidRequest'
+        ? err
+        // A refused login (403/400) may succeed later (role created, token rotated): retryable.
+        : new SyncError('AuthFailed', `Vault login (${auth.method}) failed: ${err instanceof Error ? err.message : String(err)}`, { retryable: true, cause: err });
+      this.#lastAuthError = wrapped.message;
+      log?.warn('vault login failed', { method: auth.method, reason: wrapped.reason, error: wrapped.message });
+      throw wrapped;
+    }
+  }
+
+  #adopt(info: TokenInfo): void {
+    this.#token = info;
+    this.#expiresAt = info.ttlSeconds > 0 ? Date.now() + info.ttlSeconds * 1000 : undefined;
+    this.#scheduleRenewal(info);
+  }
+
+  #scheduleRenewal(info: TokenInfo): void {
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    const delay = renewalDelayMs(info);
+    if (delay === undefined || this.#stopped) return;
+    this.#renewTimer = setTimeout(() => void this.#renewOrLogin(), delay);
+    this.#renewTimer.unref?.();
+  }
+
+  async #renewOrLogin(): Promise<void> {
+    const { auth, metrics, log } = this.#opts;
+    if (this.#stopped || !this.#token) return;
+    try {
+      if (this.#token.renewable) {
+        const body = await this.#raw('renew', 'POST', 'auth/token/renew-self', {}, true);
+        const renewed = tokenFromLogin(body);
+        metrics?.authAttempts.inc({ method: 'renew', result: 'success' });
+        if (renewed.ttlSeconds >= MIN_USEFUL_TTL_SECONDS) {
+          this.#adopt({ ...renewed, token: this.#token.token });
+          return;
+        }
+        log?.info('vault token near its max TTL; logging in again');
+      }
+      this.#token = undefined;
+      await this.#relogin();
+    } catch (err) {
+      metrics?.authAttempts.inc({ method: 'renew', result: 'failure' });
+      log?.warn('vault token renewal failed; will log in on next use', { reason: isSyncError(err) ? err.reason : 'Internal' });
+      this.#token = undefined;
+      // Try again shortly in the background so readiness recovers without traffic.
+      if (!this.#stopped) {
+        this.#renewTimer = setTimeout(() => void this.ensureLogin().catch(() => {}), 5000);
+        this.#renewTimer.unref?.();
+      }
+    }
+  }
+}
