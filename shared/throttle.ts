@@ -10,14 +10,16 @@
 //   - `stop()` rejects everything still queued with an Aborted error and
 //     starts nothing new (used when the controller loses its lease).
 //
-// Bottleneck queues the jobs and holds the reservoir. Its own reservoir
-// refill ("increase interval") re-arms from the time of each heartbeat, so
-// timer lateness accumulates and the achieved rate drifts several percent
-// below the configured one; refilling from a monotonic clock here keeps the
-// bucket exact (the bench measures it: bench/throttle.ts).
+// Bottleneck queues the jobs, bounds concurrency and holds the reservoir.
+// Its own refill ("reservoirIncreaseInterval") re-arms from the time of each
+// heartbeat, so timer lateness accumulates and the achieved rate drifts below
+// the configured one; and a coarse refill can credit tokens earned while the
+// bucket was full. Refilling from an exact bucket kept here avoids both (the
+// bench measures it: bench/throttle.ts).
 import Bottleneck from 'bottleneck';
 import { performance } from 'node:perf_hooks';
 import { SyncError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface ThrottleOptions {
   /** Requests per second; Infinity disables rate limiting (benchmarks only). */
@@ -26,8 +28,8 @@ export interface ThrottleOptions {
   maxConcurrent?: number;
   /** Refill tick in ms; smaller is smoother, 10 ms is plenty for <= 1000 req/s. */
   refillMs?: number;
-  /** Called once per request with the time it waited for a token. */
-  onScheduled?: (operation: string, waitSeconds: number) => void;
+  /** Records the wait for a token and counts the request. */
+  metrics?: Pick<Metrics, 'rateLimitWait' | 'rateLimitRequests'>;
 }
 
 export interface Throttle {
@@ -49,27 +51,28 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
   // "error" event from becoming an unhandled EventEmitter error.
   limiter.on('error', () => {});
 
+  // The exact bucket, advanced from a monotonic clock and charged at every
+  // request start. Bottleneck's reservoir is topped up to floor(level) and
+  // is charged at the same starts, so it never exceeds the bucket: the
+  // starts conform to (rate, burst) exactly, at any refill granularity.
+  const burst = Math.floor(opts.burst);
+  let level = burst;
+  let levelAt = performance.now();
+  const advance = () => {
+    const now = performance.now();
+    level = Math.min(burst, level + ((now - levelAt) / 1000) * opts.ratePerSecond);
+    levelAt = now;
+  };
   let refill: ReturnType<typeof setInterval> | undefined;
   if (limited) {
-    const burst = Math.floor(opts.burst);
-    let last = performance.now();
-    let fraction = 0;
     let refilling = false;
     refill = setInterval(() => {
       if (refilling) return;
       refilling = true;
-      const now = performance.now();
-      const earned = ((now - last) / 1000) * opts.ratePerSecond;
-      last = now;
       void limiter.currentReservoir().then(async (current) => {
-        const room = burst - (current ?? 0);
-        // A full bucket discards what it would have earned, as a token bucket must.
-        fraction = Math.min(fraction + earned, Math.max(room, 0));
-        const whole = Math.floor(fraction);
-        if (whole > 0) {
-          fraction -= whole;
-          await limiter.incrementReservoir(whole);
-        }
+        advance();
+        const add = Math.floor(level + 1e-9) - (current ?? 0);
+        if (add > 0) await limiter.incrementReservoir(add);
       }).finally(() => {
         refilling = false;
       });
@@ -83,7 +86,12 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
       if (stopped) return Promise.reject(new SyncError('Aborted', `Vault ${operation} not started: the throttle is stopped`));
       const queuedAt = performance.now();
       return limiter.schedule(() => {
-        opts.onScheduled?.(operation, (performance.now() - queuedAt) / 1000);
+        if (limited) {
+          advance();
+          level -= 1;
+        }
+        opts.metrics?.rateLimitWait.observe({ operation }, (performance.now() - queuedAt) / 1000);
+        opts.metrics?.rateLimitRequests.inc({ operation });
         return fn();
       }).catch((err: unknown) => {
         if (err instanceof Bottleneck.BottleneckError) throw new SyncError('Aborted', `Vault ${operation} dropped: the throttle was stopped`);

@@ -33,7 +33,7 @@ import {
 } from './paths.ts';
 import { hashStored, type Payload } from './payload.ts';
 import { DEFAULT_BACKOFF, withRetry, type BackoffPolicy } from './retry.ts';
-import type { KvStore } from './vault/kv.ts';
+import type { KvOperations } from './vault/kv.ts';
 import { currentOwner, isUnchanged, ownedMetadata, ownershipOf, type ExistingSecret } from './vault/ownership.ts';
 
 export const DEFAULT_BATCH_SIZE = 5;
@@ -86,7 +86,7 @@ export interface OpResult {
 }
 
 export interface WriterOptions {
-  kv: KvStore;
+  kv: KvOperations;
   policy: PathPolicy;
   batchSize?: number;
   backoff?: BackoffPolicy;

@@ -117,3 +117,6 @@ export class KvStore {
     await this.#client.send('delete', 'DELETE', apiPath(path, 'data'));
   }
 }
+
+/** What the writer needs from a KV store (lets unit tests use an in-memory one). */
+export type KvOperations = Pick<KvStore, 'resolveMount' | 'readMetadata' | 'read' | 'write' | 'patchMetadata' | 'deleteAll' | 'deleteLatest'>;

@@ -1,0 +1,183 @@
+// The `vault-sync.io/*` annotations users write, parsed into a typed spec. Pure.
+//
+// A resource is managed when it has `vault-sync.io/path`. Every other
+// annotation is optional. Parsing collects every problem at once, so a user
+// fixes a manifest in one go; each error names the resource, the annotation,
+// what is wrong and how to fix it.
+//
+// Names and formats are those of the Go vault-sync-operator, so its
+// manifests work unchanged; `adopt` and `resync-requested-at` are additions.
+import { ConfigError } from './errors.ts';
+import { parseGoDuration } from './duration.ts';
+import { parseVaultPath, type VaultPath } from './paths.ts';
+
+export const ANNOTATION = {
+  path: 'vault-sync.io/path',
+  secrets: 'vault-sync.io/secrets',
+  preserveOnDelete: 'vault-sync.io/preserve-on-delete',
+  reconcile: 'vault-sync.io/reconcile',
+  rotationCheck: 'vault-sync.io/rotation-check',
+  resyncRequestedAt: 'vault-sync.io/resync-requested-at',
+  adopt: 'vault-sync.io/adopt',
+} as const;
+
+export const MIN_RECONCILE_MS = 30_000;
+
+/** One entry of `vault-sync.io/secrets`. */
+export interface SecretSelection {
+  /** Secret name (same namespace). */
+  name: string;
+  /** Keys to take; all keys when absent. */
+  keys?: string[];
+  /** Prepended to every key written to Vault. */
+  prefix?: string;
+}
+
+export interface SyncSpec {
+  path: VaultPath;
+  /** Custom mode when present; auto-discovery (Deployment) or all keys (Secret) otherwise. */
+  secrets?: SecretSelection[];
+  preserveOnDelete: boolean;
+  /** Periodic reconcile interval; undefined = off. */
+  reconcileEveryMs?: number;
+  rotationCheck: boolean;
+  resyncRequestedAt?: string;
+  adopt: boolean;
+}
+
+export type ParsedAnnotations =
+  | { managed: false }
+  | { managed: true; spec: SyncSpec; errors: [] }
+  | { managed: true; spec?: undefined; errors: ConfigError[] };
+
+// Kubernetes' own rules: Secret names are DNS subdomains; data keys are [-._a-zA-Z0-9]+.
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+// Prefixes become part of Vault keys: same character set, may be empty.
+const KEY_PREFIX = /^[-._a-zA-Z0-9]*$/;
+
+function parseBool(resource: string, field: string, raw: string | undefined, dflt: boolean, errors: ConfigError[]): boolean {
+  if (raw === undefined) return dflt;
+  const v = raw.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  errors.push(new ConfigError(resource, field, `"${raw}" is not a boolean`, 'use "true" or "false"'));
+  return dflt;
+}
+
+function parseSelections(resource: string, raw: string, errors: ConfigError[]): SecretSelection[] | undefined {
+  const field = ANNOTATION.secrets;
+  const example = '[{"name":"db-credentials","keys":["username","password"],"prefix":"db_"}]';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    // JSON.parse messages can quote the input; keep them out.
+    errors.push(new ConfigError(resource, field, 'is not valid JSON', `write a JSON list such as ${example}`));
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) {
+    errors.push(new ConfigError(resource, field, 'must be a JSON list', `write a JSON list such as ${example}`));
+    return undefined;
+  }
+  if (parsed.length === 0) {
+    errors.push(new ConfigError(resource, field, 'is an empty list', `list at least one Secret, or remove the annotation to sync everything the pod template references`));
+    return undefined;
+  }
+  const out: SecretSelection[] = [];
+  parsed.forEach((item: unknown, i) => {
+    const at = `${field}[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      errors.push(new ConfigError(resource, at, 'must be an object', `use {"name": "<secret>", "keys": [...], "prefix": "..."}`));
+      return;
+    }
+    const { name, keys, prefix, ...rest } = item as Record<string, unknown>;
+    const unknownFields = Object.keys(rest);
+    if (unknownFields.length) {
+      errors.push(new ConfigError(resource, at, `has unknown field(s) ${unknownFields.map((f) => JSON.stringify(f)).join(', ')}`, 'use only "name", "keys" and "prefix"'));
+    }
+    if (typeof name !== 'string' || !SECRET_NAME.test(name)) {
+      errors.push(new ConfigError(resource, `${at}.name`, name === undefined ? 'is missing' : `${JSON.stringify(name)} is not a valid Secret name`, 'give the name of a Secret in the same namespace'));
+      return;
+    }
+    const selection: SecretSelection = { name };
+    if (keys !== undefined) {
+      if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string' && SECRET_KEY.test(k))) {
+        errors.push(new ConfigError(resource, `${at}.keys`, 'must be a non-empty list of Secret key names', 'list keys such as ["username","password"], or drop "keys" to take every key'));
+      } else {
+        selection.keys = [...new Set(keys as string[])];
+      }
+    }
+    if (prefix !== undefined) {
+      if (typeof prefix !== 'string' || !KEY_PREFIX.test(prefix)) {
+        errors.push(new ConfigError(resource, `${at}.prefix`, 'must be a string of letters, digits, "-", "_" or "."', 'use a prefix such as "db_"'));
+      } else if (prefix) {
+        selection.prefix = prefix;
+      }
+    }
+    out.push(selection);
+  });
+  return out;
+}
+
+/**
+ * Parses the annotations of `resource` (a label such as "Deployment team-a/web",
+ * used in messages). Unmanaged resources yield `{ managed: false }`.
+ */
+export function parseSyncAnnotations(resource: string, annotations: Readonly<Record<string, string>> | undefined): ParsedAnnotations {
+  const a = annotations ?? {};
+  const rawPath = a[ANNOTATION.path];
+  if (rawPath === undefined) return { managed: false };
+  const errors: ConfigError[] = [];
+
+  let path: VaultPath | undefined;
+  try {
+    path = parseVaultPath(rawPath.trim(), resource);
+  } catch (err) {
+    if (err instanceof ConfigError) errors.push(err);
+    else throw err;
+  }
+
+  const rawSecrets = a[ANNOTATION.secrets];
+  const secrets = rawSecrets === undefined ? undefined : parseSelections(resource, rawSecrets, errors);
+
+  let reconcileEveryMs: number | undefined;
+  const rawReconcile = a[ANNOTATION.reconcile]?.trim();
+  if (rawReconcile !== undefined && rawReconcile !== '' && rawReconcile.toLowerCase() !== 'off') {
+    const ms = parseGoDuration(rawReconcile);
+    if (ms === undefined) {
+      errors.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is not a duration`, 'use a Go duration such as "5m" or "1h", or "off"'));
+    } else if (ms < MIN_RECONCILE_MS) {
+      errors.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is shorter than the 30s minimum`, 'use "30s" or longer (it bounds the Vault reads each resource costs), or "off"'));
+    } else {
+      reconcileEveryMs = ms;
+    }
+  }
+
+  let rotationCheck = true;
+  const rawRotation = a[ANNOTATION.rotationCheck]?.trim().toLowerCase();
+  if (rawRotation !== undefined) {
+    if (rawRotation === 'enabled') rotationCheck = true;
+    else if (rawRotation === 'disabled') rotationCheck = false;
+    else errors.push(new ConfigError(resource, ANNOTATION.rotationCheck, `"${a[ANNOTATION.rotationCheck]}" is not a valid value`, 'use "enabled" or "disabled"'));
+  }
+
+  const preserveOnDelete = parseBool(resource, ANNOTATION.preserveOnDelete, a[ANNOTATION.preserveOnDelete], false, errors);
+  const adopt = parseBool(resource, ANNOTATION.adopt, a[ANNOTATION.adopt], false, errors);
+  const resync = a[ANNOTATION.resyncRequestedAt]?.trim();
+
+  if (errors.length > 0 || !path) return { managed: true, errors };
+  return {
+    managed: true,
+    errors: [],
+    spec: {
+      path,
+      ...(secrets ? { secrets } : {}),
+      preserveOnDelete,
+      ...(reconcileEveryMs !== undefined ? { reconcileEveryMs } : {}),
+      rotationCheck,
+      ...(resync ? { resyncRequestedAt: resync } : {}),
+      adopt,
+    },
+  };
+}
