@@ -133,6 +133,12 @@ export function createMetrics(registry: Registry) {
       labelNames: ['operation', 'status'],
       registers,
     }),
+    vaultRetries: new Counter({
+      name: 'vault_sync_operator_vault_retries_total',
+      help: 'Vault requests retried after a transient failure, by operation and reason',
+      labelNames: ['operation', 'reason'],
+      registers,
+    }),
     vaultRequestDuration: new Histogram({
       name: 'vault_sync_operator_vault_request_duration_seconds',
       help: 'Vault HTTP request latency (after the throttle), by operation and status',

@@ -28,6 +28,8 @@ export function backoffDelay(policy: BackoffPolicy, retry: number, random: () =>
 }
 
 export interface RetryHooks {
+  /** Narrows which retryable errors this loop retries (default: all of them). */
+  retryIf?: (err: SyncError) => boolean;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   onRetry?: (err: SyncError, attempt: number, delayMs: number) => void;
@@ -40,7 +42,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!isSyncError(err) || !err.retryable || attempt >= policy.maxAttempts || hooks.signal?.aborted) throw err;
+      if (!isSyncError(err) || !err.retryable || (hooks.retryIf && !hooks.retryIf(err)) || attempt >= policy.maxAttempts || hooks.signal?.aborted) throw err;
       const delay = backoffDelay(policy, attempt, hooks.random);
       hooks.onRetry?.(err, attempt, delay);
       try {

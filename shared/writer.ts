@@ -6,8 +6,10 @@
 //     never rejects: one failed op never stops the rest of its batch.
 //   - Ops run in batches of `batchSize`; the ops of a batch run together,
 //     batches one after another.
-//   - Retryable failures are retried with exponential backoff and jitter;
-//     terminal ones fail at once with their typed error.
+//   - Transient request failures are retried by the Vault client, request
+//     by request; a CAS mismatch retries the whole op here (re-read, decide,
+//     write again), with the same backoff. Terminal failures fail at once
+//     with their typed error.
 //   - Nothing is sent for a path the policy refuses or a document above the
 //     hard size limit.
 //   - Unchanged content costs no write: no call at all when this process
@@ -115,12 +117,12 @@ export class BatchWriter {
 
   constructor(opts: WriterOptions) {
     this.#o = {
-      batchSize: DEFAULT_BATCH_SIZE,
-      backoff: DEFAULT_BACKOFF,
-      largeSecretBytes: DEFAULT_LARGE_SECRET_BYTES,
-      maxSecretBytes: DEFAULT_MAX_SECRET_BYTES,
-      defaultDeleteMode: 'all',
       ...opts,
+      batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE,
+      backoff: opts.backoff ?? DEFAULT_BACKOFF,
+      largeSecretBytes: opts.largeSecretBytes ?? DEFAULT_LARGE_SECRET_BYTES,
+      maxSecretBytes: opts.maxSecretBytes ?? DEFAULT_MAX_SECRET_BYTES,
+      defaultDeleteMode: opts.defaultDeleteMode ?? 'all',
     };
     if (!(this.#o.batchSize >= 1)) throw new Error(`batch size must be >= 1 (got ${this.#o.batchSize})`);
   }
@@ -154,6 +156,7 @@ export class BatchWriter {
         },
         this.#o.backoff,
         {
+          retryIf: (err) => err.reason === 'CasConflict',
           sleep: this.#o.sleep, random: this.#o.random, signal: this.#o.signal,
           onRetry: (err, attempt, delayMs) => {
             log?.info('retrying vault operation', { resource: op.resource, op: op.kind, reason: err.reason, attempt, delayMs });

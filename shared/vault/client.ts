@@ -19,6 +19,7 @@ import { SyncError, isSyncError } from '../errors.ts';
 import type { Metrics, VaultOperation } from '../metrics.ts';
 import type { Throttle } from '../throttle.ts';
 import type { Logger } from '../log.ts';
+import { DEFAULT_BACKOFF, withRetry, type BackoffPolicy, type RetryHooks } from '../retry.ts';
 import { classifyFailure } from './classify.ts';
 import {
   MIN_USEFUL_TTL_SECONDS, planLogin, renewalDelayMs, tokenFromLogin, tokenFromLookup,
@@ -41,6 +42,10 @@ export interface VaultClientOptions {
   connection: VaultConnection;
   auth: AuthConfig;
   throttle: Throttle;
+  /** Backoff for transient failures of single requests (429, 5xx, sealed, network). */
+  backoff?: BackoffPolicy;
+  signal?: AbortSignal;
+  sleep?: RetryHooks['sleep'];
   metrics?: Metrics;
   log?: Logger;
   readFile?: FileReader;
@@ -126,9 +131,24 @@ export class VaultClient {
 
   /**
    * One authenticated Vault request. Resolves with the response body (or
-   * undefined for 204, or for 404 with `allow404`).
+   * undefined for 204, or for 404 with `allow404`). Transient failures are
+   * retried here, per request, with backoff; a CAS mismatch is not (the
+   * caller must re-read before writing again).
    */
-  async send(operation: VaultOperation, method: string, path: string, opts: SendOptions = {}): Promise<any> {
+  send(operation: VaultOperation, method: string, path: string, opts: SendOptions = {}): Promise<any> {
+    const { backoff, signal, sleep, metrics, log } = this.#opts;
+    return withRetry(() => this.#sendOnce(operation, method, path, opts), backoff ?? DEFAULT_BACKOFF, {
+      retryIf: (err) => err.reason !== 'CasConflict',
+      signal,
+      sleep,
+      onRetry: (err, attempt, delayMs) => {
+        metrics?.vaultRetries.inc({ operation, reason: err.reason });
+        log?.debug('retrying vault request', { operation, reason: err.reason, attempt, delayMs });
+      },
+    });
+  }
+
+  async #sendOnce(operation: VaultOperation, method: string, path: string, opts: SendOptions): Promise<any> {
     await this.ensureLogin();
     try {
       return await this.#raw(operation, method, path, opts, true);

@@ -1,7 +1,12 @@
 // OpenBao helpers for integration tests: an admin client on the dev server,
 // unique mounts per suite, and the kubernetes auth method wired to the test
 // apiserver (TokenReview with a dedicated reviewer service account).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import vault from 'node-vault';
+import { requireBinaries } from '../../../tools/testenv/binaries.ts';
+import { startFileOpenBao, type FileOpenBaoServer } from '../../../tools/testenv/openbao.ts';
 import { uniqueName, serviceAccountToken, type KubeClients } from './kube.ts';
 import { testEnv } from './env.ts';
 
@@ -45,4 +50,16 @@ export async function enableKubernetesAuth(client: vault.client, kube: KubeClien
     token_reviewer_jwt: reviewerJwt,
   });
   return { mount };
+}
+
+/** An OpenBao of its own on persistent storage, for restart and seal tests. */
+export async function startPersistentVault(): Promise<FileOpenBaoServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'vso-bao-'));
+  const server = await startFileOpenBao({ dir, bin: requireBinaries().bao });
+  const stop = server.stop;
+  server.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return server;
 }

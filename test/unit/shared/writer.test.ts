@@ -92,12 +92,15 @@ describe('batch writer', () => {
     assert.equal(results[1]!.attempts, 1);
   });
 
-  it('retries retryable failures and records the attempts', async () => {
+  it('retries a whole op on CAS conflicts only (the client retries transient request failures)', async () => {
     const { kv, writer } = setup();
-    kv.failNext.set('secret/data/a', [new SyncError('RateLimited', 'HTTP 429'), new SyncError('Sealed', 'HTTP 503')]);
-    const [r] = await writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
-    assert.equal(r!.outcome, 'created');
-    assert.equal(r!.attempts, 3);
+    kv.failNext.set('secret/data/a', [new SyncError('CasConflict', 'HTTP 400'), new SyncError('CasConflict', 'HTTP 400')]);
+    kv.failNext.set('secret/data/b', [new SyncError('RateLimited', 'HTTP 429')]);
+    const [a, b] = await writer.run([upsert('a', 'secret/data/a', { k: '1' }), upsert('b', 'secret/data/b', { k: '1' })]);
+    assert.equal(a!.outcome, 'created');
+    assert.equal(a!.attempts, 3);
+    assert.equal(b!.outcome, 'failed');
+    assert.equal(b!.attempts, 1);
   });
 
   it('groups ops into batches of the configured size', async () => {

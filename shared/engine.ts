@@ -1,0 +1,80 @@
+// Wires the sync engine together: one throttle, one Vault client, one KV
+// store and one batch writer, sharing one metrics set. Hosts (controller,
+// benchmarks, tests) build the engine here instead of repeating the wiring.
+import type { Registry } from 'prom-client';
+import type { Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { parsePathPolicy, DEFAULT_PATH_POLICY } from './paths.ts';
+import type { BackoffPolicy } from './retry.ts';
+import { createThrottle, type Throttle } from './throttle.ts';
+import { VaultClient, type VaultConnection } from './vault/client.ts';
+import type { AuthConfig, FileReader } from './vault/auth.ts';
+import { KvStore } from './vault/kv.ts';
+import { BatchWriter } from './writer.ts';
+
+export interface EngineConfig {
+  connection: VaultConnection;
+  auth: AuthConfig;
+  /** Requests per second through the one throttle (default 10); Infinity disables it. */
+  rateLimit?: number;
+  /** Token bucket size (default 20). */
+  burst?: number;
+  maxConcurrentRequests?: number;
+  batchSize?: number;
+  backoff?: BackoffPolicy;
+  largeSecretBytes?: number;
+  maxSecretBytes?: number;
+  deleteMode?: 'all' | 'latest';
+  pathPolicy?: string;
+  registry?: Registry;
+  /** Share an existing metrics set (several engines in one process, e.g. tests). */
+  metrics?: Metrics;
+  log?: Logger;
+  signal?: AbortSignal;
+  readFile?: FileReader;
+}
+
+export interface Engine {
+  throttle: Throttle;
+  client: VaultClient;
+  kv: KvStore;
+  writer: BatchWriter;
+  metrics: Metrics | undefined;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_RATE_LIMIT = 10;
+export const DEFAULT_BURST = 20;
+
+export function createEngine(config: EngineConfig): Engine {
+  const metrics = config.metrics ?? (config.registry ? createMetrics(config.registry) : undefined);
+  const throttle = createThrottle({
+    ratePerSecond: config.rateLimit ?? DEFAULT_RATE_LIMIT,
+    burst: config.burst ?? DEFAULT_BURST,
+    maxConcurrent: config.maxConcurrentRequests,
+    metrics,
+  });
+  const client = new VaultClient({
+    connection: config.connection, auth: config.auth, throttle, backoff: config.backoff, signal: config.signal, metrics, log: config.log, readFile: config.readFile,
+  });
+  const kv = new KvStore(client, { log: config.log });
+  const writer = new BatchWriter({
+    kv,
+    policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY),
+    batchSize: config.batchSize,
+    backoff: config.backoff,
+    largeSecretBytes: config.largeSecretBytes,
+    maxSecretBytes: config.maxSecretBytes,
+    defaultDeleteMode: config.deleteMode,
+    metrics,
+    log: config.log,
+    signal: config.signal,
+  });
+  return {
+    throttle, client, kv, writer, metrics,
+    async stop() {
+      client.stop();
+      await throttle.stop();
+    },
+  };
+}

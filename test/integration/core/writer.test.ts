@@ -1,0 +1,150 @@
+// The core engine against real OpenBao: KV v1 and v2, ownership, CAS,
+// binary values, large secrets, path injection.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type vault from 'node-vault';
+import { ConfigError } from '../../../shared/errors.ts';
+import { parseSyncAnnotations } from '../../../shared/annotations.ts';
+import { parseVaultPath } from '../../../shared/paths.ts';
+import { buildPayload, encodeSecretValue, type Payload } from '../../../shared/payload.ts';
+import type { UpsertOp, DeleteOp } from '../../../shared/writer.ts';
+import { adminVault, mountKv } from '../support/vault.ts';
+import { testEngine, type TestEngine } from '../support/engine.ts';
+
+const ctx = { namespace: 'ns', name: 'web', kind: 'Deployment', cluster: 'test' };
+const owner = 'test/ns/Deployment/web';
+const fromBytes = (entries: Record<string, Buffer | string>): Payload =>
+  buildPayload(Object.entries(entries).map(([k, v]) => [k, encodeSecretValue(Buffer.from(v).toString('base64'))]));
+const upsert = (path: string, payload: Payload, extra: Partial<UpsertOp> = {}): UpsertOp =>
+  ({ kind: 'upsert', id: path, resource: 'Deployment ns/web', path: parseVaultPath(path, 'test'), ctx, owner, payload, ...extra });
+const remove = (path: string, extra: Partial<DeleteOp> = {}): DeleteOp =>
+  ({ kind: 'delete', id: path, resource: 'Deployment ns/web', path: parseVaultPath(path, 'test'), ctx, owner, ...extra });
+
+describe('core engine against OpenBao', () => {
+  let admin: vault.client;
+  let engine: TestEngine;
+  let v2: string;
+  let v1: string;
+
+  before(async () => {
+    admin = adminVault();
+    v2 = await mountKv(admin, 2);
+    v1 = await mountKv(admin, 1);
+    engine = testEngine();
+  });
+  after(() => engine.stop());
+
+  it('detects the KV version per mount and writes both shapes', async () => {
+    const results = await engine.writer.run([upsert(`${v2}/data/app`, fromBytes({ user: 'u' })), upsert(`${v1}/app`, fromBytes({ user: 'u' }))]);
+    assert.deepEqual(results.map((r) => [r.outcome, r.kvVersion]), [['created', 2], ['created', 1]]);
+    assert.deepEqual((await admin.read(`${v2}/data/app`)).data.data, { user: 'u' });
+    assert.deepEqual((await admin.read(`${v1}/app`)).data, { user: 'u' });
+  });
+
+  it('treats the API and the logical spelling as one secret', async () => {
+    await engine.writer.run([upsert(`${v2}/data/same`, fromBytes({ a: '1' }))]);
+    const [r] = await engine.writer.run([upsert(`${v2}/same`, fromBytes({ a: '1' }))]);
+    assert.equal(r!.outcome, 'unchanged');
+    assert.equal(r!.path, `${v2}/same`);
+  });
+
+  it('records ownership and a content hash in custom_metadata', async () => {
+    await engine.writer.run([upsert(`${v2}/data/owned`, fromBytes({ k: 'v' }))]);
+    const meta = (await admin.read(`${v2}/metadata/owned`)).data;
+    assert.equal(meta.custom_metadata['managed-by'], 'vault-sync-operator');
+    assert.equal(meta.custom_metadata.owner, owner);
+    assert.match(meta.custom_metadata['content-hash'], /^[0-9a-f]{64}$/);
+    assert.equal(meta.custom_metadata['synced-version'], String(meta.current_version));
+  });
+
+  it('skips unchanged content with zero write calls, also in a fresh process', async () => {
+    await engine.writer.run([upsert(`${v2}/data/steady`, fromBytes({ k: 'v' }))]);
+    const fresh = testEngine();
+    try {
+      const [r] = await fresh.writer.run([upsert(`${v2}/data/steady`, fromBytes({ k: 'v' }))]);
+      assert.equal(r!.outcome, 'unchanged');
+      const metrics = await fresh.registry.metrics();
+      assert.doesNotMatch(metrics, /vault_sync_operator_vault_requests_total\{operation="write/);
+      assert.match(metrics, /vault_sync_operator_vault_requests_total\{operation="read_metadata",status="2xx"\} 1/);
+    } finally {
+      await fresh.stop();
+    }
+    assert.equal((await admin.read(`${v2}/metadata/steady`)).data.current_version, 1);
+  });
+
+  it('refuses to overwrite a secret it does not own, and leaves it intact', async () => {
+    await admin.write(`${v2}/data/manual`, { data: { keep: 'me' } });
+    const [r] = await engine.writer.run([upsert(`${v2}/data/manual`, fromBytes({ k: 'v' }))]);
+    assert.equal(r!.error?.reason, 'OwnershipConflict');
+    assert.equal(r!.error?.retryable, false);
+    assert.deepEqual((await admin.read(`${v2}/data/manual`)).data.data, { keep: 'me' });
+    const [d] = await engine.writer.run([remove(`${v2}/data/manual`)]);
+    assert.equal(d!.error?.reason, 'OwnershipConflict');
+    assert.deepEqual((await admin.read(`${v2}/data/manual`)).data.data, { keep: 'me' });
+    const [adopted] = await engine.writer.run([upsert(`${v2}/data/manual`, fromBytes({ k: 'v' }), { adopt: true })]);
+    assert.equal(adopted!.outcome, 'updated');
+  });
+
+  it('refuses another resource\'s secret (two owners, one path)', async () => {
+    await engine.writer.run([upsert(`${v2}/data/contested`, fromBytes({ k: 'a' }))]);
+    const [r] = await engine.writer.run([upsert(`${v2}/data/contested`, fromBytes({ k: 'b' }), { owner: 'test/other/Deployment/api' })]);
+    assert.equal(r!.error?.reason, 'OwnershipConflict');
+    assert.match(r!.error!.message, /managed by test\/ns\/Deployment\/web/);
+  });
+
+  it('survives a CAS race between two writers: the last content wins and metadata matches it', async () => {
+    const other = testEngine();
+    try {
+      await engine.writer.run([upsert(`${v2}/data/race`, fromBytes({ k: '0' }))]);
+      await other.writer.run([upsert(`${v2}/data/race`, fromBytes({ k: '0' }))]); // both now cache version 1
+      const [a, b] = await Promise.all([
+        engine.writer.run([upsert(`${v2}/data/race`, fromBytes({ k: 'A' }))]),
+        other.writer.run([upsert(`${v2}/data/race`, fromBytes({ k: 'B' }))]),
+      ]);
+      assert.ok(a[0]!.outcome === 'updated' && b[0]!.outcome === 'updated');
+      assert.ok(a[0]!.attempts + b[0]!.attempts >= 3, 'one writer must have hit the CAS conflict and retried');
+      const meta = (await admin.read(`${v2}/metadata/race`)).data;
+      const data = (await admin.read(`${v2}/data/race`)).data;
+      assert.equal(meta.current_version, 3);
+      assert.equal(meta.custom_metadata['synced-version'], '3');
+      const winner = data.data.k === 'A' ? 'A' : 'B';
+      assert.equal(meta.custom_metadata['content-hash'], fromBytes({ k: winner }).hash);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('round-trips binary values byte for byte and lists them as base64', async () => {
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await engine.writer.run([upsert(`${v2}/data/binary`, fromBytes({ blob: bytes, text: 'héllo' }))]);
+    const read = await admin.read(`${v2}/data/binary`);
+    assert.deepEqual(Buffer.from(read.data.data.blob, 'base64'), bytes);
+    assert.equal(read.data.data.text, 'héllo');
+    assert.equal(read.data.metadata.custom_metadata['base64-keys'], 'blob');
+  });
+
+  it('flags a secret over 1 MiB, writes it, and counts it', async () => {
+    const big = randomBytes(600 * 1024).toString('hex'); // 1.2 MB of text
+    const [r] = await engine.writer.run([upsert(`${v2}/data/big`, fromBytes({ big }))]);
+    assert.equal(r!.outcome, 'created');
+    assert.equal(r!.large, true);
+    assert.ok(r!.bytes! > 1024 * 1024);
+    assert.match(await engine.registry.metrics(), /^vault_large_secret_count [1-9]/m);
+    assert.ok(engine.logLines.some((l) => l.includes('"msg":"large secret"')));
+  });
+
+  it('deletes every version and the metadata of what it owns', async () => {
+    await engine.writer.run([upsert(`${v2}/data/gone`, fromBytes({ k: '1' }))]);
+    await engine.writer.run([upsert(`${v2}/data/gone`, fromBytes({ k: '2' }))]);
+    const [d] = await engine.writer.run([remove(`${v2}/data/gone`)]);
+    assert.equal(d!.outcome, 'deleted');
+    await assert.rejects(admin.read(`${v2}/metadata/gone`), (e: any) => e.response?.statusCode === 404);
+  });
+
+  it('refuses a path-traversal annotation before any Vault call', async () => {
+    const parsed = parseSyncAnnotations('Deployment ns/evil', { 'vault-sync.io/path': `${v2}/data/team/../../../sys/policies/acl/pwned` });
+    assert.ok(parsed.managed && parsed.errors[0] instanceof ConfigError);
+    assert.throws(() => parseVaultPath('secret/data/x/%2e%2e/%2e%2e/sys/policies/acl/pwned', 't'), ConfigError);
+    await assert.rejects(admin.read('sys/policies/acl/pwned'), (e: any) => e.response?.statusCode === 404);
+  });
+});

@@ -1,0 +1,27 @@
+// Builds a real sync engine against the test OpenBao, with every log line
+// and the metrics registry captured so tests can inspect them (canaries).
+import { Registry } from 'prom-client';
+import { createEngine, type Engine, type EngineConfig } from '../../../shared/engine.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { testEnv } from './env.ts';
+
+export interface TestEngine extends Engine {
+  registry: Registry;
+  logLines: string[];
+}
+
+export function testEngine(overrides: Partial<EngineConfig> = {}): TestEngine {
+  const registry = new Registry();
+  const logLines: string[] = [];
+  const engine = createEngine({
+    connection: { addr: testEnv().vaultAddr, timeoutMs: 5000 },
+    auth: { method: 'token', token: testEnv().vaultToken },
+    rateLimit: 1000,
+    burst: 100,
+    backoff: { baseMs: 50, maxMs: 500, maxAttempts: 6 },
+    registry,
+    log: createLogger({ level: 'debug', write: (line) => void logLines.push(line) }),
+    ...overrides,
+  });
+  return { ...engine, registry, logLines };
+}
