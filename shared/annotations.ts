@@ -7,6 +7,11 @@
 //
 // Names and formats are those of the Go vault-sync-operator, so its
 // manifests work unchanged; `adopt` and `resync-requested-at` are additions.
+// Only a bad `path` or `secrets` stops a sync (nothing sensible can be
+// written). Values the Go operator tolerated for the other annotations
+// (a reconcile interval under 30s, an unknown rotation-check value) stay
+// tolerated: they become warnings, with the Go operator's fallback, or the
+// safer one where the Go operator risked data (see preserve-on-delete).
 import { ConfigError } from './errors.ts';
 import { parseGoDuration } from './duration.ts';
 import { parseVaultPath, type VaultPath } from './paths.ts';
@@ -47,8 +52,8 @@ export interface SyncSpec {
 
 export type ParsedAnnotations =
   | { managed: false }
-  | { managed: true; spec: SyncSpec; errors: [] }
-  | { managed: true; spec?: undefined; errors: ConfigError[] };
+  | { managed: true; spec: SyncSpec; errors: []; warnings: ConfigError[] }
+  | { managed: true; spec?: undefined; errors: ConfigError[]; warnings: ConfigError[] };
 
 // Kubernetes' own rules: Secret names are DNS subdomains; data keys are [-._a-zA-Z0-9]+.
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -56,13 +61,9 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 // Prefixes become part of Vault keys: same character set, may be empty.
 const KEY_PREFIX = /^[-._a-zA-Z0-9]*$/;
 
-function parseBool(resource: string, field: string, raw: string | undefined, dflt: boolean, errors: ConfigError[]): boolean {
-  if (raw === undefined) return dflt;
-  const v = raw.trim().toLowerCase();
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  errors.push(new ConfigError(resource, field, `"${raw}" is not a boolean`, 'use "true" or "false"'));
-  return dflt;
+function parseBool(raw: string | undefined): boolean | undefined {
+  const v = raw?.trim().toLowerCase();
+  return v === 'true' ? true : v === 'false' ? false : undefined;
 }
 
 function parseSelections(resource: string, raw: string, errors: ConfigError[]): SecretSelection[] | undefined {
@@ -91,7 +92,10 @@ function parseSelections(resource: string, raw: string, errors: ConfigError[]): 
       errors.push(new ConfigError(resource, at, 'must be an object', `use {"name": "<secret>", "keys": [...], "prefix": "..."}`));
       return;
     }
-    const { name, keys, prefix, ...rest } = item as Record<string, unknown>;
+    // Go's encoding/json matched field names case-insensitively; so do we.
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(item)) fields[['name', 'keys', 'prefix'].includes(k.toLowerCase()) ? k.toLowerCase() : k] = v;
+    const { name, keys, prefix, ...rest } = fields;
     const unknownFields = Object.keys(rest);
     if (unknownFields.length) {
       errors.push(new ConfigError(resource, at, `has unknown field(s) ${unknownFields.map((f) => JSON.stringify(f)).join(', ')}`, 'use only "name", "keys" and "prefix"'));
@@ -102,8 +106,9 @@ function parseSelections(resource: string, raw: string, errors: ConfigError[]): 
     }
     const selection: SecretSelection = { name };
     if (keys !== undefined) {
-      if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string' && SECRET_KEY.test(k))) {
-        errors.push(new ConfigError(resource, `${at}.keys`, 'must be a non-empty list of Secret key names', 'list keys such as ["username","password"], or drop "keys" to take every key'));
+      // An empty list selects nothing (as in the Go operator); the Secret must still exist.
+      if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' && SECRET_KEY.test(k))) {
+        errors.push(new ConfigError(resource, `${at}.keys`, 'must be a list of Secret key names', 'list keys such as ["username","password"], or drop "keys" to take every key'));
       } else {
         selection.keys = [...new Set(keys as string[])];
       }
@@ -141,35 +146,48 @@ export function parseSyncAnnotations(resource: string, annotations: Readonly<Rec
   const rawSecrets = a[ANNOTATION.secrets];
   const secrets = rawSecrets === undefined ? undefined : parseSelections(resource, rawSecrets, errors);
 
+  const warnings: ConfigError[] = [];
   let reconcileEveryMs: number | undefined;
   const rawReconcile = a[ANNOTATION.reconcile]?.trim();
   if (rawReconcile !== undefined && rawReconcile !== '' && rawReconcile.toLowerCase() !== 'off') {
     const ms = parseGoDuration(rawReconcile);
     if (ms === undefined) {
-      errors.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is not a duration`, 'use a Go duration such as "5m" or "1h", or "off"'));
+      warnings.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is not a duration, so periodic reconcile is off`, 'use a Go duration such as "5m" or "1h", or "off"'));
     } else if (ms < MIN_RECONCILE_MS) {
-      errors.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is shorter than the 30s minimum`, 'use "30s" or longer (it bounds the Vault reads each resource costs), or "off"'));
+      warnings.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is below the 30s minimum, so 30s is used`, 'use "30s" or longer, or "off"'));
+      reconcileEveryMs = MIN_RECONCILE_MS;
     } else {
       reconcileEveryMs = ms;
     }
   }
 
-  let rotationCheck = true;
   const rawRotation = a[ANNOTATION.rotationCheck]?.trim().toLowerCase();
-  if (rawRotation !== undefined) {
-    if (rawRotation === 'enabled') rotationCheck = true;
-    else if (rawRotation === 'disabled') rotationCheck = false;
-    else errors.push(new ConfigError(resource, ANNOTATION.rotationCheck, `"${a[ANNOTATION.rotationCheck]}" is not a valid value`, 'use "enabled" or "disabled"'));
+  const rotationCheck = rawRotation !== 'disabled';
+  if (rawRotation !== undefined && rawRotation !== 'enabled' && rawRotation !== 'disabled') {
+    warnings.push(new ConfigError(resource, ANNOTATION.rotationCheck, `"${a[ANNOTATION.rotationCheck]}" is not a valid value, so rotation checks stay enabled`, 'use "enabled" or "disabled"'));
   }
 
-  const preserveOnDelete = parseBool(resource, ANNOTATION.preserveOnDelete, a[ANNOTATION.preserveOnDelete], false, errors);
-  const adopt = parseBool(resource, ANNOTATION.adopt, a[ANNOTATION.adopt], false, errors);
+  // The Go operator deleted on anything but "true". An unreadable value here
+  // keeps the data instead: losing a secret is worse than leaving one behind.
+  const rawPreserve = a[ANNOTATION.preserveOnDelete];
+  let preserveOnDelete = parseBool(rawPreserve) ?? false;
+  if (rawPreserve !== undefined && parseBool(rawPreserve) === undefined) {
+    preserveOnDelete = true;
+    warnings.push(new ConfigError(resource, ANNOTATION.preserveOnDelete, `"${rawPreserve}" is not a boolean, so Vault data is preserved on delete`, 'use "true" or "false"'));
+  }
+
+  const rawAdopt = a[ANNOTATION.adopt];
+  const adopt = parseBool(rawAdopt) ?? false;
+  if (rawAdopt !== undefined && parseBool(rawAdopt) === undefined) {
+    warnings.push(new ConfigError(resource, ANNOTATION.adopt, `"${rawAdopt}" is not a boolean, so secrets owned by others are not adopted`, 'use "true" or "false"'));
+  }
   const resync = a[ANNOTATION.resyncRequestedAt]?.trim();
 
-  if (errors.length > 0 || !path) return { managed: true, errors };
+  if (errors.length > 0 || !path) return { managed: true, errors, warnings };
   return {
     managed: true,
     errors: [],
+    warnings,
     spec: {
       path,
       ...(secrets ? { secrets } : {}),

@@ -20,6 +20,8 @@ export interface EngineConfig {
   /** Token bucket size (default 20). */
   burst?: number;
   maxConcurrentRequests?: number;
+  /** Called as each Vault request leaves the throttle (instrumentation). */
+  onRequestStart?: (operation: string) => void;
   batchSize?: number;
   backoff?: BackoffPolicy;
   largeSecretBytes?: number;
@@ -52,6 +54,7 @@ export function createEngine(config: EngineConfig): Engine {
     ratePerSecond: config.rateLimit ?? DEFAULT_RATE_LIMIT,
     burst: config.burst ?? DEFAULT_BURST,
     maxConcurrent: config.maxConcurrentRequests,
+    onStart: config.onRequestStart,
     metrics,
   });
   const client = new VaultClient({

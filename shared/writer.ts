@@ -198,6 +198,8 @@ export class BatchWriter {
     } else {
       this.#largePaths.delete(key);
     }
+    // Binary values travel as the API's own base64 text: no decode/re-encode copy.
+    if (payload.base64Keys.length > 0) this.#o.metrics?.memoryOptimizations.inc({ optimization: 'base64_passthrough' }, payload.base64Keys.length);
     this.#o.metrics?.largeSecrets.set(this.#largePaths.size);
   }
 

@@ -43,18 +43,13 @@ describe('annotations', () => {
     assert.equal(parsed.spec.preserveOnDelete, false);
   });
 
-  it('collects every problem at once, each naming resource, field and fix', () => {
+  it('collects every blocking problem at once, each naming resource, field and fix', () => {
     const errors = errorsOf({
       'vault-sync.io/path': 'secret/../sys',
-      'vault-sync.io/secrets': '[{"name":"Bad_Name"},{"name":"ok","keys":[],"prefix":"a b"},{"name":"x","extra":1}]',
-      'vault-sync.io/reconcile': '10s',
-      'vault-sync.io/rotation-check': 'sometimes',
-      'vault-sync.io/preserve-on-delete': 'yes',
+      'vault-sync.io/secrets': '[{"name":"Bad_Name"},{"name":"ok","keys":"user","prefix":"a b"},{"name":"x","extra":1}]',
     });
-    const fields = errors.map((e) => e.field).sort();
-    assert.deepEqual(fields, [
-      'vault-sync.io/path', 'vault-sync.io/preserve-on-delete', 'vault-sync.io/reconcile', 'vault-sync.io/rotation-check',
-      'vault-sync.io/secrets[0].name', 'vault-sync.io/secrets[1].keys', 'vault-sync.io/secrets[1].prefix', 'vault-sync.io/secrets[2]',
+    assert.deepEqual(errors.map((e) => e.field).sort(), [
+      'vault-sync.io/path', 'vault-sync.io/secrets[0].name', 'vault-sync.io/secrets[1].keys', 'vault-sync.io/secrets[1].prefix', 'vault-sync.io/secrets[2]',
     ]);
     for (const e of errors) {
       assert.match(e.message, /^Deployment team-a\/web: annotation /);
@@ -63,10 +58,33 @@ describe('annotations', () => {
     }
   });
 
-  it('refuses reconcile intervals under 30s and non-durations', () => {
-    assert.match(errorsOf({ 'vault-sync.io/path': 'secret/a', 'vault-sync.io/reconcile': '29s' })[0]!.message, /30s minimum/);
-    assert.match(errorsOf({ 'vault-sync.io/path': 'secret/a', 'vault-sync.io/reconcile': 'daily' })[0]!.message, /not a duration/);
-    assert.equal(errorsOf({ 'vault-sync.io/path': 'secret/a', 'vault-sync.io/reconcile': '30s' }).length, 0);
+  it('tolerates what the Go operator tolerated, with warnings and its fallbacks', () => {
+    const parsed = parseSyncAnnotations(R, {
+      'vault-sync.io/path': 'secret/a',
+      'vault-sync.io/reconcile': '10s',
+      'vault-sync.io/rotation-check': '5m',
+    });
+    assert.ok(parsed.managed && parsed.spec);
+    assert.equal(parsed.spec.reconcileEveryMs, 30_000, 'clamped to the 30s minimum');
+    assert.equal(parsed.spec.rotationCheck, true);
+    assert.deepEqual(parsed.warnings.map((w) => w.field), ['vault-sync.io/reconcile', 'vault-sync.io/rotation-check']);
+    const bad = parseSyncAnnotations(R, { 'vault-sync.io/path': 'secret/a', 'vault-sync.io/reconcile': 'daily' });
+    assert.ok(bad.managed && bad.spec);
+    assert.equal(bad.spec.reconcileEveryMs, undefined);
+    assert.match(bad.warnings[0]!.message, /not a duration/);
+  });
+
+  it('keeps Vault data when preserve-on-delete is unreadable (the Go operator deleted)', () => {
+    const parsed = parseSyncAnnotations(R, { 'vault-sync.io/path': 'secret/a', 'vault-sync.io/preserve-on-delete': 'yes' });
+    assert.ok(parsed.managed && parsed.spec);
+    assert.equal(parsed.spec.preserveOnDelete, true);
+    assert.equal(parsed.warnings[0]!.field, 'vault-sync.io/preserve-on-delete');
+  });
+
+  it('reads secrets fields case-insensitively and accepts an empty key list, like Go', () => {
+    const parsed = parseSyncAnnotations(R, { 'vault-sync.io/path': 'secret/a', 'vault-sync.io/secrets': '[{"Name":"db","Keys":[],"PREFIX":"p_"}]' });
+    assert.ok(parsed.managed && parsed.spec);
+    assert.deepEqual(parsed.spec.secrets, [{ name: 'db', keys: [], prefix: 'p_' }]);
   });
 
   it('does not echo invalid JSON (which could hold pasted values) in the error', () => {
