@@ -61,6 +61,8 @@ export interface UpsertOp extends OpBase {
   payload: Payload;
   /** Write even when the content is unchanged (rotation-check disabled, manual resync). */
   force?: boolean;
+  /** Ask Vault instead of trusting what this process wrote (periodic reconcile: restore deleted or drifted data). */
+  verify?: boolean;
 }
 
 export interface DeleteOp extends OpBase {
@@ -212,7 +214,7 @@ export class BatchWriter {
     const key = logicalKey(logical);
     this.#trackSize(key, payload, op, partial);
 
-    const cached = this.#cache.get(key);
+    const cached = op.verify ? undefined : this.#cache.get(key);
     if (cached && cached.owner === op.owner && cached.hash === payload.hash && !op.force) return 'unchanged';
 
     if (logical.kvVersion === 1) return this.#upsertV1(op, logical, key, partial);

@@ -1,0 +1,250 @@
+// Controller configuration: command-line flags with environment fallbacks. Pure.
+//
+// Flag names shared with the Go vault-sync-operator keep its spelling and
+// defaults (--vault-addr, --vault-role, --vault-auth-path, --cluster-name,
+// --metrics-bind-address, --health-probe-bind-address, --leader-elect,
+// --enable-metrics-auth, --zap-log-level). Every flag also reads an
+// environment variable: VSO_<FLAG_NAME> (e.g. VSO_RATE_LIMIT), and the Vault
+// ones the standard VAULT_* names as well. Flags win over the environment.
+import { parseGoDuration } from '../shared/duration.ts';
+import { parsePathPolicy, DEFAULT_PATH_POLICY } from '../shared/paths.ts';
+import type { AuthConfig } from '../shared/vault/auth.ts';
+import { DEFAULT_SERVICE_ACCOUNT_TOKEN_FILE } from '../shared/vault/auth.ts';
+import type { LogLevel } from '../shared/log.ts';
+
+export interface ControllerConfig {
+  vault: {
+    addr: string;
+    namespace?: string;
+    caCertFile?: string;
+    tlsServerName?: string;
+    skipVerify: boolean;
+    timeoutMs: number;
+    auth: AuthConfig;
+  };
+  clusterName: string;
+  kubeconfig?: string;
+  namespaces: string[];
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  metricsAuth: boolean;
+  leaderElect: boolean;
+  leaderElection: { namespace?: string; id: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  maxConcurrentReconciles: number;
+  rateLimit: number;
+  rateLimitBurst: number;
+  batchSize: number;
+  queueBackoff: { baseMs: number; maxMs: number };
+  largeSecretBytes: number;
+  maxSecretBytes: number;
+  pathPolicy: string;
+  adoptPolicy: 'never' | 'always';
+  deleteMode: 'all' | 'latest';
+  logLevel: LogLevel;
+  version: boolean;
+  help: boolean;
+}
+
+interface FlagSpec {
+  name: string;
+  env?: string[];
+  help: string;
+  default?: string;
+  boolean?: boolean;
+  aliases?: string[];
+}
+
+export const FLAGS: FlagSpec[] = [
+  { name: 'vault-addr', env: ['VAULT_ADDR', 'BAO_ADDR'], default: 'http://vault:8200', help: 'Vault or OpenBao address' },
+  { name: 'vault-auth-method', default: 'kubernetes', help: 'kubernetes, token or approle' },
+  { name: 'vault-role', env: ['VAULT_ROLE'], default: 'vault-sync-operator', help: 'Vault kubernetes-auth role' },
+  { name: 'vault-auth-path', env: ['VAULT_AUTH_PATH'], default: 'kubernetes', help: 'mount path of the kubernetes (or approle) auth method' },
+  { name: 'vault-token-file', default: '', help: 'file holding a Vault token (token auth; VAULT_TOKEN works too)' },
+  { name: 'vault-approle-role-id', env: ['VAULT_APPROLE_ROLE_ID'], default: '', help: 'AppRole role_id' },
+  { name: 'vault-approle-secret-id-file', default: '', help: 'file holding the AppRole secret_id' },
+  { name: 'service-account-token-file', default: DEFAULT_SERVICE_ACCOUNT_TOKEN_FILE, help: 'projected token used for kubernetes auth (re-read at every login)' },
+  { name: 'vault-namespace', env: ['VAULT_NAMESPACE', 'BAO_NAMESPACE'], default: '', help: 'Vault Enterprise / OpenBao namespace' },
+  { name: 'vault-cacert', env: ['VAULT_CACERT', 'BAO_CACERT'], default: '', help: 'CA bundle (PEM file) to verify Vault' },
+  { name: 'vault-tls-server-name', env: ['VAULT_TLS_SERVER_NAME'], default: '', help: 'TLS server name to verify' },
+  { name: 'vault-skip-verify', env: ['VAULT_SKIP_VERIFY', 'BAO_SKIP_VERIFY'], default: 'false', boolean: true, help: 'disable TLS verification (testing only)' },
+  { name: 'vault-timeout', default: '30s', help: 'timeout of one Vault request' },
+  { name: 'cluster-name', env: ['CLUSTER_NAME'], default: '', help: 'scopes Vault paths: inserted right after the mount' },
+  { name: 'kubeconfig', env: ['KUBECONFIG'], default: '', help: 'kubeconfig file (in-cluster config when empty and running in a pod)' },
+  { name: 'namespaces', default: '', help: 'comma-separated namespaces to watch (all when empty)' },
+  { name: 'metrics-bind-address', default: ':8080', help: 'address of /metrics and /state' },
+  { name: 'health-probe-bind-address', default: ':8081', help: 'address of /healthz and /readyz' },
+  { name: 'metrics-auth', default: 'true', boolean: true, aliases: ['enable-metrics-auth'], help: 'protect /metrics and /state with TokenReview + SubjectAccessReview' },
+  { name: 'leader-elect', default: 'false', boolean: true, help: 'elect a leader through a Lease; only the leader writes to Vault' },
+  { name: 'leader-election-namespace', env: ['POD_NAMESPACE'], default: '', help: 'namespace of the Lease (the pod namespace by default)' },
+  { name: 'leader-election-id', default: 'vault-sync-operator.io', help: 'Lease name' },
+  { name: 'leader-elect-lease-duration', default: '15s', help: 'how long a lease is valid without renewal' },
+  { name: 'leader-elect-renew-deadline', default: '10s', help: 'how long the leader keeps trying to renew before giving up' },
+  { name: 'leader-elect-retry-period', default: '2s', help: 'interval between lease attempts' },
+  { name: 'max-concurrent-reconciles', default: '4', help: 'resources reconciled at once' },
+  { name: 'rate-limit', default: '10', help: 'Vault requests per second (token bucket rate)' },
+  { name: 'rate-limit-burst', default: '20', help: 'token bucket size' },
+  { name: 'batch-size', default: '5', help: 'Vault operations per batch' },
+  { name: 'requeue-base-delay', default: '5ms', help: 'first per-resource retry delay' },
+  { name: 'requeue-max-delay', default: '1000s', help: 'largest per-resource retry delay' },
+  { name: 'large-secret-threshold', default: '1Mi', help: 'documents above this size are flagged as large' },
+  { name: 'max-secret-size', default: '16Mi', help: 'documents above this size are refused before sending' },
+  { name: 'path-policy', default: DEFAULT_PATH_POLICY, help: 'comma-separated path templates a resource may write, e.g. secret/{cluster}/{namespace}/*' },
+  { name: 'adopt-policy', default: 'never', help: 'never or always: take over Vault secrets owned by someone else' },
+  { name: 'delete-mode', default: 'all', help: 'all (every version and metadata) or latest (soft delete) on cleanup' },
+  { name: 'log-level', default: 'info', aliases: ['zap-log-level'], help: 'debug, info, warn or error' },
+  { name: 'version', default: 'false', boolean: true, help: 'print the version and exit' },
+  { name: 'help', default: 'false', boolean: true, help: 'print this help and exit' },
+];
+
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+/** Go's strconv.ParseBool, which the Go operator and the Vault CLI use. */
+export function parseGoBool(raw: string, what: string): boolean {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(raw)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False', ''].includes(raw)) return false;
+  throw new FlagError(`${what}: "${raw}" is not a boolean; use true or false`);
+}
+
+/** Sizes like 1048576, 512Ki, 1Mi, 16M. */
+export function parseSize(raw: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|K|M|G)?$/.exec(raw.trim());
+  if (!m) throw new FlagError(`${what}: "${raw}" is not a size; use bytes or a suffix such as 512Ki or 1Mi`);
+  const unit = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, K: 1e3, M: 1e6, G: 1e9 }[m[2] ?? ''] ?? 1;
+  return Math.round(Number(m[1]) * unit);
+}
+
+function envName(flag: string): string {
+  return `VSO_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** Raw flag values: argv first, then environment, then defaults. */
+export function readFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Map<string, string> {
+  const byName = new Map<string, FlagSpec>();
+  for (const f of FLAGS) for (const n of [f.name, ...(f.aliases ?? [])]) byName.set(n, f);
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const m = /^--?([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new FlagError(`unexpected argument "${arg}"; flags look like --name=value`);
+    const spec = byName.get(m[1]!);
+    if (!spec) {
+      // The Go operator's logging flags have no equivalent here; accept them so its manifests still start.
+      if (m[1]!.startsWith('zap-')) {
+        if (m[2] === undefined && argv[i + 1] && !argv[i + 1]!.startsWith('-')) i++;
+        continue;
+      }
+      throw new FlagError(`unknown flag --${m[1]}; run with --help to list flags`);
+    }
+    let value = m[2];
+    if (value === undefined) {
+      if (spec.boolean) value = 'true';
+      else if (i + 1 < argv.length) value = argv[++i]!;
+      else throw new FlagError(`flag --${m[1]} needs a value`);
+    }
+    values.set(spec.name, value);
+  }
+  for (const f of FLAGS) {
+    if (values.has(f.name)) continue;
+    const fromEnv = [envName(f.name), ...(f.env ?? [])].map((n) => env[n]).find((v) => v !== undefined && v !== '');
+    values.set(f.name, fromEnv ?? f.default ?? '');
+  }
+  return values;
+}
+
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ControllerConfig {
+  const v = readFlags(argv, env);
+  const get = (name: string) => v.get(name) ?? '';
+  const bool = (name: string) => parseGoBool(get(name), `--${name}`);
+  const duration = (name: string) => {
+    const ms = parseGoDuration(get(name));
+    if (ms === undefined || ms < 0) throw new FlagError(`--${name}: "${get(name)}" is not a duration; use e.g. 15s or 5m`);
+    return ms;
+  };
+  const positive = (name: string) => {
+    const n = Number(get(name));
+    if (!(n > 0)) throw new FlagError(`--${name}: "${get(name)}" must be a number above 0`);
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[]): T => {
+    const value = get(name) as T;
+    if (!allowed.includes(value)) throw new FlagError(`--${name}: "${value}" is not one of ${allowed.join(', ')}`);
+    return value;
+  };
+
+  const method = oneOf('vault-auth-method', ['kubernetes', 'token', 'approle'] as const);
+  let auth: AuthConfig;
+  if (method === 'kubernetes') auth = { method, role: get('vault-role'), mount: get('vault-auth-path'), tokenFile: get('service-account-token-file') };
+  else if (method === 'token') {
+    const tokenFile = get('vault-token-file');
+    const token = env.VAULT_TOKEN ?? env.BAO_TOKEN;
+    if (!tokenFile && !token) throw new FlagError('--vault-auth-method=token needs --vault-token-file or VAULT_TOKEN');
+    auth = tokenFile ? { method, tokenFile } : { method, token };
+  } else {
+    if (!get('vault-approle-role-id')) throw new FlagError('--vault-auth-method=approle needs --vault-approle-role-id');
+    auth = { method, mount: get('vault-auth-path') === 'kubernetes' ? 'approle' : get('vault-auth-path'), roleId: get('vault-approle-role-id'), secretIdFile: get('vault-approle-secret-id-file') || undefined };
+  }
+
+  const pathPolicy = get('path-policy');
+  try {
+    parsePathPolicy(pathPolicy);
+  } catch (err) {
+    throw new FlagError((err as Error).message);
+  }
+  const largeSecretBytes = parseSize(get('large-secret-threshold'), '--large-secret-threshold');
+  const maxSecretBytes = parseSize(get('max-secret-size'), '--max-secret-size');
+  if (maxSecretBytes < largeSecretBytes) throw new FlagError('--max-secret-size must not be below --large-secret-threshold');
+  const clusterName = get('cluster-name');
+  if (clusterName && !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(clusterName)) throw new FlagError(`--cluster-name: "${clusterName}" must be one Vault path segment (letters, digits, "_", "-", ".")`);
+  const leaseDurationMs = duration('leader-elect-lease-duration');
+  const renewDeadlineMs = duration('leader-elect-renew-deadline');
+  const retryPeriodMs = duration('leader-elect-retry-period');
+  if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs)) {
+    throw new FlagError('leader election needs lease duration > renew deadline > retry period');
+  }
+
+  return {
+    vault: {
+      addr: get('vault-addr'),
+      namespace: get('vault-namespace') || undefined,
+      caCertFile: get('vault-cacert') || undefined,
+      tlsServerName: get('vault-tls-server-name') || undefined,
+      skipVerify: bool('vault-skip-verify'),
+      timeoutMs: duration('vault-timeout'),
+      auth,
+    },
+    clusterName,
+    kubeconfig: get('kubeconfig') || undefined,
+    namespaces: get('namespaces').split(',').map((s) => s.trim()).filter(Boolean),
+    metricsBindAddress: get('metrics-bind-address'),
+    healthProbeBindAddress: get('health-probe-bind-address'),
+    metricsAuth: bool('metrics-auth'),
+    leaderElect: bool('leader-elect'),
+    leaderElection: { namespace: get('leader-election-namespace') || undefined, id: get('leader-election-id'), leaseDurationMs, renewDeadlineMs, retryPeriodMs },
+    maxConcurrentReconciles: positive('max-concurrent-reconciles'),
+    rateLimit: positive('rate-limit'),
+    rateLimitBurst: positive('rate-limit-burst'),
+    batchSize: positive('batch-size'),
+    queueBackoff: { baseMs: duration('requeue-base-delay'), maxMs: duration('requeue-max-delay') },
+    largeSecretBytes,
+    maxSecretBytes,
+    pathPolicy,
+    adoptPolicy: oneOf('adopt-policy', ['never', 'always'] as const),
+    deleteMode: oneOf('delete-mode', ['all', 'latest'] as const),
+    logLevel: oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
+    version: bool('version'),
+    help: bool('help'),
+  };
+}
+
+export function usage(): string {
+  const lines = FLAGS.map((f) => {
+    const envs = [envName(f.name), ...(f.env ?? [])].join(', ');
+    return `  --${f.name}${f.boolean ? '' : '=<value>'}\n      ${f.help} (default "${f.default ?? ''}"; env ${envs})`;
+  });
+  return `usage: vault-sync-operator [flags]\n\n${lines.join('\n')}\n`;
+}

@@ -1,0 +1,161 @@
+// The workqueue, with client-go's guarantees:
+//   - keys are deduplicated: a key waiting in the queue is there once;
+//   - a key is never processed by two workers at once; adding a key while it
+//     is being processed makes it run once more afterwards, not twice;
+//   - a failed key is retried with per-key exponential backoff
+//     (base * 2^failures, capped), reset by the next success; a terminal
+//     failure is recorded and not retried;
+//   - at most `concurrency` keys are processed at once;
+//   - `shutdown()` stops taking work and waits for what is in flight.
+// The handler resolves with an optional requeue delay (periodic reconcile).
+import { performance } from 'node:perf_hooks';
+import { isSyncError } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+import type { ControllerMetrics } from './metrics.ts';
+
+export interface HandlerResult {
+  requeueAfterMs?: number;
+}
+
+export interface QueueOptions {
+  concurrency: number;
+  handler: (key: string) => Promise<HandlerResult | void>;
+  backoff?: { baseMs: number; maxMs: number };
+  metrics?: ControllerMetrics;
+  log?: Logger;
+}
+
+/** Per-key backoff delay after `failures` consecutive failures (1-based). */
+export function itemBackoffMs(failures: number, backoff: { baseMs: number; maxMs: number }): number {
+  return Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, failures - 1));
+}
+
+export class WorkQueue {
+  readonly #o: QueueOptions;
+  readonly #backoff: { baseMs: number; maxMs: number };
+  readonly #queue: string[] = [];
+  readonly #queued = new Map<string, number>(); // key -> enqueue time
+  readonly #processing = new Set<string>();
+  readonly #dirty = new Set<string>();
+  readonly #failures = new Map<string, number>();
+  readonly #timers = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
+  #wake: (() => void) | undefined;
+  #shuttingDown = false;
+  #workers: Promise<void>[] = [];
+
+  constructor(opts: QueueOptions) {
+    this.#o = opts;
+    this.#backoff = opts.backoff ?? { baseMs: 5, maxMs: 1_000_000 };
+  }
+
+  depth(): number {
+    return this.#queue.length;
+  }
+
+  inFlight(): number {
+    return this.#processing.size;
+  }
+
+  add(key: string): void {
+    if (this.#shuttingDown) return;
+    if (this.#processing.has(key)) {
+      this.#dirty.add(key);
+      return;
+    }
+    if (this.#queued.has(key)) return;
+    this.#queued.set(key, performance.now());
+    this.#queue.push(key);
+    this.#o.metrics?.queueAdds.inc();
+    this.#o.metrics?.queueDepth.set(this.#queue.length);
+    this.#wake?.();
+  }
+
+  /** Adds the key after `ms`; an earlier pending add wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.#shuttingDown) return;
+    if (ms <= 0) return this.add(key);
+    const at = Date.now() + ms;
+    const existing = this.#timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref?.();
+    this.#timers.set(key, { at, timer });
+  }
+
+  /** Consecutive failures of a key (0 after a success). */
+  failures(key: string): number {
+    return this.#failures.get(key) ?? 0;
+  }
+
+  start(): void {
+    for (let i = 0; i < this.#o.concurrency; i++) this.#workers.push(this.#work());
+  }
+
+  async shutdown(): Promise<void> {
+    this.#shuttingDown = true;
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#queue.length = 0;
+    this.#queued.clear();
+    this.#wake?.();
+    await Promise.all(this.#workers);
+  }
+
+  async #next(): Promise<string | undefined> {
+    while (!this.#shuttingDown) {
+      const key = this.#queue.shift();
+      if (key !== undefined) {
+        const since = this.#queued.get(key);
+        this.#queued.delete(key);
+        this.#o.metrics?.queueDepth.set(this.#queue.length);
+        if (since !== undefined) this.#o.metrics?.queueLatency.observe((performance.now() - since) / 1000);
+        return key;
+      }
+      await new Promise<void>((resolve) => {
+        const previous = this.#wake;
+        this.#wake = () => {
+          this.#wake = undefined;
+          previous?.();
+          resolve();
+        };
+      });
+    }
+    return undefined;
+  }
+
+  async #work(): Promise<void> {
+    for (;;) {
+      const key = await this.#next();
+      if (key === undefined) return;
+      this.#processing.add(key);
+      this.#o.metrics?.inFlight.set(this.#processing.size);
+      const started = performance.now();
+      try {
+        const result = await this.#o.handler(key);
+        this.#failures.delete(key);
+        if (result?.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
+      } catch (err) {
+        const terminal = isSyncError(err) && !err.retryable;
+        if (terminal) {
+          this.#failures.delete(key);
+        } else {
+          const failures = (this.#failures.get(key) ?? 0) + 1;
+          this.#failures.set(key, failures);
+          const delay = itemBackoffMs(failures, this.#backoff);
+          this.#o.metrics?.queueRetries.inc();
+          this.#o.log?.debug('requeue with backoff', { key, failures, delayMs: delay });
+          this.addAfter(key, delay);
+        }
+      } finally {
+        this.#o.metrics?.workDuration.observe((performance.now() - started) / 1000);
+        this.#processing.delete(key);
+        this.#o.metrics?.inFlight.set(this.#processing.size);
+        if (this.#dirty.delete(key)) this.add(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,34 @@
+// What /state serves beyond the annotations: per-resource details that only
+// live in the controller's memory (last error text, last check time).
+// Never values.
+export interface ResourceExtras {
+  lastError?: string;
+  reason?: string;
+  /** Last time the controller looked at the resource (sync or skip). */
+  checkedAt?: string;
+}
+
+export class StateStore {
+  readonly #entries = new Map<string, ResourceExtras>();
+  readonly #now: () => Date;
+
+  constructor(now: () => Date = () => new Date()) {
+    this.#now = now;
+  }
+
+  set(key: string, extras: Omit<ResourceExtras, 'checkedAt'>): void {
+    this.#entries.set(key, { ...this.#entries.get(key), ...extras, checkedAt: this.#now().toISOString() });
+  }
+
+  touch(key: string): void {
+    this.#entries.set(key, { ...this.#entries.get(key), checkedAt: this.#now().toISOString() });
+  }
+
+  get(key: string): ResourceExtras | undefined {
+    return this.#entries.get(key);
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+}

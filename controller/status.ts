@@ -1,0 +1,111 @@
+// Reporting back to Kubernetes: status annotations, finalizers and Events.
+//
+// Patches never conflict: annotations and finalizers go through a strategic
+// merge patch without a resourceVersion (finalizers merge as a set, so other
+// controllers' finalizers are untouched). Patch responses on Secrets are
+// requested as PartialObjectMetadata, so Secret data never comes back.
+// Events (events.k8s.io/v1) are deduplicated per object, reason and note for
+// ten minutes, so a failing resource does not flood the API.
+import { randomBytes } from 'node:crypto';
+import { ACCEPT_JSON, ACCEPT_METADATA, STRATEGIC_MERGE_PATCH, isKubeError, type KubeHttp } from '../shared/kube/http.ts';
+import type { Logger } from '../shared/log.ts';
+import { FINALIZER } from '../shared/state.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import { objectPath, type ResourceKey } from './resources.ts';
+
+export type EventReason =
+  | 'Synced' | 'Cleaned' | 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict' | 'LargeSecret';
+
+export interface EventSpec {
+  reason: EventReason;
+  type: 'Normal' | 'Warning';
+  note: string;
+  action: 'Sync' | 'Cleanup';
+}
+
+const DEDUPE_MS = 10 * 60_000;
+const MAX_NOTE = 1000;
+
+/** RFC 3339 with microseconds, as metav1.MicroTime wants it. */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export class StatusWriter {
+  readonly #http: KubeHttp;
+  readonly #instance: string;
+  readonly #log: Logger | undefined;
+  readonly #metrics: ControllerMetrics | undefined;
+  readonly #recent = new Map<string, number>();
+
+  constructor(opts: { http: KubeHttp; instance: string; log?: Logger; metrics?: ControllerMetrics }) {
+    this.#http = opts.http;
+    this.#instance = opts.instance;
+    this.#log = opts.log;
+    this.#metrics = opts.metrics;
+  }
+
+  /**
+   * Patches annotations (null removes one) and optionally adds or removes our
+   * finalizer. Resolves with the new resourceVersion, or undefined if the
+   * object is gone.
+   */
+  async patch(key: ResourceKey, change: { annotations?: Record<string, string | null>; finalizer?: 'add' | 'remove' }): Promise<string | undefined> {
+    const metadata: Record<string, unknown> = {};
+    if (change.annotations && Object.keys(change.annotations).length) metadata.annotations = change.annotations;
+    if (change.finalizer === 'add') metadata.finalizers = [FINALIZER];
+    if (change.finalizer === 'remove') metadata['$deleteFromPrimitiveList/finalizers'] = [FINALIZER];
+    if (Object.keys(metadata).length === 0) return undefined;
+    try {
+      const res = await this.#http.request('PATCH', objectPath(key), {
+        body: { metadata },
+        contentType: STRATEGIC_MERGE_PATCH,
+        accept: key.kind === 'Secret' ? ACCEPT_METADATA : ACCEPT_JSON,
+      });
+      return res?.metadata?.resourceVersion;
+    } catch (err) {
+      if (isKubeError(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Emits an Event about the resource unless the same one went out in the last ten minutes. */
+  async event(key: ResourceKey, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
+    const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
+    const dedupeKey = `${key.kind}/${key.namespace}/${key.name}|${spec.reason}|${note}`;
+    const last = this.#recent.get(dedupeKey);
+    if (last !== undefined && now.getTime() - last < DEDUPE_MS) return;
+    this.#recent.set(dedupeKey, now.getTime());
+    if (this.#recent.size > 10_000) {
+      for (const [k, t] of this.#recent) if (now.getTime() - t >= DEDUPE_MS) this.#recent.delete(k);
+    }
+    try {
+      await this.#http.request('POST', `/apis/events.k8s.io/v1/namespaces/${key.namespace}/events`, {
+        body: {
+          apiVersion: 'events.k8s.io/v1',
+          kind: 'Event',
+          // client-go's naming: object name, a dot, a unique hex suffix.
+          metadata: { name: `${key.name.slice(0, 200)}.${now.getTime().toString(16)}${randomBytes(4).toString('hex')}`, namespace: key.namespace },
+          eventTime: microTime(now),
+          reportingController: 'vault-sync.io/vault-sync-operator',
+          reportingInstance: this.#instance,
+          action: spec.action,
+          reason: spec.reason,
+          type: spec.type,
+          note,
+          regarding: { apiVersion: key.kind === 'Deployment' ? 'apps/v1' : 'v1', kind: key.kind, namespace: key.namespace, name: key.name, uid },
+        },
+      });
+      this.#metrics?.events.inc({ reason: spec.reason });
+    } catch (err) {
+      // An Event is a report, not part of the sync: never fail a sync over it.
+      this.#log?.warn('could not emit event', { reason: spec.reason, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /** Forgets dedupe entries of a resource (after cleanup). */
+  forget(key: ResourceKey): void {
+    const prefix = `${key.kind}/${key.namespace}/${key.name}|`;
+    for (const k of this.#recent.keys()) if (k.startsWith(prefix)) this.#recent.delete(k);
+  }
+}
