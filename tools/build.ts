@@ -38,8 +38,14 @@ const targets: BuildOptions[] = [
   },
 ];
 
-if (process.argv.includes('--watch')) {
-  for (const options of targets) await (await context(options)).watch();
-} else {
+export async function buildAll(): Promise<void> {
   await Promise.all(targets.map((options) => build(options)));
+}
+
+if (import.meta.main) {
+  if (process.argv.includes('--watch')) {
+    for (const options of targets) await (await context(options)).watch();
+  } else {
+    await buildAll();
+  }
 }

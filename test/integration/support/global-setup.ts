@@ -5,10 +5,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { startEnvironment, type EnvironmentInfo, type TestEnvironment } from '../../../tools/testenv/environment.ts';
 import { setEnvironment } from './env.ts';
+import { buildAll } from '../../../tools/build.ts';
 
 let owned: TestEnvironment | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
+  // The end-to-end tests run the real bundle; build it (about a second) so it is never stale.
+  await buildAll();
   const reuse = process.env.VSO_TESTENV;
   if (reuse && existsSync(reuse)) {
     setEnvironment(JSON.parse(readFileSync(reuse, 'utf8')) as EnvironmentInfo, undefined);

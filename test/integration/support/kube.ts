@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { testEnv } from './env.ts';
+import { KubeHttp, MERGE_PATCH } from '../../../shared/kube/http.ts';
 
 export function adminKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -43,4 +44,9 @@ export async function serviceAccountToken(core: CoreV1Api, namespace: string, se
   const token = res.status?.token;
   if (!token) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
   return token;
+}
+
+/** A JSON merge patch on any object path, as the admin (client-node's typed patch needs middleware for content types). */
+export async function mergePatch(kc: KubeConfig, path: string, body: unknown): Promise<any> {
+  return new KubeHttp(kc).request('PATCH', path, { body, contentType: MERGE_PATCH });
 }
