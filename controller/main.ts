@@ -168,11 +168,14 @@ async function main(): Promise<number> {
     shuttingDown ??= (async () => {
       log.info('shutting down', { reason });
       await queue.shutdown(); // finish what is in flight
+      log.debug('shutdown: queue drained');
       abort.abort();
       await engine.stop();
       await elector?.release();
       controllerMetrics.leader.set(0);
+      log.debug('shutdown: vault client stopped, lease released');
       await cache.stop();
+      log.debug('shutdown: watches stopped');
       metricsHttp.close();
       probeHttp.close();
     })();

@@ -152,7 +152,7 @@ export class Reconciler {
 
       // Secret mode: our own annotation patch changes the Secret's resourceVersion but not its data.
       const content = key.kind === 'Secret' ? contentFingerprint(secrets.get(key.name)?.data) : undefined;
-      if (decision.reason === 'secret-changed' && key.kind === 'Secret' && content === record.content && status === 'Synced') {
+      if (decision.reason === 'secret-changed' && !decision.verify && key.kind === 'Secret' && content === record.content && status === 'Synced') {
         metrics?.rotationSkipped.inc();
         controllerMetrics?.reconcileResults.inc({ kind: key.kind, outcome: 'skipped' });
         return requeue;

@@ -77,6 +77,7 @@ export class Reflector<T extends Projected> {
   #synced = false;
   #failingSince: number | undefined;
   #loop: Promise<void> | undefined;
+  #reader: { cancel(): Promise<void> } | undefined;
 
   constructor(opts: ReflectorOptions<T>) {
     this.#o = opts;
@@ -101,7 +102,10 @@ export class Reflector<T extends Projected> {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();
-    await this.#loop;
+    // Deno's undici streams ignore the abort signal once the body is being
+    // read; cancelling the reader ends the read on every runtime.
+    void this.#reader?.cancel().catch(() => {});
+    await Promise.race([this.#loop, sleep(5000)]);
     this.#o.onHealth?.({ kind: 'stopped' });
   }
 
@@ -214,7 +218,11 @@ export class Reflector<T extends Projected> {
     this.#o.onHealth?.({ kind: 'watching' });
     const decoder = new TextDecoder();
     let buffered = '';
-    for await (const chunk of res.body) {
+    const reader = res.body.getReader();
+    this.#reader = reader;
+    for (;;) {
+      const { done, value: chunk } = await reader.read();
+      if (done || this.#stopped) break;
       buffered += decoder.decode(chunk, { stream: true });
       let newline: number;
       while ((newline = buffered.indexOf('\n')) >= 0) {

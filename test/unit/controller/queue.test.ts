@@ -1,0 +1,338 @@
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { SyncError } from '../../../shared/errors.ts';
+import { WorkQueue, itemBackoffMs, type HandlerResult, type QueueOptions } from '../../../controller/queue.ts';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function until(cond: () => boolean, what: string, timeoutMs = 1000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(1);
+  }
+}
+
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+}
+
+function gate(): Gate {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/** A queue whose handler records every call; `behave` decides what each call does. */
+function harness(opts: Partial<QueueOptions> & { behave?: (key: string, call: number) => Promise<HandlerResult | void> }) {
+  const calls: { key: string; at: number }[] = [];
+  const active = new Map<string, number>();
+  let maxActive = 0;
+  let maxSameKey = 0;
+  const q = new WorkQueue({
+    concurrency: opts.concurrency ?? 1,
+    backoff: opts.backoff ?? { baseMs: 2, maxMs: 50 },
+    handler: async (key) => {
+      const n = calls.filter((c) => c.key === key).length + 1;
+      calls.push({ key, at: performance.now() });
+      active.set(key, (active.get(key) ?? 0) + 1);
+      maxSameKey = Math.max(maxSameKey, active.get(key)!);
+      maxActive = Math.max(maxActive, [...active.values()].reduce((a, b) => a + b, 0));
+      try {
+        return await (opts.behave?.(key, n) ?? Promise.resolve());
+      } finally {
+        active.set(key, active.get(key)! - 1);
+      }
+    },
+  });
+  return {
+    q,
+    calls,
+    runs: (key: string) => calls.filter((c) => c.key === key).length,
+    keys: () => calls.map((c) => c.key),
+    get maxActive() { return maxActive; },
+    get maxSameKey() { return maxSameKey; },
+  };
+}
+
+describe('itemBackoffMs', () => {
+  it('doubles from the base per consecutive failure, up to the cap', () => {
+    const b = { baseMs: 5, maxMs: 100 };
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 50].map((n) => itemBackoffMs(n, b)), [5, 10, 20, 40, 80, 100, 100, 100]);
+  });
+  it('never goes below the base, and the default schedule reaches 1000s', () => {
+    assert.equal(itemBackoffMs(0, { baseMs: 5, maxMs: 100 }), 5);
+    assert.equal(itemBackoffMs(1, { baseMs: 5, maxMs: 1_000_000 }), 5);
+    assert.equal(itemBackoffMs(18, { baseMs: 5, maxMs: 1_000_000 }), 655_360);
+    assert.equal(itemBackoffMs(19, { baseMs: 5, maxMs: 1_000_000 }), 1_000_000);
+    assert.equal(itemBackoffMs(2000, { baseMs: 5, maxMs: 1_000_000 }), 1_000_000);
+  });
+});
+
+describe('WorkQueue', () => {
+  it('deduplicates keys waiting in the queue', async () => {
+    const h = harness({});
+    h.q.add('a');
+    h.q.add('b');
+    h.q.add('a');
+    h.q.add('a');
+    assert.equal(h.q.depth(), 2);
+    h.q.start();
+    await until(() => h.calls.length === 2 && h.q.inFlight() === 0, 'both keys');
+    await sleep(5);
+    assert.deepEqual(h.keys(), ['a', 'b']);
+    assert.equal(h.q.depth(), 0);
+    await h.q.shutdown();
+  });
+
+  it('processes keys in the order they were added', async () => {
+    const h = harness({});
+    h.q.start();
+    for (const k of ['c', 'a', 'b']) h.q.add(k);
+    await until(() => h.calls.length === 3, 'three keys');
+    assert.deepEqual(h.keys(), ['c', 'a', 'b']);
+    await h.q.shutdown();
+  });
+
+  it('never processes a key twice at once; re-adds during processing run exactly once more afterwards', async () => {
+    const first = gate();
+    const h = harness({ concurrency: 4, behave: async (_key, n) => { if (n === 1) await first.promise; } });
+    h.q.start();
+    h.q.add('a');
+    await until(() => h.runs('a') === 1, 'first run');
+    for (let i = 0; i < 5; i++) h.q.add('a');
+    await sleep(5);
+    assert.equal(h.runs('a'), 1, 'no second worker may take the key while it is processed');
+    assert.equal(h.q.depth(), 0, 'the key is remembered as dirty, not queued');
+    assert.equal(h.q.inFlight(), 1);
+    first.open();
+    await until(() => h.runs('a') === 2 && h.q.inFlight() === 0, 'second run');
+    await sleep(10);
+    assert.equal(h.runs('a'), 2);
+    assert.equal(h.maxSameKey, 1);
+    await h.q.shutdown();
+  });
+
+  it('a key added from inside its own handler runs once more', async () => {
+    let q!: WorkQueue;
+    const h = harness({ behave: async (key, n) => { if (n === 1) q.add(key); } });
+    q = h.q;
+    h.q.start();
+    h.q.add('a');
+    await until(() => h.runs('a') === 2, 'second run');
+    await sleep(10);
+    assert.equal(h.runs('a'), 2);
+    await h.q.shutdown();
+  });
+
+  it('respects the concurrency bound and uses all of it', async () => {
+    const h = harness({ concurrency: 3, behave: () => sleep(4) });
+    h.q.start();
+    for (let i = 0; i < 10; i++) h.q.add(`k${i}`);
+    await until(() => h.calls.length === 10 && h.q.inFlight() === 0, 'all keys');
+    assert.equal(h.maxActive, 3);
+    assert.deepEqual(h.keys().sort(), Array.from({ length: 10 }, (_, i) => `k${i}`).sort());
+    await h.q.shutdown();
+  });
+
+  it('with concurrency 1 processes one key at a time', async () => {
+    const h = harness({ concurrency: 1, behave: () => sleep(2) });
+    h.q.start();
+    for (const k of ['a', 'b', 'c', 'd']) h.q.add(k);
+    await until(() => h.calls.length === 4 && h.q.inFlight() === 0, 'all keys');
+    assert.equal(h.maxActive, 1);
+    await h.q.shutdown();
+  });
+
+  it('retries a plain Error with exponential backoff and resets the failure count on success', async () => {
+    const seen: number[] = [];
+    let q!: WorkQueue;
+    const h = harness({
+      backoff: { baseMs: 5, maxMs: 100 },
+      behave: async (key, n) => {
+        seen.push(q.failures(key));
+        if (n <= 3) throw new Error(`boom ${n}`);
+      },
+    });
+    q = h.q;
+    h.q.start();
+    h.q.add('a');
+    await until(() => h.runs('a') === 4 && h.q.inFlight() === 0, 'four attempts');
+    assert.deepEqual(seen, [0, 1, 2, 3]);
+    assert.equal(h.q.failures('a'), 0);
+    const gaps = h.calls.slice(1).map((c, i) => c.at - h.calls[i]!.at);
+    // 5, 10, 20 ms (timer granularity allows a hair early).
+    assert.ok(gaps[0]! >= 4, `first retry after ${gaps[0]}ms`);
+    assert.ok(gaps[1]! >= 9, `second retry after ${gaps[1]}ms`);
+    assert.ok(gaps[2]! >= 19, `third retry after ${gaps[2]}ms`);
+    await sleep(10);
+    assert.equal(h.runs('a'), 4, 'no retry after the success');
+    await h.q.shutdown();
+  });
+
+  it('counts failures per key', async () => {
+    let q!: WorkQueue;
+    const failed = gate();
+    const h = harness({
+      backoff: { baseMs: 200, maxMs: 200 },
+      behave: async (key) => {
+        if (key === 'bad') {
+          failed.open();
+          throw new Error('boom');
+        }
+      },
+    });
+    q = h.q;
+    h.q.start();
+    h.q.add('bad');
+    h.q.add('good');
+    await failed.promise;
+    await until(() => h.runs('good') === 1 && q.inFlight() === 0, 'both keys');
+    assert.equal(q.failures('bad'), 1);
+    assert.equal(q.failures('good'), 0);
+    assert.equal(q.failures('never-seen'), 0);
+    await h.q.shutdown();
+  });
+
+  it('retries a SyncError that is retryable (by reason or explicitly)', async () => {
+    const errors = [new SyncError('Sealed', 'sealed'), new SyncError('PermissionDenied', 'flaky', { retryable: true })];
+    for (const error of errors) {
+      const h = harness({ behave: async (_key, n) => { if (n === 1) throw error; } });
+      h.q.start();
+      h.q.add('a');
+      await until(() => h.runs('a') === 2 && h.q.inFlight() === 0, `retry of ${error.reason}`);
+      assert.equal(h.q.failures('a'), 0);
+      await h.q.shutdown();
+    }
+  });
+
+  it('does not retry a terminal SyncError, and forgets earlier failures', async () => {
+    let q!: WorkQueue;
+    const failuresAtTerminal: number[] = [];
+    const h = harness({
+      behave: async (key, n) => {
+        if (n === 1) throw new SyncError('Network', 'reset');
+        failuresAtTerminal.push(q.failures(key));
+        throw new SyncError('Network', 'not this time', { retryable: false });
+      },
+    });
+    q = h.q;
+    h.q.start();
+    h.q.add('a');
+    await until(() => h.runs('a') === 2 && h.q.inFlight() === 0, 'terminal attempt');
+    await sleep(20);
+    assert.equal(h.runs('a'), 2);
+    assert.deepEqual(failuresAtTerminal, [1]);
+    assert.equal(h.q.failures('a'), 0);
+    assert.equal(h.q.depth(), 0);
+    await h.q.shutdown();
+  });
+
+  it('terminal errors of every non-retryable reason stay terminal', async () => {
+    const h = harness({ concurrency: 2, behave: async (key) => { throw new SyncError(key as never, 'x'); } });
+    const reasons = ['InvalidConfig', 'PathDenied', 'OwnershipConflict', 'PermissionDenied'];
+    h.q.start();
+    for (const r of reasons) h.q.add(r);
+    await until(() => h.calls.length === reasons.length && h.q.inFlight() === 0, 'each once');
+    await sleep(15);
+    assert.equal(h.calls.length, reasons.length);
+    await h.q.shutdown();
+  });
+
+  it('re-adds the key after requeueAfterMs', async () => {
+    const h = harness({ behave: async (_key, n) => (n === 1 ? { requeueAfterMs: 10 } : undefined) });
+    h.q.start();
+    h.q.add('a');
+    await until(() => h.runs('a') === 2, 'periodic requeue');
+    const gap = h.calls[1]!.at - h.calls[0]!.at;
+    assert.ok(gap >= 9, `requeued after ${gap}ms`);
+    await sleep(20);
+    assert.equal(h.runs('a'), 2);
+    await h.q.shutdown();
+  });
+
+  it('requeueAfterMs of 0 runs the key once more right away', async () => {
+    const h = harness({ behave: async (_key, n) => (n === 1 ? { requeueAfterMs: 0 } : {}) });
+    h.q.start();
+    h.q.add('a');
+    await until(() => h.runs('a') === 2, 'immediate requeue');
+    await sleep(10);
+    assert.equal(h.runs('a'), 2);
+    await h.q.shutdown();
+  });
+
+  it('addAfter: the earliest pending add wins', async () => {
+    const h = harness({});
+    h.q.start();
+    const t0 = performance.now();
+    h.q.addAfter('late-first', 40);
+    h.q.addAfter('late-first', 5); // replaces the 40 ms timer
+    h.q.addAfter('early-first', 10);
+    h.q.addAfter('early-first', 40); // ignored
+    await until(() => h.runs('late-first') === 1 && h.runs('early-first') === 1, 'both keys');
+    const at = (key: string) => h.calls.find((c) => c.key === key)!.at - t0;
+    assert.ok(at('late-first') < 35, `late-first ran at ${at('late-first')}ms`);
+    assert.ok(at('early-first') >= 9 && at('early-first') < 35, `early-first ran at ${at('early-first')}ms`);
+    await sleep(50 - (performance.now() - t0));
+    assert.equal(h.runs('late-first'), 1, 'the replaced timer must not fire');
+    assert.equal(h.runs('early-first'), 1, 'the later add must not fire');
+    await h.q.shutdown();
+  });
+
+  it('addAfter with no delay adds at once', () => {
+    const h = harness({});
+    h.q.addAfter('a', 0);
+    h.q.addAfter('b', -5);
+    assert.equal(h.q.depth(), 2);
+  });
+
+  it('shutdown waits for in-flight work, drops queued keys and pending timers', async () => {
+    const release = gate();
+    const h = harness({ concurrency: 1, behave: async (key) => { if (key === 'a') await release.promise; } });
+    h.q.start();
+    h.q.add('a');
+    await until(() => h.runs('a') === 1, 'a running');
+    h.q.add('b');
+    h.q.add('c');
+    h.q.add('a'); // dirty: would run again after
+    h.q.addAfter('d', 2);
+    let done = false;
+    const stopped = h.q.shutdown().then(() => (done = true));
+    assert.equal(h.q.depth(), 0);
+    await sleep(10);
+    assert.equal(done, false, 'shutdown must wait for the running handler');
+    release.open();
+    await stopped;
+    assert.equal(h.q.inFlight(), 0);
+    h.q.add('e');
+    h.q.addAfter('f', 1);
+    await sleep(10);
+    assert.deepEqual(h.keys(), ['a']);
+    assert.equal(h.q.depth(), 0);
+  });
+
+  it('shutdown does not retry a handler that fails while stopping', async () => {
+    const release = gate();
+    const h = harness({ backoff: { baseMs: 1, maxMs: 1 }, behave: async () => { await release.promise; throw new Error('aborted'); } });
+    h.q.start();
+    h.q.add('a');
+    await until(() => h.runs('a') === 1, 'a running');
+    const stopped = h.q.shutdown();
+    release.open();
+    await stopped;
+    await sleep(10);
+    assert.equal(h.runs('a'), 1);
+  });
+
+  it('shutdown of an idle or never-started queue resolves', async () => {
+    const idle = harness({ concurrency: 3 });
+    idle.q.start();
+    await sleep(2);
+    await idle.q.shutdown();
+    const never = harness({});
+    never.q.add('a');
+    await never.q.shutdown();
+    assert.equal(never.calls.length, 0);
+  });
+});
