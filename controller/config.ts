@@ -170,6 +170,18 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     if (!(n > 0)) throw new FlagError(`--${name}: "${get(name)}" must be a number above 0`);
     return n;
   };
+  const count = (name: string) => {
+    const n = positive(name);
+    if (!Number.isInteger(n)) throw new FlagError(`--${name}: "${get(name)}" must be a whole number`);
+    return n;
+  };
+  // controller-runtime's --zap-log-level also takes panic/dpanic/fatal and verbosity integers.
+  const logLevel = (): LogLevel => {
+    const raw = get('log-level').trim().toLowerCase();
+    if (/^-?\d+$/.test(raw)) return Number(raw) > 0 ? 'debug' : Number(raw) === 0 ? 'info' : 'debug';
+    if (['panic', 'dpanic', 'fatal'].includes(raw)) return 'error';
+    return oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const);
+  };
   const oneOf = <T extends string>(name: string, allowed: readonly T[]): T => {
     const value = get(name) as T;
     if (!allowed.includes(value)) throw new FlagError(`--${name}: "${value}" is not one of ${allowed.join(', ')}`);
@@ -225,17 +237,17 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     metricsAuth: bool('metrics-auth'),
     leaderElect: bool('leader-elect'),
     leaderElection: { namespace: get('leader-election-namespace') || undefined, id: get('leader-election-id'), leaseDurationMs, renewDeadlineMs, retryPeriodMs },
-    maxConcurrentReconciles: positive('max-concurrent-reconciles'),
+    maxConcurrentReconciles: count('max-concurrent-reconciles'),
     rateLimit: positive('rate-limit'),
-    rateLimitBurst: positive('rate-limit-burst'),
-    batchSize: positive('batch-size'),
+    rateLimitBurst: count('rate-limit-burst'),
+    batchSize: count('batch-size'),
     queueBackoff: { baseMs: duration('requeue-base-delay'), maxMs: duration('requeue-max-delay') },
     largeSecretBytes,
     maxSecretBytes,
     pathPolicy,
     adoptPolicy: oneOf('adopt-policy', ['never', 'always'] as const),
     deleteMode: oneOf('delete-mode', ['all', 'latest'] as const),
-    logLevel: oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
+    logLevel: logLevel(),
     version: bool('version'),
     help: bool('help'),
   };

@@ -111,6 +111,9 @@ export class WorkQueue {
       if (key !== undefined) {
         const since = this.#queued.get(key);
         this.#queued.delete(key);
+        // Marked in the same step that dequeues it: an add() in between would
+        // otherwise find the key nowhere and start it in a second worker.
+        this.#processing.add(key);
         this.#o.metrics?.queueDepth.set(this.#queue.length);
         if (since !== undefined) this.#o.metrics?.queueLatency.observe((performance.now() - since) / 1000);
         return key;
@@ -131,7 +134,6 @@ export class WorkQueue {
     for (;;) {
       const key = await this.#next();
       if (key === undefined) return;
-      this.#processing.add(key);
       this.#o.metrics?.inFlight.set(this.#processing.size);
       const started = performance.now();
       try {

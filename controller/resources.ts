@@ -85,8 +85,9 @@ export function formatKey(k: ResourceKey): string {
 }
 
 export function parseKey(key: string): ResourceKey {
-  const [kind, namespace, name] = key.split('/');
-  if ((kind !== 'Deployment' && kind !== 'Secret') || !namespace || !name) throw new Error(`bad queue key ${key}`);
+  const parts = key.split('/');
+  const [kind, namespace, name] = parts;
+  if (parts.length !== 3 || (kind !== 'Deployment' && kind !== 'Secret') || !namespace || !name) throw new Error(`bad queue key ${key}`);
   return { kind, namespace, name };
 }
 

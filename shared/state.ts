@@ -83,9 +83,11 @@ export function parseSecretVersions(raw: string | undefined): Record<string, str
   }
 }
 
-/** Go's json.Marshal of a map: keys sorted, compact. */
+/** Go's json.Marshal of a map: keys sorted bytewise, compact. Built by hand:
+ * JavaScript objects list integer-like keys ("9", "10") in numeric order. */
 export function formatSecretVersions(versions: Record<string, string>): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(versions).sort(([a], [b]) => (a < b ? -1 : 1))));
+  const entries = Object.entries(versions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
 }
 
 /** What a tool needs to show one resource, read from its annotations. */
@@ -107,7 +109,8 @@ export function readResourceState(kind: ResourceState['kind'], namespace: string
   const a = annotations ?? {};
   const record = parseSyncRecord(a[STATUS_ANNOTATION.syncState]);
   const status = a[STATUS_ANNOTATION.status];
-  const resyncRequested = a['vault-sync.io/resync-requested-at'];
+  // Trimmed, and empty means none: exactly what the annotation parser hands the reconciler.
+  const resyncRequested = a['vault-sync.io/resync-requested-at']?.trim() || undefined;
   const pending = status === undefined || (resyncRequested !== undefined && resyncRequested !== record.resync);
   return {
     kind, namespace, name,

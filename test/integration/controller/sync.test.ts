@@ -184,6 +184,7 @@ describe('controller end to end (kubernetes auth, real apiserver and OpenBao)', 
     const parseErrors = await metricValue(ctrl, /^vault_sync_operator_config_parse_errors_total/);
     await kube.apps.createNamespacedDeployment({ namespace: ns, body: deployment('bad', { 'vault-sync.io/path': `secret/data/${ns}/../../sys/policies/acl/x`, 'vault-sync.io/secrets': 'not json' }) });
     await waitFor(async () => (await annotationsOf('Deployment', 'bad'))['vault-sync.io/status'] === 'Failed', { what: 'Failed status', proc: ctrl });
+    await waitFor(async () => (await events('bad')).length >= 2, { what: 'both InvalidConfig events', proc: ctrl });
     const evs = await events('bad');
     assert.ok(evs.some((e) => e.startsWith('InvalidConfig:') && e.includes('vault-sync.io/path') && e.includes('fix:')), evs.join('\n'));
     assert.ok(evs.some((e) => e.startsWith('InvalidConfig:') && e.includes('vault-sync.io/secrets')), evs.join('\n'));

@@ -116,6 +116,11 @@ describe('controller config: flags and environment', () => {
     assert.equal(parseConfig(['--metrics-auth=false'], {}).metricsAuth, false);
     assert.equal(parseConfig(['--zap-log-level=debug'], {}).logLevel, 'debug');
     assert.equal(parseConfig(['--zap-log-level', 'error'], {}).logLevel, 'error');
+    // controller-runtime also takes verbosity integers and panic levels.
+    assert.equal(parseConfig(['--zap-log-level=5'], {}).logLevel, 'debug');
+    assert.equal(parseConfig(['--zap-log-level=0'], {}).logLevel, 'info');
+    assert.equal(parseConfig(['--zap-log-level=panic'], {}).logLevel, 'error');
+    assert.throws(() => parseConfig(['--max-concurrent-reconciles=2.5'], {}), /whole number/);
     assert.equal(readFlags(['--zap-log-level=warn'], {}).get('log-level'), 'warn');
   });
 

@@ -169,6 +169,7 @@ describe('configFingerprint', () => {
       { ...podSpec, volumes: [{ name: 'certs', secret: { secretName: 'tls', items: [{ key: 'tls.key' }] } }] },
       { ...podSpec, volumes: [{ name: 'certs', secret: { secretName: 'tls', optional: true, items: [{ key: 'tls.crt' }] } }] },
       { ...podSpec, initContainers: [{ name: 'init', envFrom: [{ secretRef: { name: 'migrations' } }] }] },
+      { ...podSpec, containers: [{ ...podSpec.containers![0]!, envFrom: [{ secretRef: { name: 'api', optional: true } }] }, podSpec.containers![1]!] },
     ];
     const prints = [base(), ...variants.map((v) => configFingerprint('Deployment', spec(), 'prod', v))];
     assert.equal(new Set(prints).size, prints.length);
@@ -200,13 +201,14 @@ describe('configFingerprint', () => {
   });
 
   it('does not change with reconcile interval, preserve-on-delete, rotation-check or a resync request', () => {
-    for (const extra of [
+    const extras: Record<string, string>[] = [
       { 'vault-sync.io/reconcile': '5m' },
       { 'vault-sync.io/reconcile': '1h' },
       { 'vault-sync.io/preserve-on-delete': 'true' },
       { 'vault-sync.io/rotation-check': 'disabled' },
       { 'vault-sync.io/resync-requested-at': '2024-01-01T00:00:00Z' },
-    ]) {
+    ];
+    for (const extra of extras) {
       assert.equal(configFingerprint('Deployment', spec(extra), 'prod', podSpec), base(), JSON.stringify(extra));
     }
   });

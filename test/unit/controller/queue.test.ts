@@ -114,6 +114,26 @@ describe('WorkQueue', () => {
     await h.q.shutdown();
   });
 
+  it('a re-add in the microtask gap right after a dequeue does not start a second worker (regression)', async () => {
+    for (const gap of [0, 1, 2, 3]) {
+      const release = gate();
+      const h = harness({ concurrency: 2, behave: async () => { await release.promise; } });
+      h.q.start();
+      await sleep(1);
+      h.q.add('K');
+      for (let i = 0; i < gap; i++) await Promise.resolve();
+      h.q.add('K');
+      await sleep(5);
+      assert.equal(h.maxSameKey, 1, `gap of ${gap} microtasks`);
+      release.open();
+      // Deduplicated while still queued (one run) or marked dirty once taken (one more run): never overlapping.
+      await until(() => h.q.inFlight() === 0 && h.q.depth() === 0 && h.runs('K') >= 1, 'settled');
+      await sleep(5);
+      assert.ok(h.runs('K') <= 2 && h.maxSameKey === 1, `gap ${gap}: ${h.runs('K')} runs, ${h.maxSameKey} at once`);
+      await h.q.shutdown();
+    }
+  });
+
   it('a key added from inside its own handler runs once more', async () => {
     let q!: WorkQueue;
     const h = harness({ behave: async (key, n) => { if (n === 1) q.add(key); } });
