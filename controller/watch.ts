@@ -169,7 +169,7 @@ export class ClusterCache {
     }
   }
 
-  #onDeployment(type: ChangeType, key: string, next: DeploymentView | undefined, prev: DeploymentView | undefined): void {
+  #onDeployment(type: ChangeType, _key: string, next: DeploymentView | undefined, prev: DeploymentView | undefined): void {
     const view = next ?? prev;
     const namespace = view?.metadata.namespace ?? '';
     const name = view?.metadata.name ?? '';

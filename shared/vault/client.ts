@@ -255,7 +255,7 @@ export class VaultClient {
   }
 
   async #renewOrLogin(): Promise<void> {
-    const { auth, metrics, log } = this.#opts;
+    const { metrics, log } = this.#opts;
     if (this.#stopped || !this.#token) return;
     try {
       if (this.#token.renewable) {

@@ -2,7 +2,7 @@
 // against the test environment, on random loopback ports, with its log kept
 // for assertions, and stops it afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,8 +10,9 @@ import type vault from 'node-vault';
 import { repoRoot } from '../../../tools/testenv/binaries.ts';
 import { freePorts } from '../../../tools/testenv/ports.ts';
 import { testEnv } from './env.ts';
-import { serviceAccountToken, uniqueName, type KubeClients } from './kube.ts';
-import { enableKubernetesAuth } from './vault.ts';
+import type { KubeClients } from './kube.ts';
+import { KubeHttp } from '../../../shared/kube/http.ts';
+import { configureKubernetesAuth } from '../../../tools/testenv/vault-kube-auth.ts';
 
 export interface ControllerProcess {
   metricsUrl: string;
@@ -96,30 +97,22 @@ export async function waitFor(check: () => Promise<boolean> | boolean, opts: { t
 }
 
 /**
- * Sets up Vault kubernetes auth for a controller the way production does:
- * a service account, a TokenRequest token in a file (as kubelet projects it),
- * a role bound to it, and a policy limited to the test's own path prefix.
+ * Sets up Vault kubernetes auth for a controller the way production does
+ * (see tools/testenv/vault-kube-auth.ts), with a policy limited to the
+ * test's own path prefix. Resolves with the controller's Vault flags.
  */
-export async function controllerVaultAccess(admin: vault.client, kube: KubeClients, namespace: string, prefix = `secret/data/${namespace}`): Promise<string[]> {
-  const { mount } = await enableKubernetesAuth(admin, kube, namespace);
-  const sa = 'vault-sync-operator';
-  await kube.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa } } }).catch(() => {});
+export async function controllerVaultAccess(_admin: vault.client, kube: KubeClients, namespace: string, prefix = `secret/data/${namespace}`): Promise<string[]> {
+  const env = testEnv();
   const logical = prefix.replace(/^secret\/data\//, '');
-  const policy = uniqueName('vso');
-  await admin.addPolicy({
-    name: policy,
-    rules: [
+  const setup = await configureKubernetesAuth({
+    http: new KubeHttp(kube.kc), kubeServer: env.kubeServer, kubeCaPem: env.kubeCaPem, vaultAddr: env.vaultAddr, vaultToken: env.vaultToken,
+    namespace, serviceAccount: 'vault-sync-operator', tokenFile: join(mkdtempSync(join(tmpdir(), 'vso-ctrl-')), 'token'),
+    policyRules: [
       `path "secret/data/${logical}/*" { capabilities = ["create", "read", "update", "delete"] }`,
       `path "secret/metadata/${logical}/*" { capabilities = ["create", "read", "update", "patch", "delete"] }`,
     ].join('\n'),
   });
-  await admin.write(`auth/${mount}/role/${sa}`, {
-    bound_service_account_names: [sa], bound_service_account_namespaces: [namespace], token_policies: [policy], token_ttl: '1h',
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'vso-ctrl-'));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await serviceAccountToken(kube.core, namespace, sa));
-  return [`--vault-addr=${testEnv().vaultAddr}`, '--vault-auth-method=kubernetes', `--vault-auth-path=${mount}`, `--vault-role=${sa}`, `--service-account-token-file=${tokenFile}`];
+  return setup.controllerArgs;
 }
 
 /** Fetches one metric sample value from the controller's /metrics (auth off). */

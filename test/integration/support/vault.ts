@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import vault from 'node-vault';
 import { requireBinaries } from '../../../tools/testenv/binaries.ts';
 import { startFileOpenBao, type FileOpenBaoServer } from '../../../tools/testenv/openbao.ts';
-import { uniqueName, serviceAccountToken, type KubeClients } from './kube.ts';
+import { uniqueName, type KubeClients } from './kube.ts';
+import { KubeHttp } from '../../../shared/kube/http.ts';
+import { enableKubernetesAuthMount } from '../../../tools/testenv/vault-kube-auth.ts';
 import { testEnv } from './env.ts';
 
 export function adminVault(): vault.client {
@@ -26,28 +28,11 @@ export interface KubernetesAuth {
   mount: string;
 }
 
-/**
- * Enables a kubernetes auth mount that reviews tokens against the test
- * apiserver. The reviewer is a service account bound to system:auth-delegator,
- * exactly as a production setup would do it.
- */
-export async function enableKubernetesAuth(client: vault.client, kube: KubeClients, namespace: string): Promise<KubernetesAuth> {
-  const reviewer = uniqueName('token-reviewer');
-  await kube.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: reviewer } } });
-  await kube.rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: `${namespace}-${reviewer}` },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' },
-      subjects: [{ kind: 'ServiceAccount', name: reviewer, namespace }],
-    },
-  });
-  const reviewerJwt = await serviceAccountToken(kube.core, namespace, reviewer);
-  const mount = uniqueName('k8s');
-  await client.enableAuth({ mount_point: mount, type: 'kubernetes' });
-  await client.write(`auth/${mount}/config`, {
-    kubernetes_host: testEnv().kubeServer,
-    kubernetes_ca_cert: testEnv().kubeCaPem,
-    token_reviewer_jwt: reviewerJwt,
+/** A kubernetes auth mount reviewing tokens against the test apiserver (reviewer SA in `namespace`). */
+export async function enableKubernetesAuth(_client: vault.client, kube: KubeClients, namespace: string): Promise<KubernetesAuth> {
+  const env = testEnv();
+  const mount = await enableKubernetesAuthMount({
+    http: new KubeHttp(kube.kc), kubeServer: env.kubeServer, kubeCaPem: env.kubeCaPem, vaultAddr: env.vaultAddr, vaultToken: env.vaultToken, namespace,
   });
   return { mount };
 }
