@@ -12,13 +12,19 @@
 //      time as the controller runs them; peak heap (+ array buffers) growth /
 //      total payload.
 //
+//   0. throttle overhead: no-op jobs per second through Bottleneck (the
+//      library first chosen) and through shared/throttle.ts, same run; the
+//      reason the throttle is our own (see README, "Libraries").
+//
 // Usage: node --expose-gc bench/core.ts   (npm run bench:core)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
+import Bottleneck from 'bottleneck';
 import { createEngine, type Engine } from '../shared/engine.ts';
+import { createThrottle } from '../shared/throttle.ts';
 import { parseVaultPath } from '../shared/paths.ts';
 import { parseSyncAnnotations } from '../shared/annotations.ts';
 import { plan } from '../shared/plan.ts';
@@ -54,6 +60,31 @@ const upsert = (path: string, values: Record<string, string>): UpsertOp => ({
 async function mount(name: string): Promise<void> {
   const res = await baoApi(bao.addr, bao.rootToken, 'POST', `sys/mounts/${name}`, { type: 'kv', options: { version: '2' } });
   if (res.status !== 204) throw new Error(`mount ${name}: HTTP ${res.status}`);
+}
+
+// --- 0. throttle overhead ----------------------------------------------------
+async function jobsPerSecond(schedule: (fn: () => Promise<number>) => Promise<number>, jobs: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (next < jobs) await schedule(async () => next++);
+  }));
+  return jobs / ((performance.now() - t0) / 1000);
+}
+
+async function throttleOverhead() {
+  const bottleneck = new Bottleneck({});
+  const ours = createThrottle({ ratePerSecond: 1e9, burst: 1e9 });
+  const b: number[] = [];
+  const o: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    b.push(await jobsPerSecond((fn) => bottleneck.schedule(fn), 2000));
+    o.push(await jobsPerSecond((fn) => ours.schedule('read', fn), 20000));
+  }
+  await bottleneck.stop();
+  await ours.stop();
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[1]!;
+  return { bottleneck: median(b), ours: median(o) };
 }
 
 // --- 1. throttle fidelity -------------------------------------------------
@@ -182,13 +213,15 @@ async function memory() {
 }
 
 try {
+  const t = await throttleOverhead();
+  console.log(`throttle overhead (no-op jobs, 64 callers, median of 3 alternated rounds): Bottleneck ${t.bottleneck.toFixed(0)} jobs/s; shared/throttle.ts ${t.ours.toFixed(0)} jobs/s (${(t.ours / t.bottleneck).toFixed(0)}x)`);
   const f = await throttleFidelity();
   console.log(`throttle fidelity: ${f.requests} requests at rate ${f.rate}/s burst ${f.burst}: achieved ${f.achieved.toFixed(2)}/s = ${f.ratio.toFixed(3)} of configured; worst window excess over rate*t+burst: ${f.worstExcess.toFixed(3)} requests (<= 0 means never exceeded); failed ops ${f.failed}`);
   const d = await distanceToServer();
   console.log(`distance to server limit (concurrency ${d.concurrency}, ${d.count} secrets, median of 3 alternated rounds): raw KV writes ${d.raw.toFixed(0)}/s; writer ${d.writerReqs.toFixed(0)} requests/s = ${d.requestRatio.toFixed(2)} of raw; writer ${d.writerDocs.toFixed(0)} new secrets/s = ${d.documentRatio.toFixed(2)} of raw (3 requests per new secret: metadata read, CAS write, ownership metadata)`);
   const m = await memory();
   console.log(`memory: ${m.count} secrets of 1 MiB (${m.payloadMiB.toFixed(0)} MiB payload, half text, half binary; ${m.large} flagged large), planned and written 5 at a time: peak heap+buffers growth ${m.peakGrowthMiB.toFixed(1)} MiB = ${m.ratio.toFixed(2)} x payload (garbage not yet collected included); live after GC between operations: ${m.retainedRatio.toFixed(2)} x payload`);
-  console.log(`SUMMARY core: throttle fidelity ${f.ratio.toFixed(3)} (target >= 0.97), worst window excess ${f.worstExcess.toFixed(3)} (target <= 0); writer/raw ${d.requestRatio.toFixed(2)} requests/s (target >= 0.8), ${d.documentRatio.toFixed(2)} secrets/s; memory peak growth ${m.ratio.toFixed(2)} x payload`);
+  console.log(`SUMMARY core: throttle ${t.ours.toFixed(0)} vs Bottleneck ${t.bottleneck.toFixed(0)} jobs/s; throttle fidelity ${f.ratio.toFixed(3)} (target >= 0.97), worst window excess ${f.worstExcess.toFixed(3)} (target <= 0); writer/raw ${d.requestRatio.toFixed(2)} requests/s (target >= 0.8), ${d.documentRatio.toFixed(2)} secrets/s; memory peak growth ${m.ratio.toFixed(2)} x payload`);
 } finally {
   await bao.stop();
   rmSync(dir, { recursive: true, force: true });

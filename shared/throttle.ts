@@ -10,17 +10,13 @@
 //   - `stop()` rejects everything still waiting with an Aborted error and
 //     starts nothing new (used when the controller loses its lease).
 //
-// Bottleneck queues the jobs, bounds concurrency and drops waiting work on
-// stop. The token gate is an exact bucket kept here, advanced from a
-// monotonic clock: Bottleneck's own reservoir refill re-arms from each
-// heartbeat (timer lateness accumulates, so the rate drifts low), and
-// reading its reservoir to top it up races with its asynchronous
-// registration (which over-grants). Both were measured; see bench/core.ts.
-//
-// With ratePerSecond = Infinity (benchmarks measuring the writer's own
-// overhead) and no concurrency bound, requests bypass Bottleneck entirely:
-// its per-job event-loop hops cap it near 450 jobs/s on a 2-core machine.
-import Bottleneck from 'bottleneck';
+// Why not Bottleneck (the library first chosen for this): measured side by
+// side in bench/core.ts, Bottleneck starts at most ~450 jobs/s on a 2-core
+// machine (each job takes several setTimeout(0) hops through its datastore),
+// a sixth of what one OpenBao accepts; its reservoir refill re-arms from each
+// heartbeat, so the rate drifts low; and topping its reservoir up from
+// outside races its asynchronous registration and over-grants. This file is
+// the exact bucket plus a FIFO concurrency gate, and nothing else.
 import { performance } from 'node:perf_hooks';
 import { SyncError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
@@ -43,14 +39,19 @@ export interface Throttle {
   stop(): Promise<void>;
 }
 
-/** An exact token bucket with a FIFO line of waiters. */
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** An exact token bucket with a FIFO line of waiters, advanced from a monotonic clock. */
 export class TokenBucket {
   readonly #rate: number;
   readonly #burst: number;
   readonly #now: () => number;
   #level: number;
   #at: number;
-  #line: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  #line: Waiter[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ratePerSecond: number, burst: number, now: () => number = () => performance.now()) {
@@ -87,8 +88,7 @@ export class TokenBucket {
       this.#line.shift()!.resolve();
     }
     if (this.#line.length > 0 && !this.#timer) {
-      // Timers never fire early by more than rounding; a late one only delays
-      // the head, the level keeps accruing from the clock meanwhile.
+      // A late timer only delays the head; the level keeps accruing from the clock.
       const ms = Math.max(1, Math.ceil((1 - this.#level) / this.#rate));
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
@@ -98,16 +98,44 @@ export class TokenBucket {
   }
 }
 
+/** At most `limit` holders at once, granted in arrival order. */
+export class Semaphore {
+  readonly #limit: number;
+  #held = 0;
+  #line: Waiter[] = [];
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get waiting(): number {
+    return this.#line.length;
+  }
+
+  acquire(): Promise<void> {
+    if (this.#held < this.#limit && this.#line.length === 0) {
+      this.#held++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => this.#line.push({ resolve, reject }));
+  }
+
+  release(): void {
+    const next = this.#line.shift();
+    if (next) next.resolve(); // the slot passes straight to the next in line
+    else this.#held--;
+  }
+
+  cancelAll(err: Error): void {
+    for (const w of this.#line.splice(0)) w.reject(err);
+  }
+}
+
 export function createThrottle(opts: ThrottleOptions): Throttle {
   if (!(opts.ratePerSecond > 0)) throw new Error(`throttle: rate must be > 0 (got ${opts.ratePerSecond})`);
   if (!(opts.burst >= 1)) throw new Error(`throttle: burst must be >= 1 (got ${opts.burst})`);
-  const limited = Number.isFinite(opts.ratePerSecond);
-  const bucket = limited ? new TokenBucket(opts.ratePerSecond, Math.floor(opts.burst)) : undefined;
-  const limiter = limited || opts.maxConcurrent ? new Bottleneck({ maxConcurrent: opts.maxConcurrent ?? null }) : undefined;
-  // Errors from jobs propagate to schedule()'s caller; keep Bottleneck's own
-  // "error" event from becoming an unhandled EventEmitter error.
-  limiter?.on('error', () => {});
-
+  const bucket = Number.isFinite(opts.ratePerSecond) ? new TokenBucket(opts.ratePerSecond, Math.floor(opts.burst)) : undefined;
+  const slots = opts.maxConcurrent ? new Semaphore(opts.maxConcurrent) : undefined;
   let stopped = false;
   const aborted = (operation: string) => new SyncError('Aborted', `Vault ${operation} not started: the throttle was stopped`);
 
@@ -115,27 +143,31 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
     async schedule<T>(operation: string, fn: () => Promise<T>): Promise<T> {
       if (stopped) throw aborted(operation);
       const queuedAt = performance.now();
-      const run = async () => {
-        await bucket?.acquire();
+      try {
+        await slots?.acquire();
+      } catch {
+        throw aborted(operation);
+      }
+      try {
+        try {
+          await bucket?.acquire();
+        } catch {
+          throw aborted(operation);
+        }
         if (stopped) throw aborted(operation);
         opts.onStart?.(operation);
         opts.metrics?.rateLimitWait.observe({ operation }, (performance.now() - queuedAt) / 1000);
         opts.metrics?.rateLimitRequests.inc({ operation });
-        return fn();
-      };
-      if (!limiter) return run();
-      try {
-        return await limiter.schedule(run);
-      } catch (err) {
-        if (err instanceof Bottleneck.BottleneckError) throw aborted(operation);
-        throw err;
+        return await fn();
+      } finally {
+        slots?.release();
       }
     },
-    queued: () => (bucket?.waiting ?? 0) + (limiter ? limiter.counts().QUEUED + limiter.counts().RECEIVED : 0),
+    queued: () => (bucket?.waiting ?? 0) + (slots?.waiting ?? 0),
     async stop() {
       stopped = true;
       bucket?.cancelAll(aborted('request'));
-      await limiter?.stop({ dropWaitingJobs: true, dropErrorMessage: 'Vault request aborted: the throttle was stopped' });
+      slots?.cancelAll(aborted('request'));
     },
   };
 }
