@@ -34,7 +34,8 @@ import { freePorts } from '../tools/testenv/ports.ts';
 const small = process.argv.includes('--small');
 const [N1, N2] = small ? [200, 1000] : [1000, 10_000];
 const RATE = 100_000;
-const CONTROLLER_NODE_FLAGS = ['--max-semi-space-size=4'];
+// As deploy/Dockerfile's entrypoint sets them for the chart's default 256 MiB memory limit.
+const CONTROLLER_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128'];
 
 await buildAll();
 const env = await startEnvironment();
