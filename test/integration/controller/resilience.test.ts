@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type vault from 'node-vault';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { createNamespace, kubeClients, type KubeClients } from '../support/kube.ts';
+import { createNamespace, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
+import { microTime } from '../../../controller/status.ts';
 import { adminVault, startPersistentVault } from '../support/vault.ts';
 import { ownedEnv } from '../support/env.ts';
 import { controllerVaultAccess, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
@@ -71,6 +72,24 @@ describe('controller end to end under failure', function () {
     assert.equal(await follower.stop('SIGTERM'), 0);
     const released = await kube.kc.makeApiClient((await import('@kubernetes/client-node')).CoordinationV1Api).readNamespacedLease({ name: 'vault-sync-operator.io', namespace: ns });
     assert.ok(!released.spec?.holderIdentity, `lease still held by ${released.spec?.holderIdentity}`);
+  });
+
+  it('a leader that loses its lease stops and exits non-zero', async () => {
+    const ns = await createNamespace(kube.core, 'leaselost');
+    const auth = await controllerVaultAccess(admin, kube, ns);
+    const ctrl = await startController({ args: [...auth, `--namespaces=${ns}`, '--metrics-auth=false', '--leader-elect', `--leader-election-namespace=${ns}`,
+      '--leader-elect-lease-duration=4s', '--leader-elect-renew-deadline=3s', '--leader-elect-retry-period=1s'] });
+    const { CoordinationV1Api } = await import('@kubernetes/client-node');
+    const leases = kube.kc.makeApiClient(CoordinationV1Api);
+    await waitFor(async () => Boolean((await leases.readNamespacedLease({ name: 'vault-sync-operator.io', namespace: ns })).spec?.holderIdentity), { what: 'lease taken', proc: ctrl });
+    // Another candidate takes the lease over (as after a network partition).
+    await mergePatch(kube.kc, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/vault-sync-operator.io`,
+      { spec: { holderIdentity: 'someone-else', renewTime: microTime(new Date()), leaseDurationSeconds: 60 } });
+    const started = Date.now();
+    const code = await Promise.race([ctrl.exited, sleep(15_000).then(() => 'still running')]);
+    assert.equal(code, 1, ctrl.logs().split('\n').slice(-5).join('\n'));
+    assert.ok(Date.now() - started < 10_000);
+    assert.match(ctrl.logs(), /lease lost/);
   });
 
   it('survives an apiserver restart mid-watch: nothing is lost', async () => {
