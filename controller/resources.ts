@@ -1,16 +1,16 @@
 // What the controller keeps of Deployments and Secrets, and where they live
 // in the API. Pure.
 //
-// Projections keep only what reconciling needs: vault-sync.io/* annotations
-// (never kubectl's last-applied-configuration, which on a Secret holds its
-// data in clear), finalizers, deletion time, and for Deployments the pod
-// template's Secret references. Unmanaged Deployments are not kept at all.
-// This keeps memory flat with tens of thousands of objects.
-import { ANNOTATION } from '../shared/annotations.ts';
+// Projections keep only what reconciling needs: the trimmed metadata (see
+// shared/kube/projection.ts) and, for Deployments, the pod template's Secret
+// references. Unmanaged Deployments are not kept at all. This keeps memory
+// flat with tens of thousands of objects.
 import type { PodSpecLike } from '../shared/discovery.ts';
-import type { ObjectMeta, Projected } from '../shared/kube/reflector.ts';
-import { FINALIZER, STATUS_ANNOTATION } from '../shared/state.ts';
+import { isTracked, trimMeta } from '../shared/kube/projection.ts';
+import type { Projected } from '../shared/kube/reflector.ts';
 import type { SyncKind } from '../shared/plan.ts';
+
+export { isTracked };
 
 export interface DeploymentView extends Projected {
   podSpec: PodSpecLike;
@@ -19,28 +19,6 @@ export interface DeploymentView extends Projected {
 export type SecretView = Projected;
 
 export type ResourceView = DeploymentView | SecretView;
-
-const OURS = 'vault-sync.io/';
-
-function trimMeta(meta: any): ObjectMeta {
-  const annotations: Record<string, string> = {};
-  for (const [k, v] of Object.entries<string>(meta?.annotations ?? {})) if (k.startsWith(OURS)) annotations[k] = v;
-  return {
-    name: meta?.name,
-    namespace: meta?.namespace,
-    uid: meta?.uid,
-    resourceVersion: meta?.resourceVersion,
-    ...(Object.keys(annotations).length ? { annotations } : {}),
-    ...(meta?.finalizers?.length ? { finalizers: [...meta.finalizers] } : {}),
-    ...(meta?.deletionTimestamp ? { deletionTimestamp: String(meta.deletionTimestamp) } : {}),
-  };
-}
-
-/** A resource the controller has to look at: annotated, or still holding our finalizer or ledger. */
-export function isTracked(meta: ObjectMeta | undefined): boolean {
-  const a = meta?.annotations ?? {};
-  return a[ANNOTATION.path] !== undefined || a[STATUS_ANNOTATION.syncState] !== undefined || (meta?.finalizers ?? []).includes(FINALIZER);
-}
 
 function trimContainers(list: any[] | undefined): PodSpecLike['containers'] {
   if (!list?.length) return undefined;

@@ -17,11 +17,14 @@ export class StateStore {
   }
 
   set(key: string, extras: Omit<ResourceExtras, 'checkedAt'>): void {
+    if (!extras.lastError && !this.#entries.has(key)) return; // healthy and never failed: nothing to keep
     this.#entries.set(key, { ...this.#entries.get(key), ...extras, checkedAt: this.#now().toISOString() });
   }
 
   touch(key: string): void {
-    this.#entries.set(key, { ...this.#entries.get(key), checkedAt: this.#now().toISOString() });
+    const entry = this.#entries.get(key);
+    // A resource that never failed needs no entry just to say when it was checked.
+    if (entry) entry.checkedAt = this.#now().toISOString();
   }
 
   get(key: string): ResourceExtras | undefined {

@@ -6,7 +6,7 @@
 // requested as PartialObjectMetadata, so Secret data never comes back.
 // Events (events.k8s.io/v1) are deduplicated per object, reason and note for
 // ten minutes, so a failing resource does not flood the API.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ACCEPT_JSON, ACCEPT_METADATA, STRATEGIC_MERGE_PATCH, isKubeError, type KubeHttp } from '../shared/kube/http.ts';
 import type { Logger } from '../shared/log.ts';
 import { FINALIZER } from '../shared/state.ts';
@@ -36,7 +36,9 @@ export class StatusWriter {
   readonly #instance: string;
   readonly #log: Logger | undefined;
   readonly #metrics: ControllerMetrics | undefined;
-  readonly #recent = new Map<string, number>();
+  /** Per resource: hash of (reason, note) -> when it was last emitted. Hashes keep 10k resources cheap. */
+  readonly #recent = new Map<string, Map<string, number>>();
+  #recentCount = 0;
 
   constructor(opts: { http: KubeHttp; instance: string; log?: Logger; metrics?: ControllerMetrics }) {
     this.#http = opts.http;
@@ -72,13 +74,15 @@ export class StatusWriter {
   /** Emits an Event about the resource unless the same one went out in the last ten minutes. */
   async event(key: ResourceKey, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
     const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
-    const dedupeKey = `${key.kind}/${key.namespace}/${key.name}|${spec.reason}|${note}`;
-    const last = this.#recent.get(dedupeKey);
+    const resource = `${key.kind}/${key.namespace}/${key.name}`;
+    const digest = createHash('sha1').update(`${spec.reason}|${note}`).digest('base64');
+    let seen = this.#recent.get(resource);
+    const last = seen?.get(digest);
     if (last !== undefined && now.getTime() - last < DEDUPE_MS) return;
-    this.#recent.set(dedupeKey, now.getTime());
-    if (this.#recent.size > 10_000) {
-      for (const [k, t] of this.#recent) if (now.getTime() - t >= DEDUPE_MS) this.#recent.delete(k);
-    }
+    if (!seen) this.#recent.set(resource, (seen = new Map()));
+    if (!seen.has(digest)) this.#recentCount++;
+    seen.set(digest, now.getTime());
+    if (this.#recentCount > 20_000) this.#sweep(now.getTime());
     try {
       await this.#http.request('POST', `/apis/events.k8s.io/v1/namespaces/${key.namespace}/events`, {
         body: {
@@ -105,7 +109,21 @@ export class StatusWriter {
 
   /** Forgets dedupe entries of a resource (after cleanup). */
   forget(key: ResourceKey): void {
-    const prefix = `${key.kind}/${key.namespace}/${key.name}|`;
-    for (const k of this.#recent.keys()) if (k.startsWith(prefix)) this.#recent.delete(k);
+    const seen = this.#recent.get(`${key.kind}/${key.namespace}/${key.name}`);
+    if (!seen) return;
+    this.#recentCount -= seen.size;
+    this.#recent.delete(`${key.kind}/${key.namespace}/${key.name}`);
+  }
+
+  #sweep(now: number): void {
+    for (const [resource, seen] of this.#recent) {
+      for (const [digest, at] of seen) {
+        if (now - at >= DEDUPE_MS) {
+          seen.delete(digest);
+          this.#recentCount--;
+        }
+      }
+      if (seen.size === 0) this.#recent.delete(resource);
+    }
   }
 }

@@ -36,7 +36,7 @@ import {
 import { hashStored, type Payload } from './payload.ts';
 import { DEFAULT_BACKOFF, withRetry, type BackoffPolicy } from './retry.ts';
 import type { KvOperations } from './vault/kv.ts';
-import { currentOwner, isUnchanged, ownedMetadata, ownershipOf, type ExistingSecret } from './vault/ownership.ts';
+import { currentOwner, isUnchanged, keyListEntries, ownedMetadata, ownershipOf, type ExistingSecret } from './vault/ownership.ts';
 
 export const DEFAULT_BATCH_SIZE = 5;
 export const DEFAULT_LARGE_SECRET_BYTES = 1024 * 1024;
@@ -108,6 +108,7 @@ interface CacheEntry {
   owner: string;
   hash: string;
   version: number;
+  /** Only the base64 key-list entries of the custom_metadata we wrote (to clear stale ones later). */
   meta: Record<string, string>;
 }
 
@@ -236,7 +237,7 @@ export class BatchWriter {
     }
     if (ownership !== 'ours' && !op.adopt) throw new OwnershipConflictError(key, op.owner, currentOwner(existing));
     if (!op.force && ownership === 'ours' && isUnchanged(existing, payload.hash)) {
-      this.#cache.set(key, { owner: op.owner, hash: payload.hash, version: existing.currentVersion, meta: existing.customMetadata });
+      this.#cache.set(key, { owner: op.owner, hash: payload.hash, version: existing.currentVersion, meta: keyListEntries(existing.customMetadata) });
       partial.version = existing.currentVersion;
       return 'unchanged';
     }
@@ -265,7 +266,7 @@ export class BatchWriter {
       if (v === null) delete kept[k];
       else kept[k] = v;
     }
-    this.#cache.set(key, { owner: op.owner, hash: op.payload.hash, version, meta: kept });
+    this.#cache.set(key, { owner: op.owner, hash: op.payload.hash, version, meta: keyListEntries(kept) });
   }
 
   async #upsertV1(op: UpsertOp, logical: LogicalPath, key: string, partial: Partial<OpResult>): Promise<Outcome> {

@@ -91,6 +91,13 @@ export function decodeKeyList(prefix: string, meta: Record<string, string>): str
     .sort();
 }
 
+/** The base64 key-list entries of a custom_metadata map (all a later write needs to remember of it). */
+export function keyListEntries(meta: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(meta)) if (k === META_BASE64 || k.startsWith(`${META_BASE64}.`)) out[k] = v;
+  return out;
+}
+
 /**
  * The full custom_metadata for a document we wrote into `version`. Keys we
  * no longer need (a base64 list that shrank) are sent as nulls so that a

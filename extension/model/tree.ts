@@ -1,0 +1,253 @@
+// The Resources tree's model: context -> namespace -> annotated Deployment
+// or Secret -> Vault path -> key name. Pure: the VS Code provider only maps
+// these views onto TreeItems.
+//
+// Nodes are kept by id and reused, so a watch delta refreshes exactly the
+// node it touched (plus its namespace when membership or totals change),
+// never the whole tree.
+import { readResourceState, type PathRecord, type ResourceState } from '../../shared/state.ts';
+
+export interface ContextNode { kind: 'context'; id: string; context: string }
+export interface NamespaceNode { kind: 'namespace'; id: string; namespace: string }
+export interface ResourceNode { kind: 'resource'; id: string; key: string }
+export interface PathNode { kind: 'path'; id: string; resourceKey: string; path: string }
+export interface KeyNode { kind: 'key'; id: string; resourceKey: string; path: string; key: string }
+export interface MessageNode { kind: 'message'; id: string; text: string; severity: 'info' | 'warning' | 'error' }
+export type TreeNode = ContextNode | NamespaceNode | ResourceNode | PathNode | KeyNode | MessageNode;
+
+export type IconId = 'synced' | 'pending' | 'failed' | 'large' | 'namespace' | 'context' | 'path' | 'key' | 'info' | 'warning' | 'error';
+
+export interface ItemView {
+  label: string;
+  description?: string;
+  /** Markdown. Never values: key names, sizes and messages only. */
+  tooltip?: string;
+  icon: IconId;
+  /** Drives which context-menu commands appear. */
+  contextValue: string;
+  collapsible: 'none' | 'collapsed' | 'expanded';
+  /** Stable label for screen readers and UI tests. */
+  accessibilityLabel: string;
+}
+
+export function resourceKey(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+export function statusIcon(state: ResourceState): IconId {
+  if (state.status === 'Failed') return 'failed';
+  if (state.status === 'Pending') return 'pending';
+  return state.large ? 'large' : 'synced';
+}
+
+export function timeAgo(iso: string | undefined, now: number): string | undefined {
+  if (!iso) return undefined;
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (Number.isNaN(seconds)) return undefined;
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86400)}d ago`;
+}
+
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return '?';
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}
+
+export function resourceTooltip(state: ResourceState): string {
+  const lines = [`**${state.kind} ${escapeMarkdown(`${state.namespace}/${state.name}`)}**: ${state.status}${state.large ? ' (large secret)' : ''}`];
+  if (state.vaultPath) lines.push(`Vault path: \`${state.vaultPath}\``);
+  for (const p of state.paths) {
+    const keys = (p.keys ?? []).map(escapeMarkdown).join(', ') + (p.keysTruncated ? ', …' : '');
+    lines.push(`- \`${p.path}\` (${formatBytes(p.bytes)}${p.large ? ', large' : ''}): ${keys || 'no keys'}`);
+  }
+  if (state.message) lines.push(`Last message: ${escapeMarkdown(state.message)}`);
+  return lines.join('\n\n');
+}
+
+export function resourceView(state: ResourceState, now: number): ItemView {
+  const ago = timeAgo(state.lastSync, now);
+  const description = [state.vaultPath, ago].filter(Boolean).join(' · ');
+  const label = state.name;
+  return {
+    label,
+    description,
+    tooltip: resourceTooltip(state),
+    icon: statusIcon(state),
+    contextValue: `vaultSync.resource.${state.kind}`,
+    collapsible: state.paths.length ? 'collapsed' : 'none',
+    accessibilityLabel: `${state.kind} ${state.namespace}/${state.name}: ${state.status}${state.large ? ', large secret' : ''}`,
+  };
+}
+
+export function pathView(path: PathRecord): ItemView {
+  return {
+    label: path.path,
+    description: `${formatBytes(path.bytes)}${path.large ? ' · large' : ''}`,
+    tooltip: `\`${path.path}\`: ${(path.keys ?? []).length} key(s), ${formatBytes(path.bytes)}`,
+    icon: path.large ? 'large' : 'path',
+    contextValue: 'vaultSync.path',
+    collapsible: (path.keys ?? []).length ? 'collapsed' : 'none',
+    accessibilityLabel: `Vault path ${path.path}`,
+  };
+}
+
+export function namespaceView(namespace: string, states: readonly ResourceState[]): ItemView {
+  const failed = states.filter((s) => s.status === 'Failed').length;
+  return {
+    label: namespace,
+    description: `${states.length} resource(s)${failed ? ` · ${failed} failed` : ''}`,
+    icon: 'namespace',
+    contextValue: 'vaultSync.namespace',
+    collapsible: 'collapsed',
+    accessibilityLabel: `Namespace ${namespace}`,
+  };
+}
+
+export interface Totals {
+  synced: number;
+  failed: number;
+  pending: number;
+  large: number;
+}
+
+/** Every annotated resource the watches report, grouped for the tree. */
+export class ResourceIndex {
+  readonly #states = new Map<string, ResourceState>();
+  readonly #byNamespace = new Map<string, Set<string>>();
+  readonly #nodes = new Map<string, TreeNode>();
+  /** Path and key node ids made for each resource, so a change drops exactly those. */
+  readonly #childIds = new Map<string, string[]>();
+  context = '';
+
+  #node<T extends TreeNode>(node: T): T {
+    const existing = this.#nodes.get(node.id);
+    if (existing) return existing as T;
+    this.#nodes.set(node.id, node);
+    return node;
+  }
+
+  contextNode(): ContextNode {
+    return this.#node({ kind: 'context', id: `ctx:${this.context}`, context: this.context });
+  }
+
+  namespaceNode(namespace: string): NamespaceNode {
+    return this.#node({ kind: 'namespace', id: `ns:${namespace}`, namespace });
+  }
+
+  resourceNode(key: string): ResourceNode {
+    return this.#node({ kind: 'resource', id: `res:${key}`, key });
+  }
+
+  state(key: string): ResourceState | undefined {
+    return this.#states.get(key);
+  }
+
+  all(): IterableIterator<ResourceState> {
+    return this.#states.values();
+  }
+
+  size(): number {
+    return this.#states.size;
+  }
+
+  namespaces(): string[] {
+    return [...this.#byNamespace.keys()].sort();
+  }
+
+  inNamespace(namespace: string): ResourceState[] {
+    return [...(this.#byNamespace.get(namespace) ?? [])].map((k) => this.#states.get(k)!).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind < b.kind ? -1 : 1));
+  }
+
+  children(node: TreeNode | undefined): TreeNode[] {
+    if (!node) return [this.contextNode()];
+    if (node.kind === 'context') return this.namespaces().map((ns) => this.namespaceNode(ns));
+    if (node.kind === 'namespace') return this.inNamespace(node.namespace).map((s) => this.resourceNode(resourceKey(s.kind, s.namespace, s.name)));
+    if (node.kind === 'resource') {
+      return (this.#states.get(node.key)?.paths ?? []).map((p) => this.#child<PathNode>(node.key, { kind: 'path', id: `path:${node.key}:${p.path}`, resourceKey: node.key, path: p.path }));
+    }
+    if (node.kind === 'path') {
+      const record = this.#states.get(node.resourceKey)?.paths.find((p) => p.path === node.path);
+      return (record?.keys ?? []).map((key) => this.#child<KeyNode>(node.resourceKey, { kind: 'key', id: `key:${node.resourceKey}:${node.path}:${key}`, resourceKey: node.resourceKey, path: node.path, key }));
+    }
+    return [];
+  }
+
+  #child<T extends TreeNode>(resource: string, node: T): T {
+    if (!this.#nodes.has(node.id)) {
+      const ids = this.#childIds.get(resource);
+      if (ids) ids.push(node.id);
+      else this.#childIds.set(resource, [node.id]);
+    }
+    return this.#node(node);
+  }
+
+  /**
+   * Applies one watch delta. Returns the nodes whose rendering changed:
+   * the resource itself when it only changed, its namespace when a resource
+   * joined or left it (or totals changed), the context when a namespace
+   * appeared or disappeared.
+   */
+  apply(kind: 'Deployment' | 'Secret', namespace: string, name: string, annotations: Record<string, string> | undefined): TreeNode[] {
+    const key = resourceKey(kind, namespace, name);
+    const managed = annotations?.['vault-sync.io/path'] !== undefined || annotations?.['vault-sync.io/sync-state'] !== undefined;
+    const before = this.#states.get(key);
+    if (!managed) return before ? this.remove(key) : [];
+    const next = readResourceState(kind, namespace, name, annotations);
+    this.#states.set(key, next);
+    let members = this.#byNamespace.get(namespace);
+    const newNamespace = !members;
+    if (!members) this.#byNamespace.set(namespace, (members = new Set()));
+    members.add(key);
+    this.#dropChildren(key);
+    if (newNamespace) return [this.contextNode()];
+    if (!before || before.status !== next.status) return [this.namespaceNode(namespace), this.resourceNode(key)];
+    return [this.resourceNode(key)];
+  }
+
+  remove(key: string): TreeNode[] {
+    const state = this.#states.get(key);
+    if (!state) return [];
+    this.#states.delete(key);
+    this.#nodes.delete(`res:${key}`);
+    this.#dropChildren(key);
+    const members = this.#byNamespace.get(state.namespace)!;
+    members.delete(key);
+    if (members.size === 0) {
+      this.#byNamespace.delete(state.namespace);
+      this.#nodes.delete(`ns:${state.namespace}`);
+      return [this.contextNode()];
+    }
+    return [this.namespaceNode(state.namespace)];
+  }
+
+  clear(): void {
+    this.#states.clear();
+    this.#byNamespace.clear();
+    this.#nodes.clear();
+    this.#childIds.clear();
+  }
+
+  totals(): Totals {
+    const t: Totals = { synced: 0, failed: 0, pending: 0, large: 0 };
+    for (const s of this.#states.values()) {
+      if (s.status === 'Synced') t.synced++;
+      else if (s.status === 'Failed') t.failed++;
+      else t.pending++;
+      if (s.large) t.large++;
+    }
+    return t;
+  }
+
+  #dropChildren(key: string): void {
+    for (const id of this.#childIds.get(key) ?? []) this.#nodes.delete(id);
+    this.#childIds.delete(key);
+  }
+}
