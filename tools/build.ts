@@ -3,7 +3,7 @@
 //   dist/extension.js    the VS Code extension (CommonJS, `vscode` provided by the host)
 // Usage: node tools/build.ts [--watch]
 import { build, context, type BuildOptions } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './testenv/binaries.ts';
 
@@ -38,12 +38,33 @@ const targets: BuildOptions[] = [
   },
 ];
 
+/**
+ * The extension as VS Code loads it: dist/vscode-extension/ holds the
+ * manifest (extension/vscode-manifest.json as package.json), the bundle and
+ * the media. Tests load it from there; the .vsix is packed from it.
+ */
+export const extensionDir = join(repoRoot, 'dist', 'vscode-extension');
+
+function stageExtension(): void {
+  rmSync(extensionDir, { recursive: true, force: true });
+  mkdirSync(join(extensionDir, 'dist'), { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'extension', 'vscode-manifest.json'), 'utf8'));
+  manifest.version = pkg.version;
+  writeFileSync(join(extensionDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  copyFileSync(join(repoRoot, 'dist', 'extension.js'), join(extensionDir, 'dist', 'extension.js'));
+  cpSync(join(repoRoot, 'extension', 'media'), join(extensionDir, 'media'), { recursive: true });
+  copyFileSync(join(repoRoot, 'extension', 'README.md'), join(extensionDir, 'README.md'));
+  copyFileSync(join(repoRoot, 'LICENSE'), join(extensionDir, 'LICENSE'));
+}
+
 export async function buildAll(): Promise<void> {
   await Promise.all(targets.map((options) => build(options)));
+  stageExtension();
 }
 
 if (import.meta.main) {
   if (process.argv.includes('--watch')) {
+    stageExtension();
     for (const options of targets) await (await context(options)).watch();
   } else {
     await buildAll();

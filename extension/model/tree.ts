@@ -5,7 +5,7 @@
 // Nodes are kept by id and reused, so a watch delta refreshes exactly the
 // node it touched (plus its namespace when membership or totals change),
 // never the whole tree.
-import { readResourceState, type PathRecord, type ResourceState } from '../../shared/state.ts';
+import { readResourceState, type ResourceState } from '../../shared/state.ts';
 
 export interface ContextNode { kind: 'context'; id: string; context: string }
 export interface NamespaceNode { kind: 'namespace'; id: string; namespace: string }
@@ -28,6 +28,10 @@ export interface ItemView {
   collapsible: 'none' | 'collapsed' | 'expanded';
   /** Stable label for screen readers and UI tests. */
   accessibilityLabel: string;
+}
+
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }
 
 export function resourceKey(kind: string, namespace: string, name: string): string {
@@ -55,60 +59,6 @@ export function formatBytes(bytes: number | undefined): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
-}
-
-function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
-}
-
-export function resourceTooltip(state: ResourceState): string {
-  const lines = [`**${state.kind} ${escapeMarkdown(`${state.namespace}/${state.name}`)}**: ${state.status}${state.large ? ' (large secret)' : ''}`];
-  if (state.vaultPath) lines.push(`Vault path: \`${state.vaultPath}\``);
-  for (const p of state.paths) {
-    const keys = (p.keys ?? []).map(escapeMarkdown).join(', ') + (p.keysTruncated ? ', …' : '');
-    lines.push(`- \`${p.path}\` (${formatBytes(p.bytes)}${p.large ? ', large' : ''}): ${keys || 'no keys'}`);
-  }
-  if (state.message) lines.push(`Last message: ${escapeMarkdown(state.message)}`);
-  return lines.join('\n\n');
-}
-
-export function resourceView(state: ResourceState, now: number): ItemView {
-  const ago = timeAgo(state.lastSync, now);
-  const description = [state.vaultPath, ago].filter(Boolean).join(' · ');
-  const label = state.name;
-  return {
-    label,
-    description,
-    tooltip: resourceTooltip(state),
-    icon: statusIcon(state),
-    contextValue: `vaultSync.resource.${state.kind}`,
-    collapsible: state.paths.length ? 'collapsed' : 'none',
-    accessibilityLabel: `${state.kind} ${state.namespace}/${state.name}: ${state.status}${state.large ? ', large secret' : ''}`,
-  };
-}
-
-export function pathView(path: PathRecord): ItemView {
-  return {
-    label: path.path,
-    description: `${formatBytes(path.bytes)}${path.large ? ' · large' : ''}`,
-    tooltip: `\`${path.path}\`: ${(path.keys ?? []).length} key(s), ${formatBytes(path.bytes)}`,
-    icon: path.large ? 'large' : 'path',
-    contextValue: 'vaultSync.path',
-    collapsible: (path.keys ?? []).length ? 'collapsed' : 'none',
-    accessibilityLabel: `Vault path ${path.path}`,
-  };
-}
-
-export function namespaceView(namespace: string, states: readonly ResourceState[]): ItemView {
-  const failed = states.filter((s) => s.status === 'Failed').length;
-  return {
-    label: namespace,
-    description: `${states.length} resource(s)${failed ? ` · ${failed} failed` : ''}`,
-    icon: 'namespace',
-    contextValue: 'vaultSync.namespace',
-    collapsible: 'collapsed',
-    accessibilityLabel: `Namespace ${namespace}`,
-  };
 }
 
 export interface Totals {

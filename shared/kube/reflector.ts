@@ -44,7 +44,7 @@ export type ReflectorHealth =
   | { kind: 'listed'; objects: number; relist: boolean }
   | { kind: 'watching' }
   | { kind: 'relist'; reason: 'gone' | 'error-event' }
-  | { kind: 'error'; phase: 'list' | 'watch'; error: string; retryInMs: number }
+  | { kind: 'error'; phase: 'list' | 'watch'; error: string; status?: number; retryInMs: number }
   | { kind: 'stopped' };
 
 export interface ReflectorOptions<T extends Projected> {
@@ -147,7 +147,8 @@ export class Reflector<T extends Projected> {
         const ceiling = Math.min(maxMs, baseMs * 2 ** (failures - 1));
         const retryInMs = Math.floor(ceiling / 2 + (Math.random() * ceiling) / 2);
         const error = err instanceof Error ? err.message : String(err);
-        this.#o.onHealth?.({ kind: 'error', phase, error, retryInMs });
+        const status = err instanceof KubeHttpError ? err.status : undefined;
+        this.#o.onHealth?.({ kind: 'error', phase, error, ...(status ? { status } : {}), retryInMs });
         this.#o.log?.warn('watch failed; retrying', { watch: this.#o.name, phase, error, retryInMs });
         try {
           await sleep(retryInMs, undefined, { signal: this.#abort.signal });
