@@ -27,6 +27,7 @@ export interface ControllerConfig {
   namespaces: string[];
   metricsBindAddress: string;
   healthProbeBindAddress: string;
+  statusBindAddress?: string;
   metricsAuth: boolean;
   leaderElect: boolean;
   leaderElection: { namespace?: string; id: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
@@ -73,6 +74,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'namespaces', default: '', help: 'comma-separated namespaces to watch (all when empty)' },
   { name: 'metrics-bind-address', default: ':8080', help: 'address of /metrics and /state' },
   { name: 'health-probe-bind-address', default: ':8081', help: 'address of /healthz and /readyz' },
+  { name: 'status-bind-address', default: '', help: 'address of a read-only /state and /metrics without token checks, for the apiserver service proxy (the VS Code extension); off when empty' },
   { name: 'metrics-auth', default: 'true', boolean: true, aliases: ['enable-metrics-auth'], help: 'protect /metrics and /state with TokenReview + SubjectAccessReview' },
   { name: 'leader-elect', default: 'false', boolean: true, help: 'elect a leader through a Lease; only the leader writes to Vault' },
   { name: 'leader-election-namespace', env: ['POD_NAMESPACE'], default: '', help: 'namespace of the Lease (the pod namespace by default)' },
@@ -234,6 +236,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     namespaces: get('namespaces').split(',').map((s) => s.trim()).filter(Boolean),
     metricsBindAddress: get('metrics-bind-address'),
     healthProbeBindAddress: get('health-probe-bind-address'),
+    statusBindAddress: get('status-bind-address') || undefined,
     metricsAuth: bool('metrics-auth'),
     leaderElect: bool('leader-elect'),
     leaderElection: { namespace: get('leader-election-namespace') || undefined, id: get('leader-election-id'), leaseDurationMs, renewDeadlineMs, retryPeriodMs },

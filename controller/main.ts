@@ -120,6 +120,7 @@ async function main(): Promise<number> {
       return { ready: watches.synced && watches.healthy && (!leading() || vault.authenticated), checks };
     },
     state() {
+      const ready = probe.ready();
       const resources = [...cache.tracked()].map(({ kind, view }) => {
         const ns = view.metadata.namespace ?? '';
         const name = view.metadata.name ?? '';
@@ -130,6 +131,7 @@ async function main(): Promise<number> {
         identity,
         leader: leading(),
         leaderIdentity: elector ? elector.holder : identity,
+        ready,
         clusterName: config.clusterName,
         queue: { depth: queue.depth(), inFlight: queue.inFlight() },
         watches: cache.health(),
@@ -142,8 +144,12 @@ async function main(): Promise<number> {
 
   const metricsHttp = metricsServer({ registry, probe, authorizer: config.metricsAuth ? new RequestAuthorizer(http, log) : undefined, log });
   const probeHttp = probeServer(probe);
+  // Behind the apiserver's service proxy no client token arrives (the apiserver
+  // strips it): RBAC on services/proxy is the gate there. Off unless asked for.
+  const statusHttp = config.statusBindAddress ? metricsServer({ registry, probe, log }) : undefined;
   const metricsAt = await listen(metricsHttp, config.metricsBindAddress);
   const probesAt = await listen(probeHttp, config.healthProbeBindAddress);
+  if (statusHttp) await listen(statusHttp, config.statusBindAddress!);
   log.info('controller starting', {
     version: VERSION, identity, metrics: `${metricsAt.host}:${metricsAt.port}`, probes: `${probesAt.host}:${probesAt.port}`,
     namespaces: config.namespaces.length ? config.namespaces : 'all', vault: config.vault.addr, leaderElect: config.leaderElect,
@@ -178,6 +184,7 @@ async function main(): Promise<number> {
       log.debug('shutdown: watches stopped');
       metricsHttp.close();
       probeHttp.close();
+      statusHttp?.close();
     })();
     return shuttingDown;
   };
