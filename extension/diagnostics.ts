@@ -3,27 +3,7 @@
 // resource's metadata.name line.
 import * as vscode from 'vscode';
 import type { ResourceState } from '../shared/state.ts';
-import { findManifestResources, type ManifestResource } from './model/manifests.ts';
-
-export interface ManifestProblem {
-  line: number;
-  severity: 'warning' | 'error';
-  message: string;
-}
-
-/** Pure: which diagnostics a manifest gets, given the live states (namespace defaults to the only match by name). */
-export function problemsFor(resources: ManifestResource[], lookup: (kind: string, name: string, namespace?: string) => ResourceState | undefined): ManifestProblem[] {
-  const out: ManifestProblem[] = [];
-  for (const r of resources) {
-    const state = lookup(r.kind, r.name, r.namespace);
-    if (!state) continue;
-    if (state.status === 'Failed') out.push({ line: r.line, severity: 'error', message: `vault-sync: ${r.kind} ${state.namespace}/${r.name} failed to sync: ${state.message ?? state.reason ?? 'see Events'}` });
-    for (const p of state.paths.filter((p) => p.large)) {
-      out.push({ line: r.line, severity: 'warning', message: `vault-sync: large secret: ${p.path} is ${p.bytes} bytes; consider selecting fewer keys` });
-    }
-  }
-  return out;
-}
+import { findManifestResources, problemsFor } from './model/manifests.ts';
 
 export class ManifestDiagnostics {
   readonly #collection = vscode.languages.createDiagnosticCollection('vault-sync');

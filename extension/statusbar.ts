@@ -1,10 +1,6 @@
 // A status bar item with the totals: synced / failed / large.
 import * as vscode from 'vscode';
-import type { Totals } from './model/tree.ts';
-
-export function statusText(t: Totals): string {
-  return `$(lock) ${t.synced} synced · ${t.failed} failed · ${t.large} large`;
-}
+import { totalsText, type Totals } from './model/tree.ts';
 
 export class SyncStatusBar {
   readonly #item = vscode.window.createStatusBarItem('vaultSync.totals', vscode.StatusBarAlignment.Left, 50);
@@ -16,7 +12,7 @@ export class SyncStatusBar {
   }
 
   update(t: Totals): void {
-    this.#item.text = statusText(t);
+    this.#item.text = `$(lock) ${totalsText(t)}`;
     this.#item.tooltip = `Vault Sync: ${t.synced} synced, ${t.failed} failed, ${t.pending} pending, ${t.large} large secret(s)`;
     this.#item.backgroundColor = t.failed ? new vscode.ThemeColor('statusBarItem.errorBackground') : t.large ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
   }

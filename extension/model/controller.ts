@@ -73,3 +73,27 @@ export function formatSeconds(seconds: number | undefined): string {
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   return `${seconds.toFixed(1)} s`;
 }
+
+export interface ControllerRow {
+  id: string;
+  label: string;
+  value: string;
+  icon: 'info' | 'warning' | 'error' | 'synced';
+}
+
+export function controllerRows(summary: ControllerSummary | undefined, message?: string): ControllerRow[] {
+  if (message) return [{ id: 'message', label: message, value: '', icon: 'warning' }];
+  if (!summary) return [{ id: 'loading', label: 'Reading the controller…', value: '', icon: 'info' }];
+  const errors = Object.entries(summary.errorsByType);
+  return [
+    { id: 'leader', label: 'Leader', value: summary.leader, icon: 'info' },
+    { id: 'version', label: 'Version', value: summary.version, icon: 'info' },
+    { id: 'health', label: 'Health', value: summary.health, icon: summary.health === 'ready' ? 'synced' : 'error' },
+    { id: 'watches', label: 'Watches', value: summary.watchHealth, icon: summary.watchHealth === 'healthy' ? 'synced' : 'error' },
+    { id: 'queue', label: 'Queue depth', value: String(summary.queueDepth ?? 'no data'), icon: 'info' },
+    { id: 'writes', label: 'Vault writes', value: summary.vaultWriteRate === undefined ? 'measuring…' : `${summary.vaultWriteRate.toFixed(2)}/s`, icon: 'info' },
+    { id: 'wait', label: 'Rate-limit wait p50 / p95', value: `${formatSeconds(summary.rateLimitWaitP50)} / ${formatSeconds(summary.rateLimitWaitP95)}`, icon: 'info' },
+    { id: 'errors', label: 'Errors', value: errors.length ? errors.map(([k, v]) => `${k}=${v}`).join(', ') : 'none', icon: errors.length ? 'warning' : 'synced' },
+    { id: 'large', label: 'Large secrets', value: String(summary.largeSecrets ?? 'no data'), icon: summary.largeSecrets ? 'warning' : 'synced' },
+  ];
+}

@@ -1,7 +1,8 @@
 // Finds annotated Deployments and Secrets in workspace manifest files, with
-// the line of their metadata.name, so warnings about them can be shown in
-// the Problems panel against the file. Pure; a line scanner rather than a
+// the line of their metadata.name, and decides which of them get a Problems
+// panel entry from their live state. Pure; a line scanner rather than a
 // YAML parser because diagnostics need positions.
+import type { ResourceState } from '../../shared/state.ts';
 
 export interface ManifestResource {
   kind: 'Deployment' | 'Secret';
@@ -52,5 +53,25 @@ export function findManifestResources(text: string): ManifestResource[] {
     if (key === 'vault-sync.io/path') doc.annotated = true;
   });
   flush();
+  return out;
+}
+
+export interface ManifestProblem {
+  line: number;
+  severity: 'warning' | 'error';
+  message: string;
+}
+
+/** Pure: which diagnostics a manifest gets, given the live states (namespace defaults to the only match by name). */
+export function problemsFor(resources: ManifestResource[], lookup: (kind: string, name: string, namespace?: string) => ResourceState | undefined): ManifestProblem[] {
+  const out: ManifestProblem[] = [];
+  for (const r of resources) {
+    const state = lookup(r.kind, r.name, r.namespace);
+    if (!state) continue;
+    if (state.status === 'Failed') out.push({ line: r.line, severity: 'error', message: `vault-sync: ${r.kind} ${state.namespace}/${r.name} failed to sync: ${state.message ?? state.reason ?? 'see Events'}` });
+    for (const p of state.paths.filter((p) => p.large)) {
+      out.push({ line: r.line, severity: 'warning', message: `vault-sync: large secret: ${p.path} is ${p.bytes} bytes; consider selecting fewer keys` });
+    }
+  }
   return out;
 }

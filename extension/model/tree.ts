@@ -68,6 +68,10 @@ export interface Totals {
   large: number;
 }
 
+export function totalsText(t: Totals): string {
+  return `${t.synced} synced · ${t.failed} failed · ${t.large} large`;
+}
+
 /** Every annotated resource the watches report, grouped for the tree. */
 export class ResourceIndex {
   readonly #states = new Map<string, ResourceState>();
