@@ -12,9 +12,10 @@ import { ControllerProvider } from './views/controller-provider.ts';
 import { ResourcesProvider } from './views/resources-provider.ts';
 import { WarningsProvider } from './views/warnings-provider.ts';
 
-export function readSettings(): ConnectionSettings & { refreshSeconds: number } {
+export function readSettings(): ConnectionSettings & { refreshSeconds: number; namespaces: string[] } {
   const c = vscode.workspace.getConfiguration('vaultSync');
   return {
+    namespaces: c.get<string[]>('namespaces', []).filter(Boolean),
     kubeconfig: c.get<string>('kubeconfig', ''),
     context: c.get<string>('context', ''),
     controllerNamespace: c.get<string>('controller.namespace', 'vault-sync-system'),
@@ -57,6 +58,7 @@ export class ExtensionHost {
       connection = new ClusterConnection(settings, {
         onResource: (kind, namespace, name, annotations) => {
           if (generation !== this.#generation) return;
+          if (settings.namespaces.length && !settings.namespaces.includes(namespace)) return;
           this.resources.changed(this.resources.index.apply(kind, namespace, name, annotations));
           this.#summaryChanged();
         },

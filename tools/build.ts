@@ -1,7 +1,9 @@
 // Bundles the two hosts with esbuild:
 //   dist/controller.mjs  the headless controller, one ESM file for Node 24 and Deno 2
 //   dist/extension.js    the VS Code extension (CommonJS, `vscode` provided by the host)
-// Usage: node tools/build.ts [--watch]
+//   dist/test/vscode-suite.cjs the extension-host tests (run inside VS Code)
+// Usage: node tools/build.ts [--watch | --vsix]   (--vsix also packs dist/vault-sync-<version>.vsix)
+import { execFileSync } from 'node:child_process';
 import { build, context, type BuildOptions } from 'esbuild';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +38,14 @@ const targets: BuildOptions[] = [
     format: 'cjs',
     external: ['vscode'],
   },
+  {
+    // The extension-host test suite, loaded by VS Code from extensionTestsPath.
+    ...common,
+    entryPoints: [join(repoRoot, 'test', 'vscode', 'suite.ts')],
+    outfile: join(repoRoot, 'dist', 'test', 'vscode-suite.cjs'),
+    format: 'cjs',
+    external: ['vscode'],
+  },
 ];
 
 /**
@@ -62,11 +72,22 @@ export async function buildAll(): Promise<void> {
   stageExtension();
 }
 
+export const vsixPath = join(repoRoot, 'dist', `vault-sync-${pkg.version}.vsix`);
+
+/** Packs the staged extension into a .vsix with @vscode/vsce (offline; the bundle has no runtime dependencies). */
+export function packageVsix(): string {
+  execFileSync(process.execPath, [join(repoRoot, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsixPath], {
+    cwd: extensionDir, stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return vsixPath;
+}
+
 if (import.meta.main) {
   if (process.argv.includes('--watch')) {
     stageExtension();
     for (const options of targets) await (await context(options)).watch();
   } else {
     await buildAll();
+    if (process.argv.includes('--vsix')) process.stdout.write(`${packageVsix()}\n`);
   }
 }

@@ -145,9 +145,10 @@ export class ResourceIndex {
 
   /**
    * Applies one watch delta. Returns the nodes whose rendering changed:
-   * the resource itself when it only changed, its namespace when a resource
-   * joined or left it (or totals changed), the context when a namespace
-   * appeared or disappeared.
+   * the resource itself when only it changed; its namespace and the context
+   * too when the totals they show changed (a resource joined, left, or
+   * changed status or size class); the context alone when a namespace
+   * appeared or disappeared (that redraws everything below it).
    */
   apply(kind: 'Deployment' | 'Secret', namespace: string, name: string, annotations: Record<string, string> | undefined): TreeNode[] {
     const key = resourceKey(kind, namespace, name);
@@ -162,7 +163,7 @@ export class ResourceIndex {
     members.add(key);
     this.#dropChildren(key);
     if (newNamespace) return [this.contextNode()];
-    if (!before || before.status !== next.status) return [this.namespaceNode(namespace), this.resourceNode(key)];
+    if (!before || before.status !== next.status || before.large !== next.large) return [this.contextNode(), this.namespaceNode(namespace), this.resourceNode(key)];
     return [this.resourceNode(key)];
   }
 
@@ -179,7 +180,7 @@ export class ResourceIndex {
       this.#nodes.delete(`ns:${state.namespace}`);
       return [this.contextNode()];
     }
-    return [this.namespaceNode(state.namespace)];
+    return [this.contextNode(), this.namespaceNode(state.namespace)];
   }
 
   clear(): void {

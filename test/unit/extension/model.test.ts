@@ -82,9 +82,9 @@ describe('extension model: resources tree', () => {
     const node = index.resourceNode(resourceKey('Deployment', 'a', 'web'));
     const changed = index.apply('Deployment', 'a', 'web', synced({ 'vault-sync.io/last-sync': '2026-11-27T11:00:00Z' }));
     assert.deepEqual(changed, [node], 'only the resource itself, same object');
-    assert.deepEqual(index.apply('Deployment', 'a', 'api', synced()).map((n) => n.kind), ['namespace', 'resource']);
-    assert.deepEqual(index.apply('Deployment', 'a', 'web', synced({ 'vault-sync.io/status': 'Failed' })).map((n) => n.kind), ['namespace', 'resource'], 'status change updates the namespace totals');
-    assert.deepEqual(index.apply('Deployment', 'a', 'web', undefined).map((n) => n.kind), ['namespace'], 'unannotated: removed');
+    assert.deepEqual(index.apply('Deployment', 'a', 'api', synced()).map((n) => n.kind), ['context', 'namespace', 'resource'], 'a new resource changes the totals shown above it');
+    assert.deepEqual(index.apply('Deployment', 'a', 'web', synced({ 'vault-sync.io/status': 'Failed' })).map((n) => n.kind), ['context', 'namespace', 'resource'], 'status change updates the totals');
+    assert.deepEqual(index.apply('Deployment', 'a', 'web', undefined).map((n) => n.kind), ['context', 'namespace'], 'unannotated: removed');
     assert.deepEqual(index.apply('Deployment', 'a', 'api', undefined).map((n) => n.kind), ['context'], 'last one out removes the namespace');
     assert.equal(index.size(), 0);
   });
