@@ -1,7 +1,7 @@
 // Bundles the two hosts with esbuild:
 //   dist/controller.mjs  the headless controller, one ESM file for Node 24 and Deno 2
 //   dist/extension.js    the VS Code extension (CommonJS, `vscode` provided by the host)
-//   dist/test/vscode-suite.cjs the extension-host tests (run inside VS Code)
+//   dist/test/vscode-*.cjs the extension-host tests (run inside VS Code)
 // Usage: node tools/build.ts [--watch | --vsix]   (--vsix also packs dist/vault-sync-<version>.vsix)
 import { execFileSync } from 'node:child_process';
 import { build, context, type BuildOptions } from 'esbuild';
@@ -39,12 +39,14 @@ const targets: BuildOptions[] = [
     external: ['vscode'],
   },
   {
-    // The extension-host test suite, loaded by VS Code from extensionTestsPath.
+    // The extension-host tests: the mocha suite, and the run() entry VS Code
+    // loads from extensionTestsPath. mocha stays external (node_modules).
     ...common,
-    entryPoints: [join(repoRoot, 'test', 'vscode', 'suite.ts')],
-    outfile: join(repoRoot, 'dist', 'test', 'vscode-suite.cjs'),
+    entryPoints: { 'vscode-suite': join(repoRoot, 'test', 'vscode', 'suite.ts'), 'vscode-index': join(repoRoot, 'test', 'vscode', 'index.ts') },
+    outdir: join(repoRoot, 'dist', 'test'),
+    outExtension: { '.js': '.cjs' },
     format: 'cjs',
-    external: ['vscode'],
+    external: ['vscode', 'mocha'],
   },
 ];
 
