@@ -4,7 +4,7 @@
 // changes are worth a reconcile. Watch handlers only enqueue keys.
 import { parseSyncAnnotations } from '../shared/annotations.ts';
 import type { KubeHttp } from '../shared/kube/http.ts';
-import { Reflector, type ChangeType, type ReflectorHealth } from '../shared/kube/reflector.ts';
+import { Reflector, type ChangeType, type Projected, type ReflectorHealth } from '../shared/kube/reflector.ts';
 import type { Logger } from '../shared/log.ts';
 import { secretsNeeded } from '../shared/plan.ts';
 import { STATUS_ANNOTATION } from '../shared/state.ts';
@@ -44,6 +44,16 @@ export function referencedSecrets(d: DeploymentView): string[] {
   const parsed = parseSyncAnnotations(resourceLabel('Deployment', ns, name), d.metadata.annotations);
   if (!parsed.managed || !parsed.spec) return [];
   return secretsNeeded({ resource: '', kind: 'Deployment', name, spec: parsed.spec, cluster: '', podSpec: d.podSpec }).map((s) => s.name);
+}
+
+/** One object from whichever namespace-scoped reflector holds it. */
+function lookup<T extends Projected>(reflectors: readonly Reflector<T>[], namespace: string, name: string): T | undefined {
+  const key = `${namespace}/${name}`;
+  for (const r of reflectors) {
+    const hit = r.store.get(key);
+    if (hit) return hit;
+  }
+  return undefined;
 }
 
 export interface WatchHealthSummary {
@@ -103,21 +113,11 @@ export class ClusterCache {
   }
 
   deployment(namespace: string, name: string): DeploymentView | undefined {
-    const key = `${namespace}/${name}`;
-    for (const r of this.#deployments) {
-      const hit = r.store.get(key);
-      if (hit) return hit;
-    }
-    return undefined;
+    return lookup(this.#deployments, namespace, name);
   }
 
   secret(namespace: string, name: string): SecretView | undefined {
-    const key = `${namespace}/${name}`;
-    for (const r of this.#secrets) {
-      const hit = r.store.get(key);
-      if (hit) return hit;
-    }
-    return undefined;
+    return lookup(this.#secrets, namespace, name);
   }
 
   /** Every tracked object, for periodic full resyncs and the state endpoint. */
