@@ -3,6 +3,10 @@
 # controller's --path-policy (for example secret/data/prod/* with
 # --cluster-name=prod --path-policy='secret/prod/{namespace}/*').
 #
+# deploy/vault/setup.sh writes this file as the controller's policy (pass
+# --policy-file for a narrowed copy); the deploy tests run the controller with
+# it through a write, a rotation and a cleanup.
+#
 #   data:      create (cas=0) and update (cas=version); read to repair an
 #              interrupted create; delete for --delete-mode=latest
 #   metadata:  read (ownership, unchanged checks), patch (ownership and

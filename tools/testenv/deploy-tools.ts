@@ -1,16 +1,20 @@
-// helm and kustomize for the deploy/ tests, compiled from the Go module proxy.
+// helm, kustomize and two small checkers for the deploy/ tests, compiled
+// from the Go module proxy.
 //
 // Same design as kube-apiserver and etcd (binaries.ts): a tiny Go module
 // (tools/deploy-tools) names the upstream commands as `tool` dependencies at
-// pinned versions; `go build` of those upstream main packages writes both
-// binaries into the per-machine cache (~/.cache/vault-sync-operator, or
-// VSO_CACHE_DIR) under a folder keyed by the versions and a hash of the
+// pinned versions, and `go build` of those upstream main packages (plus
+// cmd/yaml2json, a few lines of our own) makes the binaries. A second module,
+// tools/deploy-tools/promql, builds promql-check on Prometheus' own PromQL
+// parser, kept apart so that its dependencies never change the versions helm
+// is built with. All go into the per-machine cache (~/.cache/vault-sync-operator,
+// or VSO_CACHE_DIR) under a folder keyed by the versions and a hash of the
 // module files, so a version bump rebuilds and nothing else does.
 //
 //   node tools/testenv/deploy-tools.ts          build when missing, print the paths
 //   node tools/testenv/deploy-tools.ts --check  exit 1 when not built (no build)
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cacheRoot, repoRoot } from './binaries.ts';
@@ -33,7 +37,9 @@ export const KUSTOMIZE_VERSION = moduleVersion(goModText(), 'sigs.k8s.io/kustomi
 
 function cacheKey(): string {
   const hash = createHash('sha256');
-  for (const file of ['go.mod', 'go.sum']) hash.update(file).update(readFileSync(join(moduleDir, file)));
+  for (const file of ['go.mod', 'go.sum', 'cmd/yaml2json/main.go', 'promql/go.mod', 'promql/go.sum', 'promql/main.go']) {
+    hash.update(file).update(readFileSync(join(moduleDir, file)));
+  }
   hash.update(ldflags().join(' '));
   return `deploy-tools-helm-${HELM_VERSION}-kustomize-${KUSTOMIZE_VERSION}-${hash.digest('hex').slice(0, 12)}`;
 }
@@ -60,11 +66,15 @@ function ldflags(): string[] {
 export interface DeployTools {
   helm: string;
   kustomize: string;
+  /** Multi-document YAML on stdin to a JSON array on stdout, converted as kubectl does (sigs.k8s.io/yaml, strict). */
+  yaml2json: string;
+  /** A JSON array of PromQL expressions on stdin; parse errors, metric and label names on stdout. */
+  promqlCheck: string;
 }
 
 export function deployToolPaths(): DeployTools {
   const dir = join(cacheRoot(), cacheKey());
-  return { helm: join(dir, 'helm'), kustomize: join(dir, 'kustomize') };
+  return { helm: join(dir, 'helm'), kustomize: join(dir, 'kustomize'), yaml2json: join(dir, 'yaml2json'), promqlCheck: join(dir, 'promql-check') };
 }
 
 /**
@@ -74,22 +84,20 @@ export function deployToolPaths(): DeployTools {
  */
 export function ensureDeployTools(log: (line: string) => void = () => {}): DeployTools {
   const tools = deployToolPaths();
-  if (existsSync(tools.helm) && existsSync(tools.kustomize)) return tools;
+  if (Object.values(tools).every((path) => existsSync(path))) return tools;
   const finalDir = resolve(tools.helm, '..');
   const tmpDir = `${finalDir}.tmp-${process.pid}`;
   rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir, { recursive: true });
-  log(`building helm ${HELM_VERSION} and kustomize ${KUSTOMIZE_VERSION} from the Go module proxy into ${finalDir} (once per machine)`);
+  log(`building helm ${HELM_VERSION}, kustomize ${KUSTOMIZE_VERSION}, yaml2json and promql-check from the Go module proxy into ${finalDir} (once per machine)`);
   const started = Date.now();
-  execFileSync('go', ['build', '-trimpath', '-ldflags', ldflags().join(' '), '-o', `${tmpDir}/`, HELM_PACKAGE, KUSTOMIZE_PACKAGE], {
-    cwd: moduleDir,
-    // CGO off as in helm's release builds: static binaries, no C toolchain needed.
-    env: { ...process.env, CGO_ENABLED: '0' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  // CGO off as in helm's release builds: static binaries, no C toolchain needed.
+  const options: ExecFileSyncOptions = { env: { ...process.env, CGO_ENABLED: '0' }, stdio: ['ignore', 'inherit', 'inherit'] };
+  execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-ldflags', ldflags().join(' '), '-o', `${tmpDir}/`, HELM_PACKAGE, KUSTOMIZE_PACKAGE, './cmd/yaml2json'], { ...options, cwd: moduleDir });
+  execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-ldflags', '-s -w', '-o', join(tmpDir, 'promql-check'), '.'], { ...options, cwd: join(moduleDir, 'promql') });
   rmSync(finalDir, { recursive: true, force: true });
   renameSync(tmpDir, finalDir);
-  log(`built helm and kustomize in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return tools;
 }
 
@@ -106,10 +114,10 @@ if (import.meta.main) {
   try {
     if (process.argv.includes('--check')) {
       const tools = requireDeployTools();
-      process.stdout.write(`${tools.helm}\n${tools.kustomize}\n`);
+      process.stdout.write(`${Object.values(tools).join('\n')}\n`);
     } else {
       const tools = ensureDeployTools((line) => process.stderr.write(`[deploy-tools] ${line}\n`));
-      process.stdout.write(`${tools.helm}\n${tools.kustomize}\n`);
+      process.stdout.write(`${Object.values(tools).join('\n')}\n`);
     }
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

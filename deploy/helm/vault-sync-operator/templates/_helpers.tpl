@@ -108,5 +108,27 @@ filled in. Rendered as a JSON object of flag name (kebab-case) to text.
 
 {{/* Selector for this release's series in PromQL (job is the Service name for a ServiceMonitor). */}}
 {{- define "vso.promSelector" -}}
-job="{{ include "vso.fullname" . }}",namespace="{{ .Release.Namespace }}"
+job="{{ include "vso.name" . }}",namespace="{{ .Release.Namespace }}"
 {{- end -}}
+
+{{/*
+What the controller does with the Kubernetes API, and nothing more:
+  Secrets      list/watch (it asks for metadata only), get (reads the data of
+               referenced Secrets), patch (status annotations and finalizer)
+  Deployments  list/watch, patch (status annotations and finalizer)
+  Events       create (events.k8s.io/v1)
+RBAC cannot tell a metadata-only list from a full one: list on Secrets is
+read access to their data. See docs/security.md.
+*/}}
+{{- define "vso.watchRules" -}}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch, patch]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [list, watch, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create]
+{{- end -}}
+
