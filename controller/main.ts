@@ -157,12 +157,22 @@ async function main(): Promise<number> {
 
   // Caches start in every instance, so a follower that takes over is ready at once.
   const cacheReady = cache.start();
+  // While leading, keep a Vault login: readiness needs it, and a login that
+  // failed at start must not wait for the next sync to be retried.
+  let loginTimer: ReturnType<typeof setInterval> | undefined;
+  const keepLoggedIn = () => {
+    if (!engine.client.authStatus().authenticated) {
+      void engine.client.ensureLogin().catch((err) => log.warn('vault login failed; retrying', { error: err instanceof Error ? err.message : String(err) }));
+    }
+  };
   const startWork = async () => {
     if (working) return;
     working = true;
     controllerMetrics.leader.set(1);
     await cacheReady;
-    void engine.client.ensureLogin().catch((err) => log.warn('vault login failed; will retry on use', { error: err instanceof Error ? err.message : String(err) }));
+    keepLoggedIn();
+    loginTimer = setInterval(keepLoggedIn, 5000);
+    loginTimer.unref?.();
     queue.start();
     log.info('reconciling', { resources: cache.counts() });
   };
@@ -173,6 +183,7 @@ async function main(): Promise<number> {
     exitCode = Math.max(exitCode, code);
     shuttingDown ??= (async () => {
       log.info('shutting down', { reason });
+      if (loginTimer) clearInterval(loginTimer);
       await queue.shutdown(); // finish what is in flight
       log.debug('shutdown: queue drained');
       abort.abort();

@@ -15,8 +15,16 @@ const kubeModuleDir = join(repoRoot, 'tools', 'kube');
 
 export const KUBE_VERSION = /k8s\.io\/kubernetes (v[\d.]+)/.exec(readFileSync(join(kubeModuleDir, 'go.mod'), 'utf8'))?.[1] ?? 'unknown';
 
+// Version stamped into kube-apiserver (what /version reports, what Helm's
+// kubeVersion checks); part of the cache key, so changing it rebuilds.
+function kubeLdflags(): string {
+  const [major, minor] = KUBE_VERSION.replace(/^v/, '').split('.');
+  const pkg = 'k8s.io/component-base/version';
+  return `-s -w -X ${pkg}.gitVersion=${KUBE_VERSION} -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitTreeState=clean`;
+}
+
 function kubeCacheKey(): string {
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update(kubeLdflags());
   for (const file of ['go.mod', 'go.sum', 'cmd/kube-apiserver/main.go', 'cmd/etcd/main.go']) {
     hash.update(file).update(readFileSync(join(kubeModuleDir, file)));
   }
@@ -55,7 +63,7 @@ export function ensureKubeBinaries(log: (line: string) => void = () => {}): Bina
   rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir, { recursive: true });
   log(`building kube-apiserver and etcd ${KUBE_VERSION} from the Go module proxy into ${finalDir} (once per machine)`);
-  execFileSync('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${tmpDir}/`, './cmd/kube-apiserver', './cmd/etcd'], {
+  execFileSync('go', ['build', '-trimpath', '-ldflags', kubeLdflags(), '-o', `${tmpDir}/`, './cmd/kube-apiserver', './cmd/etcd'], {
     cwd: kubeModuleDir,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
