@@ -118,7 +118,7 @@ try {
   log(`sidebar "${ui.title}" rows:\n  ${ui.rows.join('\n  ')}`);
   const uiOk = ui.rows.some((r) => /^Deployment .*\/web: Synced$/.test(r)) && ui.rows.some((r) => /certs-bundle: Synced, large secret$/.test(r));
   log(`UI check ${uiOk ? 'passed' : 'FAILED'}; screenshot ${screenshot}`);
-  if (uiOk) {
+  if (uiOk && process.argv.includes('--update-screenshot')) {
     mkdirSync(join(repoRoot, 'docs', 'images'), { recursive: true });
     copyFileSync(screenshot, join(repoRoot, 'docs', 'images', 'vscode-sidebar.png'));
   }
