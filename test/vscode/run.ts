@@ -10,9 +10,9 @@
 //      that cluster, a manifest file, and fixture.json for the tests;
 //   4. the extension-host tests (test/vscode/suite.ts) inside VS Code;
 //   5. the UI check: install the packaged .vsix, click the activity-bar
-//      entry, read the tree rows, save a
-//      screenshot of the sidebar (test/out/vscode-sidebar.png, and
-//      docs/images/vscode-sidebar.png for the README).
+//      entry, read the tree rows, save a screenshot of the sidebar
+//      (test/out/vscode-sidebar.png; with --update-screenshot also
+//      docs/images/vscode-sidebar.png, the README's copy).
 // Exit code 0 only if both pass.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
