@@ -14,6 +14,7 @@ import { requireBinaries, repoRoot } from './testenv/binaries.ts';
 import { startEnvironment } from './testenv/environment.ts';
 import { freePorts } from './testenv/ports.ts';
 import { configureKubernetesAuth } from './testenv/vault-kube-auth.ts';
+import { exposeAsService, machineAddress } from './testenv/service-proxy.ts';
 
 const NAMESPACE = 'demo';
 const CONTROLLER_NAMESPACE = 'vault-sync-system';
@@ -37,14 +38,26 @@ const setup = await configureKubernetesAuth({
 });
 
 say('starting the controller (dist/controller.mjs)');
-const [metricsPort, probePort] = await freePorts(2);
+const [metricsPort, probePort, statusPort] = await freePorts(3);
+// The VS Code extension reads the controller through the apiserver's service
+// proxy, which refuses loopback: serve it on this machine's own address.
+let address: string | undefined;
+try {
+  address = machineAddress();
+} catch (err) {
+  process.stdout.write(`   (no service-proxy endpoint for the VS Code extension: ${(err as Error).message})\n`);
+}
 mkdirSync(dir, { recursive: true });
 const logFile = join(dir, 'controller.log');
 const controller = spawn(process.execPath, [
   join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, ...setup.controllerArgs,
   `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`, '--metrics-auth=false',
   '--leader-elect', `--leader-election-namespace=${CONTROLLER_NAMESPACE}`,
+  ...(address ? [`--status-bind-address=${address}:${statusPort}`] : []),
 ], { stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] });
+if (address) {
+  await exposeAsService(http, { namespace: CONTROLLER_NAMESPACE, service: 'vault-sync-operator', portName: 'status', port: 8082, address, targetPort: statusPort! });
+}
 
 const stopAll = async () => {
   controller.kill('SIGTERM');
@@ -99,6 +112,7 @@ process.stdout.write([
   `   curl -s http://127.0.0.1:${metricsPort}/state | head -40      # what the controller knows`,
   `   curl -s http://127.0.0.1:${metricsPort}/metrics | grep vault_   # metrics`,
   `   controller log: ${logFile}`,
+  ...(address ? [`   VS Code: install dist/vault-sync-*.vsix (npm run package:vsix), then KUBECONFIG=${env.kubeconfig} code .   (context vault-sync-test)`] : []),
   '   Ctrl-C stops everything.',
   '',
 ].join('\n'));
