@@ -24,12 +24,3 @@ export function parseGoDuration(text: string): number | undefined {
   }
   return consumed === s.length && consumed > 0 ? sign * total : undefined;
 }
-
-/** Formats milliseconds the way Go prints durations: 1h30m0s, 45s, 250ms. */
-export function formatGoDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = (ms % 60_000) / 1000;
-  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${s}s`;
-}

@@ -3,13 +3,15 @@
 // ports, in a fresh temporary folder. Servers' logs stay in that folder.
 //
 // One environment serves a whole test run; tests isolate themselves with a
-// unique namespace and a unique Vault mount (see test/integration/support).
+// unique namespace and a unique Vault mount (see test/integration/support,
+// which also starts extra OpenBao servers on persistent storage when a test
+// restarts or seals one).
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireBinaries } from './binaries.ts';
 import { startKube, type KubeCluster } from './kube.ts';
-import { startDevOpenBao, startFileOpenBao, type FileOpenBaoServer, type OpenBaoServer } from './openbao.ts';
+import { startDevOpenBao, type OpenBaoServer } from './openbao.ts';
 import { reapOrphans, trackPidsIn } from './processes.ts';
 
 /** What tests and scripts need to talk to the environment (serialisable). */
@@ -27,8 +29,6 @@ export interface EnvironmentInfo {
 export interface TestEnvironment extends EnvironmentInfo {
   kube: KubeCluster;
   vault: OpenBaoServer;
-  /** Starts an extra OpenBao on persistent storage, for restart and seal tests. */
-  startPersistentVault(name: string): Promise<FileOpenBaoServer>;
   stop(opts?: { keepDir?: boolean }): Promise<void>;
 }
 
@@ -46,7 +46,6 @@ export async function startEnvironment(opts: { dir?: string } = {}): Promise<Tes
     startKube({ dir: join(dir, 'kube'), etcdBin: bins.etcd, apiserverBin: bins.kubeApiserver }),
     startDevOpenBao({ dir: join(dir, 'openbao'), bin: bins.bao }),
   ]);
-  const extraVaults: FileOpenBaoServer[] = [];
   return {
     dir,
     kubeconfig: kube.kubeconfigPath,
@@ -57,13 +56,8 @@ export async function startEnvironment(opts: { dir?: string } = {}): Promise<Tes
     ownerPid: process.pid,
     kube,
     vault,
-    async startPersistentVault(name: string) {
-      const server = await startFileOpenBao({ dir: join(dir, `openbao-${name}`), bin: bins.bao });
-      extraVaults.push(server);
-      return server;
-    },
     async stop(stopOpts = {}) {
-      await Promise.all([...extraVaults.map((v) => v.stop()), vault.stop(), kube.stop()]);
+      await Promise.all([vault.stop(), kube.stop()]);
       if (!stopOpts.keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };
