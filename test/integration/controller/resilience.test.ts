@@ -7,7 +7,7 @@ import type vault from 'node-vault';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { createNamespace, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
 import { microTime } from '../../../controller/status.ts';
-import { adminVault, startPersistentVault } from '../support/vault.ts';
+import { adminVault, readOrUndefined, startPersistentVault } from '../support/vault.ts';
 import { ownedEnv } from '../support/env.ts';
 import { controllerVaultAccess, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 
@@ -24,14 +24,7 @@ describe('controller end to end under failure', function () {
   let kube: KubeClients;
   let admin: vault.client;
 
-  const read = async (client: vault.client, path: string) => {
-    try {
-      return (await client.read(path)).data.data;
-    } catch (err: any) {
-      if (err.response?.statusCode === 404) return undefined;
-      throw err;
-    }
-  };
+  const read = async (client: vault.client, path: string) => (await readOrUndefined(client, path))?.data;
 
   before(() => {
     kube = kubeClients();

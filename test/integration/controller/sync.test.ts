@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type vault from 'node-vault';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { createNamespace, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
-import { adminVault } from '../support/vault.ts';
+import { adminVault, readOrUndefined } from '../support/vault.ts';
 import { controllerVaultAccess, metricValue, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 
 function deployment(name: string, annotations: Record<string, string>, secretRefs: string[] = []): V1Deployment {
@@ -30,22 +30,8 @@ describe('controller end to end (kubernetes auth, real apiserver and OpenBao)', 
   let ns: string;
   let ctrl: ControllerProcess;
 
-  const vaultData = async (path: string): Promise<Record<string, string> | undefined> => {
-    try {
-      return (await admin.read(path)).data.data;
-    } catch (err: any) {
-      if (err.response?.statusCode === 404) return undefined;
-      throw err;
-    }
-  };
-  const vaultMeta = async (path: string): Promise<any> => {
-    try {
-      return (await admin.read(path)).data;
-    } catch (err: any) {
-      if (err.response?.statusCode === 404) return undefined;
-      throw err;
-    }
-  };
+  const vaultData = async (path: string): Promise<Record<string, string> | undefined> => (await readOrUndefined(admin, path))?.data;
+  const vaultMeta = (path: string): Promise<any> => readOrUndefined(admin, path);
   const annotationsOf = async (kind: 'Deployment' | 'Secret', name: string) =>
     (kind === 'Deployment' ? await kube.apps.readNamespacedDeployment({ name, namespace: ns }) : await kube.core.readNamespacedSecret({ name, namespace: ns })).metadata?.annotations ?? {};
   const secret = (name: string, data: Record<string, string>, annotations?: Record<string, string>) =>

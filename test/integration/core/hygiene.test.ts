@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import type vault from 'node-vault';
-import { parseVaultPath } from '../../../shared/paths.ts';
 import { buildPayload, encodeSecretValue } from '../../../shared/payload.ts';
 import type { OpResult, UpsertOp } from '../../../shared/writer.ts';
 import { adminVault, mountKv } from '../support/vault.ts';
-import { testEngine } from '../support/engine.ts';
+import { testEngine, upsertOp } from '../support/engine.ts';
 
 const CANARY_TEXT = 'CANARY-7d1f0a-text-value';
 const CANARY_BINARY = Buffer.concat([Buffer.from('CANARY-bin-'), Buffer.from([0xff, 0x00, 0xfe])]);
@@ -30,10 +29,7 @@ describe('core engine: secret hygiene (canaries)', () => {
     ]);
     // A raw write: node-vault's tokenCreate() would switch the admin client to the new token.
     const limitedToken = (await admin.write('auth/token/create', { policies: ['default'], ttl: '10m' })).auth.client_token;
-    const op = (path: string, extra: Partial<UpsertOp> = {}): UpsertOp => ({
-      kind: 'upsert', id: path, resource: 'Deployment ns/web', path: parseVaultPath(path, 't'),
-      ctx: { namespace: 'ns', name: 'web', kind: 'Deployment', cluster: '' }, owner: 'default/ns/Deployment/web', payload, ...extra,
-    });
+    const op = (path: string, extra: Partial<UpsertOp> = {}) => upsertOp(path, payload, extra);
     const engine = testEngine({ maxSecretBytes: 10_000 });
     const denied = testEngine({ auth: { method: 'token', token: limitedToken } });
     const oversize = testEngine({ maxSecretBytes: 10 });

@@ -4,18 +4,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type vault from 'node-vault';
-import { parseVaultPath } from '../../../shared/paths.ts';
-import { buildPayload } from '../../../shared/payload.ts';
-import type { UpsertOp } from '../../../shared/writer.ts';
 import type { FileOpenBaoServer } from '../../../tools/testenv/openbao.ts';
 import { adminVault, mountKv, startPersistentVault } from '../support/vault.ts';
-import { testEngine } from '../support/engine.ts';
+import { testEngine, textPayload, upsertOp } from '../support/engine.ts';
 
-const op = (path: string, value: string): UpsertOp => ({
-  kind: 'upsert', id: path, resource: 'Deployment ns/web', path: parseVaultPath(path, 't'),
-  ctx: { namespace: 'ns', name: 'web', kind: 'Deployment', cluster: '' }, owner: 'default/ns/Deployment/web',
-  payload: buildPayload([['k', { value, base64: false }]]),
-});
+const op = (path: string, value: string) => upsertOp(path, textPayload('k', value));
 
 describe('core engine: transient Vault failures', function () {
   this.timeout(90_000);

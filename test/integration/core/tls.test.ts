@@ -6,19 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseVaultPath } from '../../../shared/paths.ts';
-import { buildPayload } from '../../../shared/payload.ts';
-import type { UpsertOp } from '../../../shared/writer.ts';
 import { requireBinaries } from '../../../tools/testenv/binaries.ts';
 import { startDevOpenBao, type TlsOpenBaoServer } from '../../../tools/testenv/openbao.ts';
 import { testEnv } from '../support/env.ts';
-import { testEngine } from '../support/engine.ts';
+import { testEngine, textPayload, upsertOp } from '../support/engine.ts';
 
-const op: UpsertOp = {
-  kind: 'upsert', id: 'tls', resource: 'Deployment ns/web', path: parseVaultPath('secret/data/tls/app', 't'),
-  ctx: { namespace: 'ns', name: 'web', kind: 'Deployment', cluster: '' }, owner: 'default/ns/Deployment/web',
-  payload: buildPayload([['k', { value: 'v', base64: false }]]),
-};
+const op = upsertOp('secret/data/tls/app', textPayload('k', 'v'), { id: 'tls' });
 
 describe('core engine: Vault over TLS', function () {
   this.timeout(60_000);

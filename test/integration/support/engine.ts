@@ -2,6 +2,9 @@
 // and the metrics registry captured so tests can inspect them (canaries).
 import { Registry } from 'prom-client';
 import { createEngine, type Engine, type EngineConfig } from '../../../shared/engine.ts';
+import { parseVaultPath } from '../../../shared/paths.ts';
+import { buildPayload, type Payload } from '../../../shared/payload.ts';
+import type { UpsertOp } from '../../../shared/writer.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { testEnv } from './env.ts';
 
@@ -24,4 +27,17 @@ export function testEngine(overrides: Partial<EngineConfig> = {}): TestEngine {
     ...overrides,
   });
   return { ...engine, registry, logLines };
+}
+
+/** One text value as a payload. */
+export function textPayload(key: string, value: string): Payload {
+  return buildPayload([[key, { value, base64: false }]]);
+}
+
+/** An upsert by "Deployment ns/web" (cluster unset), the writer tests' usual author. */
+export function upsertOp(path: string, payload: Payload, extra: Partial<UpsertOp> = {}): UpsertOp {
+  return {
+    kind: 'upsert', id: path, resource: 'Deployment ns/web', path: parseVaultPath(path, 'test'),
+    ctx: { namespace: 'ns', name: 'web', kind: 'Deployment', cluster: '' }, owner: 'default/ns/Deployment/web', payload, ...extra,
+  };
 }

@@ -48,3 +48,13 @@ export async function startPersistentVault(): Promise<FileOpenBaoServer> {
   };
   return server;
 }
+
+/** The `data` of a Vault read, or undefined when the path does not exist (404). */
+export async function readOrUndefined(client: vault.client, path: string): Promise<any> {
+  try {
+    return (await client.read(path)).data;
+  } catch (err: any) {
+    if (err.response?.statusCode === 404) return undefined;
+    throw err;
+  }
+}
