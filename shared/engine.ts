@@ -57,6 +57,13 @@ export function createEngine(config: EngineConfig): Engine {
     onStart: config.onRequestStart,
     metrics,
   });
+  if (metrics) {
+    metrics.throttleProbes.tokens = () => throttle.tokens();
+    metrics.throttleProbes.queued = () => throttle.queued();
+    metrics.throttleProbes.rate = () => throttle.rate();
+    if (Number.isFinite(throttle.rate())) metrics.rateLimitConfigured.set(throttle.rate());
+    metrics.rateLimitBurst.set(config.burst ?? DEFAULT_BURST);
+  }
   const client = new VaultClient({
     connection: config.connection, auth: config.auth, throttle, backoff: config.backoff, signal: config.signal, metrics, log: config.log, readFile: config.readFile,
   });

@@ -15,9 +15,22 @@ export type SyncResult = 'success' | 'failure' | 'skipped';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** Live readings the throttle provides at scrape time (filled in by the engine). */
+export interface ThrottleProbes {
+  tokens?: () => number;
+  queued?: () => number;
+  rate?: () => number;
+}
+
 export function createMetrics(registry: Registry) {
   const registers = [registry];
+  const throttleProbes: ThrottleProbes = {};
+  const probe = (read: keyof ThrottleProbes) => function (this: Gauge) {
+    const value = throttleProbes[read]?.();
+    if (value !== undefined && Number.isFinite(value)) this.set(value);
+  };
   return {
+    throttleProbes,
     // --- throttle (names from the performance document) ---
     rateLimitWait: new Histogram({
       name: 'vault_rate_limit_wait_duration_seconds',
@@ -30,6 +43,34 @@ export function createMetrics(registry: Registry) {
       name: 'vault_rate_limit_requests_total',
       help: 'Vault requests that passed through the throttle',
       labelNames: ['operation'],
+      registers,
+    }),
+    rateLimitConfigured: new Gauge({
+      name: 'vault_rate_limit_configured_rate',
+      help: 'Configured Vault request rate (requests/s): the ceiling the effective rate never exceeds',
+      registers,
+    }),
+    rateLimitEffective: new Gauge({
+      name: 'vault_rate_limit_effective_rate',
+      help: 'Rate the throttle refills at now (requests/s)',
+      registers,
+      collect: probe('rate'),
+    }),
+    rateLimitTokens: new Gauge({
+      name: 'vault_rate_limit_bucket_tokens',
+      help: 'Tokens in the throttle bucket now (burst = full)',
+      registers,
+      collect: probe('tokens'),
+    }),
+    rateLimitQueued: new Gauge({
+      name: 'vault_rate_limit_queued_requests',
+      help: 'Vault requests waiting for a throttle token or a concurrency slot',
+      registers,
+      collect: probe('queued'),
+    }),
+    rateLimitBurst: new Gauge({
+      name: 'vault_rate_limit_burst',
+      help: 'Configured throttle burst (bucket size)',
       registers,
     }),
     // --- batches ---

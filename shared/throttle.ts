@@ -3,23 +3,34 @@
 // Contract:
 //   - Every Vault HTTP request (read, write, delete, metadata, login, renew,
 //     lookup) is run through `schedule`, and each takes exactly one token.
-//   - Tokens follow a token bucket: `burst` tokens at most, refilled at
-//     `ratePerSecond`. Over any window of t seconds at most rate*t + burst
-//     requests start. Requests start in the order they were scheduled.
-//   - At most `maxConcurrent` requests are in flight at once.
+//   - Tokens follow a token bucket: `burst` tokens at most, refilled at the
+//     current rate. Over any window of t seconds at most rate*t + burst
+//     requests start (background ones included). Foreground requests start
+//     in the order they were scheduled.
+//   - Two lanes. Foreground is the sync's critical path. Background
+//     (bookkeeping such as ownership markers) only ever takes a token the
+//     bucket would otherwise waste: when no foreground request is waiting
+//     and the bucket is full, so refill is overflowing. While the throttle
+//     binds (someone is waiting), background never starts.
+//   - At most `maxConcurrent` requests are in flight at once; background
+//     requests only take a free slot nobody in the foreground is waiting for.
+//   - `setRate` / `setBurst` retune a running throttle: tokens accrued so far
+//     are kept (capped at the new burst), so the bound holds across a switch.
 //   - `stop()` rejects everything still waiting with an Aborted error and
 //     starts nothing new (used when the controller loses its lease).
 //
 // Why not Bottleneck (the library first chosen for this): measured side by
-// side in bench/core.ts, Bottleneck starts at most ~450 jobs/s on a 2-core
-// machine (each job takes several setTimeout(0) hops through its datastore),
-// a sixth of what one OpenBao accepts; its reservoir refill re-arms from each
-// heartbeat, so the rate drifts low; and topping its reservoir up from
-// outside races its asynchronous registration and over-grants. This file is
-// the exact bucket plus a FIFO concurrency gate, and nothing else.
-import { performance } from 'node:perf_hooks';
+// side in bench/core.ts, Bottleneck starts at most ~415-435 jobs/s on a
+// 2-core machine (each job takes several setTimeout(0) hops through its
+// datastore), a tenth of what one OpenBao accepts; its reservoir refill
+// re-arms from each heartbeat, so the rate drifts low; and topping its
+// reservoir up from outside races its asynchronous registration and
+// over-grants. This file is the exact bucket plus a FIFO concurrency gate.
+import { systemClock, type Clock, type Timer } from './clock.ts';
 import { SyncError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+
+export type Lane = 'foreground' | 'background';
 
 export interface ThrottleOptions {
   /** Requests per second; Infinity disables rate limiting (benchmarks only). */
@@ -27,15 +38,22 @@ export interface ThrottleOptions {
   burst: number;
   maxConcurrent?: number;
   /** Instrumentation: called as each request starts (benchmarks record start times). */
-  onStart?: (operation: string) => void;
+  onStart?: (operation: string, lane: Lane) => void;
   /** Records the wait for a token and counts the request. */
   metrics?: Pick<Metrics, 'rateLimitWait' | 'rateLimitRequests'>;
+  clock?: Clock;
 }
 
 export interface Throttle {
-  schedule<T>(operation: string, fn: () => Promise<T>): Promise<T>;
-  /** Requests waiting for a token or a concurrency slot. */
+  schedule<T>(operation: string, fn: () => Promise<T>, opts?: { lane?: Lane }): Promise<T>;
+  /** Requests waiting for a token or a concurrency slot (foreground and background). */
   queued(): number;
+  /** Tokens in the bucket now (Infinity when unlimited). */
+  tokens(): number;
+  /** The rate tokens refill at now, requests/s. */
+  rate(): number;
+  setRate(ratePerSecond: number): void;
+  setBurst(burst: number): void;
   stop(): Promise<void>;
 }
 
@@ -44,119 +62,195 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
-/** An exact token bucket with a FIFO line of waiters, advanced from a monotonic clock. */
+/** Two FIFO lines: background is served only when foreground is empty. */
+class Lines {
+  readonly fg: Waiter[] = [];
+  readonly bg: Waiter[] = [];
+  /** Set once closed: every later waiter is rejected with it at once. */
+  closed: Error | undefined;
+  get size(): number {
+    return this.fg.length + this.bg.length;
+  }
+  push(lane: Lane, w: Waiter): void {
+    if (this.closed) return w.reject(this.closed);
+    (lane === 'background' ? this.bg : this.fg).push(w);
+  }
+  rejectAll(err: Error): void {
+    this.closed = err;
+    for (const w of [...this.fg.splice(0), ...this.bg.splice(0)]) w.reject(err);
+  }
+}
+
+/** An exact token bucket with two lines of waiters, advanced from a monotonic clock. */
 export class TokenBucket {
-  readonly #rate: number;
-  readonly #burst: number;
-  readonly #now: () => number;
+  #rate: number;
+  #burst: number;
+  readonly #clock: Clock;
   #level: number;
   #at: number;
-  #line: Waiter[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #lines = new Lines();
+  #timer: Timer | undefined;
 
-  constructor(ratePerSecond: number, burst: number, now: () => number = () => performance.now()) {
+  constructor(ratePerSecond: number, burst: number, clock: Clock = systemClock) {
     this.#rate = ratePerSecond / 1000;
     this.#burst = burst;
-    this.#now = now;
+    this.#clock = clock;
     this.#level = burst;
-    this.#at = now();
+    this.#at = clock.now();
   }
 
   get waiting(): number {
-    return this.#line.length;
+    return this.#lines.size;
   }
 
-  acquire(): Promise<void> {
+  get level(): number {
+    this.#accrue();
+    return this.#level;
+  }
+
+  get ratePerSecond(): number {
+    return this.#rate * 1000;
+  }
+
+  acquire(lane: Lane = 'foreground'): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#line.push({ resolve, reject });
+      this.#lines.push(lane, { resolve, reject });
       this.#pump();
     });
   }
 
+  setRate(ratePerSecond: number): void {
+    this.#accrue(); // tokens earned at the old rate stay earned
+    this.#rate = ratePerSecond / 1000;
+    this.#rearm();
+  }
+
+  setBurst(burst: number): void {
+    this.#accrue();
+    this.#burst = burst;
+    this.#level = Math.min(this.#level, burst);
+    this.#rearm();
+  }
+
   cancelAll(err: Error): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
-    for (const w of this.#line.splice(0)) w.reject(err);
+    this.#lines.rejectAll(err);
+  }
+
+  #accrue(): void {
+    const now = this.#clock.now();
+    this.#level = Math.min(this.#burst, this.#level + (now - this.#at) * this.#rate);
+    this.#at = now;
+  }
+
+  #rearm(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#pump();
   }
 
   #pump(): void {
-    const now = this.#now();
-    this.#level = Math.min(this.#burst, this.#level + (now - this.#at) * this.#rate);
-    this.#at = now;
-    while (this.#line.length > 0 && this.#level >= 1) {
+    this.#accrue();
+    const { fg, bg } = this.#lines;
+    while (fg.length > 0 && this.#level >= 1) {
       this.#level -= 1;
-      this.#line.shift()!.resolve();
+      fg.shift()!.resolve();
     }
-    if (this.#line.length > 0 && !this.#timer) {
-      // A late timer only delays the head; the level keeps accruing from the clock.
-      const ms = Math.max(1, Math.ceil((1 - this.#level) / this.#rate));
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#pump();
-      }, ms);
+    // Background only takes what would overflow: the bucket is full and nobody waits.
+    while (fg.length === 0 && bg.length > 0 && this.#level >= this.#burst) {
+      this.#level -= 1;
+      bg.shift()!.resolve();
     }
+    if (this.#timer || this.#lines.size === 0) return;
+    const target = fg.length > 0 ? 1 : this.#burst;
+    // A late timer only delays the head; the level keeps accruing from the clock.
+    const ms = Math.max(1, Math.ceil((target - this.#level) / this.#rate));
+    this.#timer = this.#clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#pump();
+    }, ms);
   }
 }
 
-/** At most `limit` holders at once, granted in arrival order. */
+/** At most `limit` holders at once; foreground in arrival order, background only when no foreground waits. */
 export class Semaphore {
-  readonly #limit: number;
+  #limit: number;
   #held = 0;
-  #line: Waiter[] = [];
+  readonly #lines = new Lines();
 
   constructor(limit: number) {
     this.#limit = limit;
   }
 
   get waiting(): number {
-    return this.#line.length;
+    return this.#lines.size;
   }
 
-  acquire(): Promise<void> {
-    if (this.#held < this.#limit && this.#line.length === 0) {
+  acquire(lane: Lane = 'foreground'): Promise<void> {
+    if (this.#lines.closed) return Promise.reject(this.#lines.closed);
+    const free = this.#held < this.#limit && this.#lines.fg.length === 0 && (lane === 'foreground' || this.#lines.bg.length === 0);
+    if (free) {
       this.#held++;
       return Promise.resolve();
     }
-    return new Promise((resolve, reject) => this.#line.push({ resolve, reject }));
+    return new Promise((resolve, reject) => this.#lines.push(lane, { resolve, reject }));
   }
 
   release(): void {
-    const next = this.#line.shift();
-    if (next) next.resolve(); // the slot passes straight to the next in line
-    else this.#held--;
+    this.#held--;
+    this.#grant();
+  }
+
+  setLimit(limit: number): void {
+    this.#limit = limit;
+    this.#grant();
   }
 
   cancelAll(err: Error): void {
-    for (const w of this.#line.splice(0)) w.reject(err);
+    this.#lines.rejectAll(err);
+  }
+
+  #grant(): void {
+    while (this.#held < this.#limit) {
+      const next = this.#lines.fg.shift() ?? this.#lines.bg.shift();
+      if (!next) return;
+      this.#held++;
+      next.resolve();
+    }
   }
 }
 
 export function createThrottle(opts: ThrottleOptions): Throttle {
   if (!(opts.ratePerSecond > 0)) throw new Error(`throttle: rate must be > 0 (got ${opts.ratePerSecond})`);
   if (!(opts.burst >= 1)) throw new Error(`throttle: burst must be >= 1 (got ${opts.burst})`);
-  const bucket = Number.isFinite(opts.ratePerSecond) ? new TokenBucket(opts.ratePerSecond, Math.floor(opts.burst)) : undefined;
+  const clock = opts.clock ?? systemClock;
+  const now = () => clock.now();
+  const bucket = Number.isFinite(opts.ratePerSecond) ? new TokenBucket(opts.ratePerSecond, Math.floor(opts.burst), clock) : undefined;
   const slots = opts.maxConcurrent ? new Semaphore(opts.maxConcurrent) : undefined;
   let stopped = false;
   const aborted = (operation: string) => new SyncError('Aborted', `Vault ${operation} not started: the throttle was stopped`);
 
   return {
-    async schedule<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    async schedule<T>(operation: string, fn: () => Promise<T>, scheduleOpts: { lane?: Lane } = {}): Promise<T> {
+      const lane = scheduleOpts.lane ?? 'foreground';
       if (stopped) throw aborted(operation);
-      const queuedAt = performance.now();
+      const queuedAt = now();
       try {
-        await slots?.acquire();
+        await slots?.acquire(lane);
       } catch {
         throw aborted(operation);
       }
       try {
         try {
-          await bucket?.acquire();
+          if (stopped) throw aborted(operation);
+          await bucket?.acquire(lane);
         } catch {
           throw aborted(operation);
         }
         if (stopped) throw aborted(operation);
-        opts.onStart?.(operation);
-        opts.metrics?.rateLimitWait.observe({ operation }, (performance.now() - queuedAt) / 1000);
+        opts.onStart?.(operation, lane);
+        opts.metrics?.rateLimitWait.observe({ operation }, (now() - queuedAt) / 1000);
         opts.metrics?.rateLimitRequests.inc({ operation });
         return await fn();
       } finally {
@@ -164,6 +258,16 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
       }
     },
     queued: () => (bucket?.waiting ?? 0) + (slots?.waiting ?? 0),
+    tokens: () => bucket?.level ?? Infinity,
+    rate: () => bucket?.ratePerSecond ?? Infinity,
+    setRate(ratePerSecond: number) {
+      if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) throw new Error(`throttle: rate must be a finite number > 0 (got ${ratePerSecond})`);
+      bucket?.setRate(ratePerSecond);
+    },
+    setBurst(burst: number) {
+      if (!(burst >= 1)) throw new Error(`throttle: burst must be >= 1 (got ${burst})`);
+      bucket?.setBurst(Math.floor(burst));
+    },
     async stop() {
       stopped = true;
       bucket?.cancelAll(aborted('request'));

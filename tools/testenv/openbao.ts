@@ -19,7 +19,18 @@ export interface OpenBaoServer {
   addr: string;
   rootToken: string;
   process: ManagedProcess;
+  /** The file audit device's log, when started with `audit: true` (see audit.ts). */
+  auditLog?: string;
   stop(): Promise<void>;
+}
+
+/**
+ * A declarative file audit device (OpenBao 2.7 refuses `audit enable` over
+ * the API). Written as an extra -config file, which also works beside -dev.
+ */
+function auditConfig(dir: string): { hcl: string; log: string } {
+  const log = join(dir, 'audit.log');
+  return { hcl: `audit "file" "file" {\n  options {\n    file_path = "${log}"\n  }\n}\n`, log };
 }
 
 export interface FileOpenBaoServer extends OpenBaoServer {
@@ -60,20 +71,23 @@ export interface TlsOpenBaoServer extends OpenBaoServer {
   caPem: string;
 }
 
-export async function startDevOpenBao(opts: { dir: string; bin: string; rootToken?: string }): Promise<OpenBaoServer>;
-export async function startDevOpenBao(opts: { dir: string; bin: string; rootToken?: string; tls: true }): Promise<TlsOpenBaoServer>;
-export async function startDevOpenBao(opts: { dir: string; bin: string; rootToken?: string; tls?: boolean }): Promise<OpenBaoServer | TlsOpenBaoServer> {
+export async function startDevOpenBao(opts: { dir: string; bin: string; rootToken?: string; audit?: boolean }): Promise<OpenBaoServer>;
+export async function startDevOpenBao(opts: { dir: string; bin: string; rootToken?: string; audit?: boolean; tls: true }): Promise<TlsOpenBaoServer>;
+export async function startDevOpenBao(opts: { dir: string; bin: string; rootToken?: string; audit?: boolean; tls?: boolean }): Promise<OpenBaoServer | TlsOpenBaoServer> {
   mkdirSync(opts.dir, { recursive: true });
   const port = await freePort();
   const addr = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const rootToken = opts.rootToken ?? `root-${randomBytes(8).toString('hex')}`;
   const certDir = join(opts.dir, 'tls');
   if (opts.tls) mkdirSync(certDir, { recursive: true });
+  const audit = opts.audit ? auditConfig(opts.dir) : undefined;
+  if (audit) writeFileSync(join(opts.dir, 'audit.hcl'), audit.hcl);
   const proc = startProcess({
     name: opts.tls ? 'openbao-dev-tls' : 'openbao-dev',
     command: opts.bin,
     args: ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-log-level=warn',
-      ...(opts.tls ? ['-dev-tls', `-dev-tls-cert-dir=${certDir}`] : [])],
+      ...(opts.tls ? ['-dev-tls', `-dev-tls-cert-dir=${certDir}`] : []),
+      ...(audit ? [`-config=${join(opts.dir, 'audit.hcl')}`] : [])],
     logFile: join(opts.dir, opts.tls ? 'openbao-dev-tls.log' : 'openbao-dev.log'),
     env: { ...cleanEnv(), HOME: opts.dir },
   });
@@ -82,7 +96,7 @@ export async function startDevOpenBao(opts: { dir: string; bin: string; rootToke
     if (!opts.tls) return (await baoApi(addr, rootToken, 'GET', 'sys/health')).status === 200;
     return existsSync(join(certDir, 'vault-ca.pem')) && (await tcpOpen(port));
   }, { timeoutMs: 30_000, process: proc });
-  const server = { addr, rootToken, process: proc, stop: () => proc.stop() };
+  const server = { addr, rootToken, process: proc, auditLog: audit?.log, stop: () => proc.stop() };
   return opts.tls ? { ...server, caPem: readFileSync(join(certDir, 'vault-ca.pem'), 'utf8') } : server;
 }
 
@@ -96,13 +110,16 @@ function tcpOpen(port: number): Promise<boolean> {
   });
 }
 
-export async function startFileOpenBao(opts: { dir: string; bin: string }): Promise<FileOpenBaoServer> {
+export async function startFileOpenBao(opts: { dir: string; bin: string; audit?: boolean; extraConfig?: string }): Promise<FileOpenBaoServer> {
   mkdirSync(opts.dir, { recursive: true });
   const [port, clusterPort] = await freePorts(2);
   const addr = `http://127.0.0.1:${port}`;
   const configFile = join(opts.dir, 'config.hcl');
   mkdirSync(join(opts.dir, 'data'), { recursive: true });
+  const audit = opts.audit ? auditConfig(opts.dir) : undefined;
   writeFileSync(configFile, [
+    ...(audit ? [audit.hcl] : []),
+    ...(opts.extraConfig ? [opts.extraConfig] : []),
     `storage "raft" {\n  path = "${join(opts.dir, 'data')}"\n  node_id = "test-node"\n}`,
     `listener "tcp" {\n  address = "127.0.0.1:${port}"\n  cluster_address = "127.0.0.1:${clusterPort}"\n  tls_disable = true\n}`,
     `api_addr = "${addr}"`,
@@ -132,6 +149,7 @@ export async function startFileOpenBao(opts: { dir: string; bin: string }): Prom
     addr,
     rootToken,
     unsealKey,
+    auditLog: audit?.log,
     get process() { return proc; },
     async unseal() {
       const res = await baoApi(addr, undefined, 'POST', 'sys/unseal', { key: unsealKey });

@@ -6,6 +6,12 @@ import vault from 'node-vault';
 import { createNamespace, kubeClients, serviceAccountToken, type KubeClients } from '../support/kube.ts';
 import { adminVault, enableKubernetesAuth, mountKv } from '../support/vault.ts';
 import { testEnv } from '../support/env.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireBinaries } from '../../../tools/testenv/binaries.ts';
+import { baoApi, startDevOpenBao } from '../../../tools/testenv/openbao.ts';
+import { AuditLog } from '../../../tools/testenv/audit.ts';
 
 describe('test environment: OpenBao', () => {
   let admin: vault.client;
@@ -41,6 +47,22 @@ describe('test environment: OpenBao', () => {
     assert.deepEqual(read.data, { user: 'u', token: 't' });
     const info = await admin.read(`sys/internal/ui/mounts/${mount}/app/config`);
     assert.equal(info.data.options.version, '1');
+  });
+
+  it('counts every request in a declarative file audit device', async () => {
+    const bao = await startDevOpenBao({ dir: mkdtempSync(join(tmpdir(), 'vso-audit-')), bin: requireBinaries().bao, audit: true });
+    try {
+      const audit = new AuditLog(bao.auditLog!);
+      const mark = audit.mark();
+      assert.equal((await baoApi(bao.addr, bao.rootToken, 'POST', 'secret/data/counted', { data: { k: 'v' } })).status, 200);
+      assert.equal((await baoApi(bao.addr, bao.rootToken, 'GET', 'secret/metadata/counted')).status, 200);
+      assert.equal((await baoApi(bao.addr, bao.rootToken, 'GET', 'secret/data/absent')).status, 404);
+      const entries = audit.since(mark);
+      assert.deepEqual(entries.map((e) => `${e.operation} ${e.path}`), ['create secret/data/counted', 'read secret/metadata/counted', 'read secret/data/absent']);
+      assert.equal(entries[0]!.displayName, 'root');
+    } finally {
+      await bao.stop();
+    }
   });
 
   describe('kubernetes auth against the test apiserver', () => {

@@ -1,28 +1,39 @@
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { SyncError } from '../../../shared/errors.ts';
-import { createThrottle } from '../../../shared/throttle.ts';
+import { createThrottle, type Lane } from '../../../shared/throttle.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
-describe('throttle (token bucket over bottleneck)', function () {
-  this.timeout(10_000);
+/** Largest excess of any window of starts over rate*t + burst (piecewise rates allowed). */
+function worstExcess(starts: readonly number[], allowed: (a: number, b: number) => number): number {
+  let worst = -Infinity;
+  for (let i = 0; i < starts.length; i++) {
+    for (let j = i; j < starts.length; j++) worst = Math.max(worst, j - i + 1 - allowed(starts[i]!, starts[j]!));
+  }
+  return worst;
+}
 
+function recorder(clock: FakeClock) {
+  const starts: { at: number; name: string; lane: Lane }[] = [];
+  return { starts, run: (name: string, lane: Lane = 'foreground') => async () => void starts.push({ at: clock.now(), name, lane }) };
+}
+
+describe('throttle (token bucket and concurrency gate)', () => {
   it('lets a burst through at once, then holds the rate, never above rate*t + burst', async () => {
+    const clock = new FakeClock();
     const rate = 50;
     const burst = 10;
-    const throttle = createThrottle({ ratePerSecond: rate, burst });
-    const t0 = performance.now();
-    const starts: number[] = [];
-    await Promise.all(Array.from({ length: 40 }, () => throttle.schedule('write', async () => void starts.push((performance.now() - t0) / 1000))));
+    const throttle = createThrottle({ ratePerSecond: rate, burst, clock });
+    const rec = recorder(clock);
+    const all = Promise.all(Array.from({ length: 40 }, (_, i) => throttle.schedule('write', rec.run(`r${i}`))));
+    await clock.runUntil(() => rec.starts.length === 40);
+    await all;
+    const at = rec.starts.map((s) => s.at / 1000);
+    assert.equal(at[burst - 1], 0, 'the burst starts at once');
+    assert.ok(at[burst]! > 0, 'the request after the burst waits');
+    // 30 requests beyond the burst at 50/s need 0.6 s.
+    assert.ok(Math.abs(at.at(-1)! - 0.6) < 0.005, `last start at ${at.at(-1)}`);
+    assert.ok(worstExcess(at, (a, b) => rate * (b - a) + burst) <= 1e-9);
     await throttle.stop();
-    starts.sort((a, b) => a - b);
-    assert.ok(starts[burst - 1]! < 0.05, `burst should start at once, 10th at ${starts[burst - 1]}`);
-    // 30 requests beyond the burst at 50/s need ~0.6 s.
-    assert.ok(starts.at(-1)! > 0.5 && starts.at(-1)! < 0.9, `last start at ${starts.at(-1)}`);
-    for (let i = 0; i < starts.length; i++) {
-      for (let j = i; j < starts.length; j++) {
-        assert.ok(j - i + 1 <= rate * (starts[j]! - starts[i]!) + burst + 0.01, `window ${starts[i]}..${starts[j]} held ${j - i + 1}`);
-      }
-    }
   });
 
   it('bounds concurrency', async () => {
@@ -31,7 +42,7 @@ describe('throttle (token bucket over bottleneck)', function () {
     let peak = 0;
     await Promise.all(Array.from({ length: 12 }, () => throttle.schedule('read', async () => {
       peak = Math.max(peak, ++running);
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setImmediate(r));
       running--;
     })));
     assert.equal(peak, 3);
@@ -46,11 +57,72 @@ describe('throttle (token bucket over bottleneck)', function () {
   });
 
   it('stop() rejects what is still queued with Aborted and refuses new work', async () => {
-    const throttle = createThrottle({ ratePerSecond: 1, burst: 1 });
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 1, burst: 1, clock });
     await throttle.schedule('write', async () => {});
     const queued = throttle.schedule('write', async () => 'never');
+    const queuedBg = throttle.schedule('write_metadata', async () => 'never', { lane: 'background' });
     await throttle.stop();
     await assert.rejects(queued, (e: unknown) => e instanceof SyncError && e.reason === 'Aborted');
+    await assert.rejects(queuedBg, (e: unknown) => e instanceof SyncError && e.reason === 'Aborted');
     await assert.rejects(throttle.schedule('write', async () => 1), (e: unknown) => e instanceof SyncError && e.reason === 'Aborted');
+  });
+
+  it('background requests never take a token a waiting foreground request needs', async () => {
+    const clock = new FakeClock();
+    const rate = 40;
+    const burst = 4;
+    const throttle = createThrottle({ ratePerSecond: rate, burst, clock });
+    const rec = recorder(clock);
+    const work: Promise<void>[] = [];
+    // Background first, foreground later: foreground still goes first.
+    for (let i = 0; i < 3; i++) work.push(throttle.schedule('write_metadata', rec.run(`b${i}`, 'background'), { lane: 'background' }));
+    for (let i = 0; i < 12; i++) work.push(throttle.schedule('write', rec.run(`f${i}`)));
+    await clock.runUntil(() => rec.starts.length === 15);
+    await Promise.all(work);
+    await throttle.stop();
+    // The idle, full bucket let exactly one background request through at once; then foreground had priority.
+    assert.equal(rec.starts[0]!.name, 'b0');
+    assert.deepEqual(rec.starts.slice(1, 13).map((s) => s.name), Array.from({ length: 12 }, (_, i) => `f${i}`));
+    // The rest waited for the bucket to be full again: burst tokens at 40/s = 100 ms after the last foreground.
+    const lastFg = rec.starts[12]!.at;
+    assert.ok(rec.starts[13]!.at - lastFg >= (burst * 1000) / rate - 1, `first background at ${rec.starts[13]!.at} vs last foreground ${lastFg}`);
+    // Across both lanes the bucket bound holds.
+    assert.ok(worstExcess(rec.starts.map((s) => s.at / 1000), (a, b) => rate * (b - a) + burst) <= 1e-9);
+  });
+
+  it('background waits behind a busy concurrency gate, foreground does not wait behind background', async () => {
+    const throttle = createThrottle({ ratePerSecond: Infinity, burst: 1, maxConcurrent: 1 });
+    const order: string[] = [];
+    let release!: () => void;
+    const first = throttle.schedule('write', () => new Promise<void>((r) => (release = () => { order.push('f0'); r(); })));
+    await new Promise((r) => setImmediate(r));
+    const bg = throttle.schedule('write_metadata', async () => void order.push('b0'), { lane: 'background' });
+    const fg = throttle.schedule('write', async () => void order.push('f1'));
+    release();
+    await Promise.all([first, bg, fg]);
+    assert.deepEqual(order, ['f0', 'f1', 'b0']);
+    await throttle.stop();
+  });
+
+  it('retunes rate and burst while running without exceeding the bound across the switch', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 100, burst: 5, clock });
+    const rec = recorder(clock);
+    const work = Array.from({ length: 40 }, (_, i) => throttle.schedule('write', rec.run(`r${i}`)));
+    await clock.advance(150);
+    throttle.setRate(25);
+    throttle.setBurst(2);
+    assert.equal(throttle.rate(), 25);
+    await clock.runUntil(() => rec.starts.length === 40);
+    await Promise.all(work);
+    await throttle.stop();
+    const at = rec.starts.map((s) => s.at / 1000);
+    const sw = 0.15;
+    const allowed = (a: number, b: number) => (b <= sw ? 100 * (b - a) : a >= sw ? 25 * (b - a) : 100 * (sw - a) + 25 * (b - sw)) + 5;
+    assert.ok(worstExcess(at, allowed) <= 1e-9);
+    const after = at.filter((s) => s > sw + 0.05);
+    const observed = (after.length - 1) / (after.at(-1)! - after[0]!);
+    assert.ok(Math.abs(observed - 25) < 0.5, `rate after the switch ${observed}`);
   });
 });
