@@ -57,6 +57,16 @@ export type ParsedAnnotations =
 
 // Kubernetes' own rules: Secret names are DNS subdomains; data keys are [-._a-zA-Z0-9]+.
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * A valid Secret name (an RFC 1123 DNS subdomain). Checked before any read:
+ * a pod template can carry names the apiserver never validated (e.g.
+ * "../../team-b/secrets/x" in volumes[].secret.secretName), and a name ends
+ * up in an API path.
+ */
+export function isSecretName(name: string): boolean {
+  return name.length <= 253 && SECRET_NAME.test(name);
+}
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 // Prefixes become part of Vault keys: same character set, may be empty.
 const KEY_PREFIX = /^[-._a-zA-Z0-9]*$/;
@@ -100,7 +110,7 @@ function parseSelections(resource: string, raw: string, errors: ConfigError[]): 
     if (unknownFields.length) {
       errors.push(new ConfigError(resource, at, `has unknown field(s) ${unknownFields.map((f) => JSON.stringify(f)).join(', ')}`, 'use only "name", "keys" and "prefix"'));
     }
-    if (typeof name !== 'string' || !SECRET_NAME.test(name)) {
+    if (typeof name !== 'string' || !isSecretName(name)) {
       errors.push(new ConfigError(resource, `${at}.name`, name === undefined ? 'is missing' : `${JSON.stringify(name)} is not a valid Secret name`, 'give the name of a Secret in the same namespace'));
       return;
     }
