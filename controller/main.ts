@@ -175,11 +175,15 @@ async function main(): Promise<number> {
     },
   };
 
-  const metricsHttp = metricsServer({ registry, probe, authorizer: config.metricsAuth ? new RequestAuthorizer(http, log) : undefined, log });
+  const authorizer = new RequestAuthorizer(http, log);
+  const metricsHttp = metricsServer({ registry, probe, access: config.metricsAuth ? { mode: 'token', authorizer } : { mode: 'open' }, log });
   const probeHttp = probeServer(probe);
   // Behind the apiserver's service proxy no client token arrives (the apiserver
-  // strips it): RBAC on services/proxy is the gate there. Off unless asked for.
-  const statusHttp = config.statusBindAddress ? metricsServer({ registry, probe, log }) : undefined;
+  // strips it): RBAC on services/proxy is the gate there, and resources are
+  // listed only for a caller who proves who they are. Off unless asked for.
+  const statusHttp = config.statusBindAddress
+    ? metricsServer({ registry, probe, access: config.metricsAuth ? { mode: 'proxied', authorizer } : { mode: 'open' }, log })
+    : undefined;
   const metricsAt = await listen(metricsHttp, config.metricsBindAddress);
   const probesAt = await listen(probeHttp, config.healthProbeBindAddress);
   if (statusHttp) await listen(statusHttp, config.statusBindAddress!);

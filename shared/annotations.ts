@@ -27,6 +27,8 @@ export const ANNOTATION = {
 } as const;
 
 export const MIN_RECONCILE_MS = 30_000;
+/** Longer intervals are clamped: timers overflow past 2^31 ms (24.8 days) and fire at once. */
+export const MAX_RECONCILE_MS = 24 * 3600_000;
 
 /** One entry of `vault-sync.io/secrets`. */
 export interface SecretSelection {
@@ -166,6 +168,9 @@ export function parseSyncAnnotations(resource: string, annotations: Readonly<Rec
     } else if (ms < MIN_RECONCILE_MS) {
       warnings.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is below the 30s minimum, so 30s is used`, 'use "30s" or longer, or "off"'));
       reconcileEveryMs = MIN_RECONCILE_MS;
+    } else if (ms > MAX_RECONCILE_MS) {
+      warnings.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is above the 24h maximum, so 24h is used`, 'use "24h" or shorter, or "off"'));
+      reconcileEveryMs = MAX_RECONCILE_MS;
     } else {
       reconcileEveryMs = ms;
     }

@@ -61,6 +61,7 @@ import {
 } from './paths.ts';
 import { hashStored, type Payload } from './payload.ts';
 import { DEFAULT_BACKOFF, withRetry, type BackoffPolicy } from './retry.ts';
+import { withTenant } from './tenant.ts';
 import type { KvOperations } from './vault/kv.ts';
 import { MarkerQueue } from './vault/markers.ts';
 import { keyListEntries, ownedMetadata, type ExistingSecret } from './vault/ownership.ts';
@@ -202,7 +203,8 @@ export class BatchWriter {
     for (let i = 0; i < ops.length; i += this.#o.batchSize) {
       const batch = ops.slice(i, i + this.#o.batchSize);
       const started = performance.now();
-      results.push(...(await Promise.all(batch.map((op) => this.#runOne(op)))));
+      // Each op runs as its namespace: the throttle gives namespaces turns (tenant.ts).
+      results.push(...(await Promise.all(batch.map((op) => withTenant(op.ctx.namespace, () => this.#runOne(op))))));
       this.#o.metrics?.batchSize.observe(batch.length);
       this.#o.metrics?.batchDuration.observe((performance.now() - started) / 1000);
     }
