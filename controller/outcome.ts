@@ -14,7 +14,7 @@
 //   - a stale path (no longer desired): dropped once deleted, absent, or
 //     not ours to delete (refused by ownership or policy), or when kept on
 //     purpose (preserve-on-delete); kept, marked stale, while its delete
-//     failed transiently.
+//     failed transiently or was not attempted (the run stopped early).
 import { MAX_KEYS_RECORDED, STATUS_ANNOTATION, type PathRecord } from '../shared/state.ts';
 import type { OpResult } from '../shared/writer.ts';
 
@@ -30,8 +30,8 @@ export function ledgerAfter(input: {
   documents: readonly DocumentSummary[];
   upserts: readonly OpResult[];
   stale: readonly PathRecord[];
-  /** One result per stale path, or undefined when preserved (nothing deleted). */
-  deletes: readonly OpResult[] | undefined;
+  /** One result per stale path, undefined when preserved (kept on purpose), 'not-attempted' when the run stopped early. */
+  deletes: readonly OpResult[] | undefined | 'not-attempted';
   previous: readonly PathRecord[];
 }): PathRecord[] {
   const before = new Map(input.previous.map((p) => [p.path, p]));
@@ -62,9 +62,12 @@ export function ledgerAfter(input: {
     }
     out.push(earlier ? { ...earlier, stale: undefined } : { path: d.path, ...(r.path ? { key: r.path } : {}), ...(r.kvVersion ? { kv: r.kvVersion } : {}), ...display });
   });
-  if (input.deletes) {
+  if (input.deletes === 'not-attempted') {
+    for (const p of input.stale) out.push({ ...p, stale: true });
+  } else if (input.deletes) {
+    const deletes = input.deletes;
     input.stale.forEach((p, i) => {
-      const r = input.deletes![i];
+      const r = deletes[i];
       if (!r || r.outcome === 'deleted' || r.outcome === 'absent' || r.error?.wroteNothing) return;
       out.push({ ...p, stale: true });
     });

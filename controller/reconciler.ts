@@ -29,7 +29,7 @@ import { isAuthentic, signRecord, type LedgerKey } from '../shared/ledger.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { parseVaultPath, formatPath, logicalCandidates, type PolicyContext } from '../shared/paths.ts';
-import { plan, planMode, secretsNeeded, type NeededSecret, type PlannedDocument, type SecretSnapshot, type SyncKind } from '../shared/plan.ts';
+import { plan, planMode, plannedPaths, secretsNeeded, type NeededSecret, type PlannedDocument, type SecretSnapshot, type SyncKind } from '../shared/plan.ts';
 import {
   FINALIZER, STATUS_ANNOTATION, formatSecretVersions, formatSyncRecord, parseSecretVersions, parseSyncRecord,
   type PathRecord, type SyncRecord,
@@ -41,7 +41,7 @@ import { configFingerprint, contentFingerprint, decideSync } from './decide.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { ledgerAfter, statusChanges, syncMessage, type DocumentSummary } from './outcome.ts';
 import { parseKey, resourceLabel, type DeploymentView, type ResourceKey, type ResourceView } from './resources.ts';
-import type { SecretSource } from './secret-source.ts';
+import type { SecretBatch, SecretSource } from './secret-source.ts';
 import type { StateStore } from './state-store.ts';
 import type { EventSpec, StatusWriter } from './status.ts';
 import type { ClusterCache } from './watch.ts';
@@ -244,21 +244,24 @@ export class Reconciler {
       this.#discovered.set(keyText, { kind: key.kind, count: needed.length });
       this.#updateDiscoveredGauge();
 
-      const wanted = new Set(documents.map((d) => d.path));
       const preserve = spec.preserveOnDelete;
+      // Stale: in the ledger, no longer desired. After an interrupted run, "desired" is every path
+      // the plan would write, so nothing not yet reached is mistaken for stale.
+      const wanted = new Set(run.error ? plannedPaths({ resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec }).map(formatPath) : documents.map((d) => d.path));
       const stale = record.paths.filter((p) => !wanted.has(p.path));
       // Write the new paths first, then clean the old ones: a failed write never leaves nothing behind.
-      const deletes = preserve ? undefined : await engine.writer.run(stale.map((p) => this.#deleteOp(s, p, adopt)));
+      const deletes = preserve || run.error ? undefined : await engine.writer.run(stale.map((p) => this.#deleteOp(s, p, adopt)));
       const results = [...upserts, ...(deletes ?? [])];
       const newRecord: SyncRecord = {
         v: 2,
-        paths: ledgerAfter({ documents, upserts, stale, deletes, previous: record.paths }),
+        paths: ledgerAfter({ documents, upserts, stale, deletes: run.error && !preserve ? 'not-attempted' : deletes, previous: record.paths }),
         preserve,
         config: fingerprint,
         ...(content ? { content } : {}),
         ...(spec.resyncRequestedAt ? { resync: spec.resyncRequestedAt } : record.resync ? { resync: record.resync } : {}),
       };
-      const failures = results.filter((r) => r.error).map((r) => r.error!);
+      if (run.error) this.#countInputError(run.error);
+      const failures = [...(run.error ? [run.error] : []), ...results.filter((r) => r.error).map((r) => r.error!)];
       if (decision.verify) this.#verifiedAt.set(keyText, now.getTime());
       metrics?.syncDuration.observe({ kind: key.kind }, (performance.now() - started) / 1000);
 
@@ -299,15 +302,20 @@ export class Reconciler {
     } catch (err) {
       if (err instanceof SyncError && err.retryable) throw err;
       const error = asSyncError(err, label);
-      if (error.reason === 'SecretNotFound') metrics?.secretNotFound.inc();
-      if (error.reason === 'KeyMissing') metrics?.secretKeyMissing.inc();
-      if (error instanceof ConfigError) metrics?.configParseErrors.inc();
+      this.#countInputError(error);
       if (!error.retryable) {
         await this.#fail({ ...s, record: { ...record, config: undefined } }, error, [error], log);
         return requeue;
       }
       throw error;
     }
+  }
+
+  #countInputError(error: SyncError): void {
+    const { metrics } = this.#d;
+    if (error.reason === 'SecretNotFound') metrics?.secretNotFound.inc();
+    if (error.reason === 'KeyMissing') metrics?.secretKeyMissing.inc();
+    if (error instanceof ConfigError) metrics?.configParseErrors.inc();
   }
 
   #skipped(s: Subject, requeue: HandlerResult): HandlerResult {
@@ -325,7 +333,7 @@ export class Reconciler {
   async #writeDocuments(
     s: Subject, spec: SyncSpec, podSpec: DeploymentView['podSpec'] | undefined, needed: NeededSecret[],
     flags: { force: boolean; verify: boolean; adopt: boolean },
-  ): Promise<'unchanged-secret' | { documents: DocumentSummary[]; upserts: OpResult[]; secretVersions: Record<string, string>; content?: string }> {
+  ): Promise<'unchanged-secret' | { documents: DocumentSummary[]; upserts: OpResult[]; secretVersions: Record<string, string>; content?: string; error?: SyncError }> {
     const { config, engine, secrets: source } = this.#d;
     const { key, label, record } = s;
     const field = spec.secrets ? ANNOTATION.secrets : key.kind === 'Secret' ? 'data' : 'spec.template.spec';
@@ -338,7 +346,14 @@ export class Reconciler {
     let content: string | undefined;
     let bytesRead = 0;
     for (const chunk of chunks) {
-      const batch = await source.read(key.namespace, chunk.map((n) => n.name), label, field, bytesRead);
+      let batch: SecretBatch;
+      try {
+        batch = await source.read(key.namespace, chunk.map((n) => n.name), label, field, bytesRead);
+      } catch (err) {
+        // Stop here; what earlier chunks wrote is reported (and recorded) with the error.
+        if (documents.length === 0) throw err;
+        return { documents, upserts, secretVersions, ...(content ? { content } : {}), error: asSyncError(err, label) };
+      }
       try {
         bytesRead += batch.dataBytes;
         if (key.kind === 'Secret') {
@@ -348,10 +363,16 @@ export class Reconciler {
           const status = s.view.metadata.annotations?.[STATUS_ANNOTATION.status];
           if (!flags.force && !flags.verify && content === record.content && status === 'Synced' && s.trusted) return 'unchanged-secret';
         }
-        const planned = plan({
-          resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec, secrets: batch.secrets,
-          ...(chunks.length > 1 || planMode(key.kind, spec) === 'auto' ? { only: new Set(chunk.map((n) => n.name)) } : {}),
-        });
+        let planned: ReturnType<typeof plan>;
+        try {
+          planned = plan({
+            resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec, secrets: batch.secrets,
+            ...(planMode(key.kind, spec) === 'auto' ? { only: new Set(chunk.map((n) => n.name)) } : {}),
+          });
+        } catch (err) {
+          if (documents.length === 0) throw err;
+          return { documents, upserts, secretVersions, ...(content ? { content } : {}), error: asSyncError(err, label) };
+        }
         Object.assign(secretVersions, planned.secretVersions);
         const ops = planned.documents.map((d) => this.#upsertOp(s, d, flags));
         upserts.push(...(await engine.writer.run(ops)));
