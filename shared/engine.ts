@@ -11,7 +11,7 @@ import type { BackoffPolicy } from './retry.ts';
 import { createThrottle, type Throttle } from './throttle.ts';
 import { VaultClient, type VaultConnection } from './vault/client.ts';
 import type { AuthConfig, FileReader } from './vault/auth.ts';
-import { KvStore } from './vault/kv.ts';
+import { KvStore, type KvOperations } from './vault/kv.ts';
 import { BatchWriter } from './writer.ts';
 
 export interface EngineConfig {
@@ -38,6 +38,8 @@ export interface EngineConfig {
   readFile?: FileReader;
   /** The controller's key (content tags, ledger MACs); a per-process one when absent. */
   ledgerKey?: LedgerKey;
+  /** Wraps the KV store the writer uses (instrumentation; fault injection at the KV seam in tests). */
+  decorateKv?: (kv: KvOperations) => KvOperations;
   clock?: Clock;
 }
 
@@ -75,7 +77,7 @@ export function createEngine(config: EngineConfig): Engine {
   });
   const kv = new KvStore(client, { log: config.log, clock: config.clock });
   const writer = new BatchWriter({
-    kv,
+    kv: config.decorateKv ? config.decorateKv(kv) : kv,
     ledgerKey: config.ledgerKey ?? LedgerKey.ephemeral(),
     clock: config.clock,
     policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY),
