@@ -205,8 +205,11 @@ export class Reconciler {
     const currentVersions: Record<string, string | undefined> = {};
     for (const n of needed) currentVersions[n.name] = cache.secret(key.namespace, n.name)?.metadata.resourceVersion;
     const fingerprint = configFingerprint(key.kind, spec, config.cluster, podSpec);
-    const lastVerified = this.#verifiedAt.get(keyText);
-    const periodicDue = spec.reconcileEveryMs !== undefined && (lastVerified === undefined || now.getTime() - lastVerified >= spec.reconcileEveryMs - 1000);
+    // The first periodic verify comes one interval after this process first sees the resource:
+    // a restart over synced resources costs no Vault request, and never a burst of verifies.
+    let lastVerified = this.#verifiedAt.get(keyText);
+    if (lastVerified === undefined && spec.reconcileEveryMs !== undefined) this.#verifiedAt.set(keyText, (lastVerified = now.getTime()));
+    const periodicDue = spec.reconcileEveryMs !== undefined && now.getTime() - lastVerified! >= spec.reconcileEveryMs - 1000;
     const status = annotations[STATUS_ANNOTATION.status];
     const decision = decideSync({
       synced: status === 'Synced' && record.config !== undefined,
