@@ -20,6 +20,8 @@ export interface ThrottleProbes {
   tokens?: () => number;
   queued?: () => number;
   rate?: () => number;
+  /** Ownership markers waiting for spare budget (the writer's). */
+  markersPending?: () => number;
 }
 
 export function createMetrics(registry: Registry) {
@@ -72,6 +74,12 @@ export function createMetrics(registry: Registry) {
       name: 'vault_rate_limit_burst',
       help: 'Configured throttle burst (bucket size)',
       registers,
+    }),
+    markersPending: new Gauge({
+      name: 'vault_sync_operator_ownership_markers_pending',
+      help: 'Ownership markers waiting for spare throttle budget',
+      registers,
+      collect: probe('markersPending'),
     }),
     markers: new Counter({
       name: 'vault_sync_operator_ownership_markers_total',
