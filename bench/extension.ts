@@ -11,9 +11,9 @@
 import { performance } from 'node:perf_hooks';
 import { ResourceIndex, type TreeNode } from '../extension/model/tree.ts';
 import { warningsFor } from '../extension/model/warnings.ts';
-import { contextView } from '../extension/views/nodes/context.ts';
-import { namespaceView } from '../extension/views/nodes/namespace.ts';
-import { resourceView } from '../extension/views/nodes/resource.ts';
+import { contextView } from '../extension/model/items/context.ts';
+import { namespaceView } from '../extension/model/items/namespace.ts';
+import { resourceView } from '../extension/model/items/resource.ts';
 
 const N = 1000;
 const NAMESPACES = 20;
