@@ -15,6 +15,7 @@ export interface VaultSyncApi {
   authoring: Authoring;
   ready: Promise<void>;
   metricsPanel(): MetricsPanel | undefined;
+  resourcesView: vscode.TreeView<import('./model/tree.ts').TreeNode>;
 }
 
 export function activate(context: vscode.ExtensionContext): VaultSyncApi {
@@ -45,7 +46,7 @@ export function activate(context: vscode.ExtensionContext): VaultSyncApi {
   const ready = h.connect().catch((err) => {
     h.output.appendLine(`connect failed: ${err instanceof Error ? err.message : String(err)}`);
   });
-  return { host: h, authoring, ready, metricsPanel: () => MetricsPanel.current };
+  return { host: h, authoring, ready, metricsPanel: () => MetricsPanel.current, resourcesView };
 }
 
 export async function deactivate(): Promise<void> {

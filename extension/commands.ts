@@ -9,12 +9,12 @@ import { describeStatus, controllerDown, SET_CONTROLLER_NAMESPACE } from './mode
 import { KubeHttpError } from '../shared/kube/http.ts';
 import { errorText, type Kind } from './cluster.ts';
 import type { ExtensionHost } from './host.ts';
-import { findManifestResources } from './model/manifests.ts';
+import { findManifestResources, secretKeyNames } from './model/manifests.ts';
 import { previewManifest } from './model/preview.ts';
-import { buildTimeline } from './model/timeline.ts';
+import { buildTimeline, shortTime } from './model/timeline.ts';
 import { resourceKey, type TreeNode } from './model/tree.ts';
 import type { Warning } from './model/warnings.ts';
-import { previewContext, secretsIn } from './views/authoring.ts';
+import { previewContext } from './views/authoring.ts';
 import { MetricsPanel } from './views/metrics-panel.ts';
 import { RAW_METRICS_URI, type RawMetricsProvider } from './views/raw-metrics.ts';
 import { showReport } from './views/report-panel.ts';
@@ -198,8 +198,8 @@ export function registerCommands(host: ExtensionHost, deps: { extensionUri: vsco
       ]);
       const timeline = buildTimeline(state, list, 'h' in history ? history.h : undefined, 'err' in history ? history.err : undefined);
       showReport(`history:${resourceKey(t.kind, t.namespace, t.name)}`, `Sync history: ${t.name}`, `${label(t)}, newest first. Never values: key names, sizes, versions and times only.`, [{
-        heading: 'Timeline', columns: ['Time', 'Source', 'What', 'Detail'],
-        rows: timeline.entries.map((e) => ({ cells: [e.time || '—', e.source, e.what, e.detail], tone: e.tone, id: `${e.source}:${e.what}` })),
+        heading: 'Timeline', columns: ['Time (UTC)', 'Source', 'What', 'Detail'],
+        rows: timeline.entries.map((e) => ({ cells: [shortTime(e.time), e.source, e.what, e.detail], tone: e.tone, id: `${e.source}:${e.what}` })),
         ...(timeline.notes.length ? { note: timeline.notes.join(' · ') } : {}), empty: 'nothing recorded yet',
       }]);
       return timeline;
@@ -213,7 +213,7 @@ export function registerCommands(host: ExtensionHost, deps: { extensionUri: vsco
         void vscode.window.showInformationMessage('Vault Sync: no annotated Deployment or Secret in this file.');
         return undefined;
       }
-      const preview = previewManifest(r, previewContext(host, r, secretsIn(resources)));
+      const preview = previewManifest(r, previewContext(host, r, secretKeyNames(doc.getText())));
       const notes = [...preview.errors.map((e) => `error: ${e}`), ...preview.warnings.map((w) => `warning: ${w}`), ...preview.notes];
       showReport(`preview:${doc.uri.toString()}:${index}`, `Preview Vault Sync: ${r.name}`, `${preview.resource}${preview.mode ? ` · ${preview.mode} mode` : ''}. Computed from the manifest and Secret metadata; no value is read.`, [
         {

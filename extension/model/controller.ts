@@ -67,7 +67,7 @@ export function summarise(state: ControllerState | undefined, now: MetricsScrape
 }
 
 export function formatSeconds(seconds: number | undefined): string {
-  if (seconds === undefined) return 'no data';
+  if (seconds === undefined) return '–';
   if (seconds < 0.001) return '<1 ms';
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   return `${seconds.toFixed(1)} s`;
@@ -99,7 +99,7 @@ export function controllerRows(summary: ControllerSummary | undefined, problem?:
     { id: 'watches', label: 'Watches', value: summary.watchHealth, icon: summary.watchHealth === 'healthy' ? 'synced' : 'error' },
     { id: 'queue', label: 'Queue depth', value: String(summary.queueDepth ?? 'no data'), icon: 'info' },
     { id: 'writes', label: 'Vault writes', value: summary.vaultWriteRate === undefined ? 'measuring…' : `${summary.vaultWriteRate.toFixed(2)}/s`, icon: 'info' },
-    { id: 'wait', label: 'Rate-limit wait p50 / p95', value: `${formatSeconds(summary.rateLimitWaitP50)} / ${formatSeconds(summary.rateLimitWaitP95)}`, icon: 'info' },
+    { id: 'wait', label: 'Throttle wait p50/p95', value: `${formatSeconds(summary.rateLimitWaitP50)} / ${formatSeconds(summary.rateLimitWaitP95)}`, icon: 'info' },
     {
       id: 'failed', label: 'Failing resources', value: failingResources ? String(failingResources) : 'none', icon: failingResources ? 'error' : 'synced',
       tooltip: `${summary.failedReconciles} failed reconcile(s) since the controller started`,

@@ -110,6 +110,24 @@ export function findManifestResources(text: string): ManifestResource[] {
   return out;
 }
 
+/** Key names of every Secret a file defines, annotated or not, by "namespace/name" (values are never kept). */
+export function secretKeyNames(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
+    if (!('contents' in doc) || scalarString(get(doc.contents, 'kind')) !== 'Secret') continue;
+    const metadata = get(doc.contents, 'metadata');
+    const name = scalarString(get(metadata, 'name'));
+    if (!name) continue;
+    const keys = new Set<string>();
+    for (const field of ['data', 'stringData']) {
+      const m = get(doc.contents, field);
+      if (isMap(m)) for (const p of m.items as Pair[]) if (isScalar(p.key)) keys.add(String(p.key.value));
+    }
+    out.set(`${scalarString(get(metadata, 'namespace')) ?? 'default'}/${name}`, [...keys].sort());
+  }
+  return out;
+}
+
 /** The annotations as the apiserver would store them (string values only). */
 export function annotationMap(r: ManifestResource): Record<string, string> {
   const out: Record<string, string> = {};

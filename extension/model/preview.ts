@@ -105,7 +105,9 @@ export function previewManifest(r: ManifestResource, ctx: PreviewContext): Previ
     let keysNote: string | undefined;
     if (unknown.length) {
       // Without a manifest for the Secret, the controller's record of this path is the best knowledge of its key names.
-      if (recorded && planned.mode !== 'custom') keys = [...recorded].sort();
+      // That holds when the document is one Secret's keys as they are: auto and Secret mode, or one unprefixed custom entry.
+      const asIs = planned.mode !== 'custom' || (spec.secrets!.length === 1 && !spec.secrets![0]!.prefix && !spec.secrets![0]!.keys);
+      if (recorded && asIs) keys = [...recorded].sort();
       else {
         keysNote = `${keys.length ? `${keys.join(', ')} and ` : ''}all keys of Secret ${unknown.join(', ')}`;
         keys = undefined;

@@ -27,6 +27,12 @@ export interface TimelineEntry {
   tone: 'ok' | 'warning' | 'error' | 'muted';
 }
 
+/** "2026-11-27 10:00:05" (UTC): short enough for a table column. */
+export function shortTime(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : iso || '—';
+}
+
 export function buildTimeline(state: TrackedResource, events: readonly EventRow[], history: HistoryResponse | undefined, historyProblem?: string): { entries: TimelineEntry[]; notes: string[] } {
   const entries: TimelineEntry[] = [];
   const notes: string[] = [];
@@ -59,6 +65,8 @@ export function buildTimeline(state: TrackedResource, events: readonly EventRow[
     }
   }
   if (historyProblem) notes.push(`KV version history unavailable: ${historyProblem}`);
-  entries.sort((a, b) => (a.time === b.time ? 0 : !a.time ? 1 : !b.time ? -1 : a.time < b.time ? 1 : -1));
+  // By instant, not by text: Events carry microseconds, annotations milliseconds.
+  const at = (e: TimelineEntry) => (e.time ? Date.parse(e.time) : -Infinity);
+  entries.sort((a, b) => at(b) - at(a) || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   return { entries, notes };
 }

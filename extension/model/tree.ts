@@ -116,8 +116,9 @@ export interface Totals {
   large: number;
 }
 
+/** Short enough for a narrow sidebar: what is wrong first, zero counts left out (synced always shows). */
 export function totalsText(t: Totals): string {
-  return `${t.synced} synced · ${t.failed} failed${t.pending ? ` · ${t.pending} pending` : ''} · ${t.large} large`;
+  return [t.failed ? `${t.failed} failed` : '', t.pending ? `${t.pending} pending` : '', `${t.synced} synced`, t.large ? `${t.large} large` : ''].filter(Boolean).join(' · ');
 }
 
 /** Every annotated resource the watches report, grouped for the tree. */

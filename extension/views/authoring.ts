@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import type { ExtensionHost } from '../host.ts';
 import { completionsAt, hoverAt, manifestDiagnostics } from '../model/authoring.ts';
-import { findManifestResources, type ManifestResource, type Span } from '../model/manifests.ts';
+import { findManifestResources, secretKeyNames, type ManifestResource, type Span } from '../model/manifests.ts';
 import type { PreviewContext } from '../model/preview.ts';
 import { resourceKey } from '../model/tree.ts';
 
@@ -29,12 +29,6 @@ export function previewContext(host: ExtensionHost, r: ManifestResource, workspa
   };
 }
 
-/** Key names of Secrets defined in a document (their values are never read). */
-export function secretsIn(resources: ManifestResource[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const r of resources) if (r.kind === 'Secret' && r.secretKeys) out.set(`${r.namespace ?? 'default'}/${r.name}`, r.secretKeys);
-  return out;
-}
 
 export class Authoring implements vscode.CompletionItemProvider, vscode.HoverProvider, vscode.CodeLensProvider {
   readonly diagnostics = vscode.languages.createDiagnosticCollection('vault-sync-manifest');
@@ -74,7 +68,7 @@ export class Authoring implements vscode.CompletionItemProvider, vscode.HoverPro
     if (!/\.ya?ml$/.test(doc.uri.path) && doc.languageId !== 'yaml') return [];
     const text = doc.getText();
     const resources = findManifestResources(text);
-    const secrets = secretsIn(resources);
+    const secrets = secretKeyNames(text);
     const found = resources.flatMap((r) => manifestDiagnostics([r], previewContext(this.#host, r, secrets)));
     const out = found.map((d) => {
       const diag = new vscode.Diagnostic(range(d.span), d.message, d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);

@@ -53,7 +53,9 @@ export function metricsHtml(a: PageAssets & { scriptUri: string; styleUri: strin
   header { display: flex; align-items: baseline; gap: 12px; flex-wrap: wrap; }
   button { background: var(--vscode-button-secondaryBackground); color: var(--vscode-button-secondaryForeground); border: none; padding: 3px 10px; cursor: pointer; }
   button[aria-pressed="true"] { background: var(--vscode-button-background); color: var(--vscode-button-foreground); }
-  #charts { display: grid; grid-template-columns: 1fr; gap: 4px; }
+  #charts { display: grid; grid-template-columns: 1fr; gap: 4px 16px; }
+  @media (min-width: 860px) { #charts { grid-template-columns: 1fr 1fr; } }
+  section.chart h2 { margin-top: 10px; }
   .u-legend { color: var(--vscode-foreground); font-size: 11px; }
   .u-legend .u-marker { border-radius: 2px; }
 </style>

@@ -39,19 +39,33 @@ function colours() {
   };
 }
 
+/** Legend values. */
 function format(value: number | null | undefined, unit: string): string {
   if (value === null || value === undefined || Number.isNaN(value)) return '–';
-  if (unit === 's') return value < 0.001 ? '<1 ms' : value < 1 ? `${(value * 1000).toFixed(0)} ms` : `${value.toFixed(2)} s`;
-  return Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 1 ? value.toFixed(2) : value.toFixed(3);
+  if (unit === 's') return value === 0 ? '0' : value < 0.001 ? '<1 ms' : value < 1 ? `${(value * 1000).toFixed(0)} ms` : `${value.toFixed(2)} s`;
+  return Math.abs(value) >= 100 || Number.isInteger(value) ? value.toFixed(0) : Math.abs(value) >= 1 ? value.toFixed(2) : value.toFixed(3);
 }
 
-function options(chart: ChartData, width: number): uPlot.Options {
+/** Axis ticks: as few digits as the step needs. */
+function tick(value: number, unit: string, step: number): string {
+  if (unit === 's') return value < 1 ? `${+(value * 1000).toFixed(step * 1000 < 1 ? 1 : 0)} ms` : `${+value.toFixed(1)} s`;
+  return String(+value.toFixed(step >= 1 ? 0 : Math.min(3, Math.ceil(-Math.log10(step)))));
+}
+
+/** A flat line of zeros still gets a readable axis (0 to 1 req/s, 0 to 10 ms). */
+const MIN_TOP: Record<string, number> = { s: 0.01 };
+
+function options(chart: ChartData, width: number, windowMs: number): uPlot.Options {
   const c = colours();
   const axis = { stroke: c.axis, font: c.font, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 } };
   return {
     width, height: 170,
-    scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 1, 1e-9) * 1.1] } },
-    axes: [axis, { ...axis, size: 55, values: (_u, ticks) => ticks.map((t) => format(t, chart.unit)) }],
+    scales: {
+      // The whole selected window, ending at the newest scrape.
+      x: { time: true, range: (_u, _min, max) => [max - windowMs / 1000, max] },
+      y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max((max ?? 0) * 1.15, MIN_TOP[chart.unit] ?? 1)] },
+    },
+    axes: [axis, { ...axis, size: 55, values: (_u, ticks) => ticks.map((t) => tick(t, chart.unit, Math.abs((ticks[1] ?? t) - (ticks[0] ?? 0)) || 1)) }],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
     series: [
@@ -65,9 +79,26 @@ function options(chart: ChartData, width: number): uPlot.Options {
   };
 }
 
+function chartWidth(): number {
+  // Two columns when there is room for two charts of 420 px.
+  const columns = root.clientWidth >= 860 ? 2 : 1;
+  return Math.max(300, Math.floor((root.clientWidth - (columns - 1) * 16) / columns) - 4);
+}
+
+let drawnWindow = 0;
+
 function draw(msg: DataMessage): void {
   const started = performance.now();
-  const width = Math.max(320, root.clientWidth - 16);
+  const width = chartWidth();
+  if (drawnWindow !== msg.windowMs) {
+    // The x range depends on the window: rebuild.
+    for (const { plot, section } of charts.values()) {
+      plot.destroy();
+      section.remove();
+    }
+    charts.clear();
+    drawnWindow = msg.windowMs;
+  }
   for (const chart of msg.charts) {
     const data = [chart.xs, ...chart.ys] as uPlot.AlignedData;
     const series = chart.series.join('|');
@@ -89,7 +120,7 @@ function draw(msg: DataMessage): void {
       // Keep the order the host gives.
       const next = [...root.children].find((s) => CHART_ORDER.indexOf((s as HTMLElement).dataset.chart ?? '') > CHART_ORDER.indexOf(chart.id));
       root.insertBefore(section, next ?? null);
-      entry = { plot: new uPlot(options(chart, width), data, el), section, series, el };
+      entry = { plot: new uPlot(options(chart, width, msg.windowMs), data, el), section, series, el };
       charts.set(chart.id, entry);
     } else {
       entry.plot.setData(data);
@@ -135,7 +166,7 @@ let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 window.addEventListener('resize', () => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(() => {
-    const width = Math.max(320, root.clientWidth - 16);
+    const width = chartWidth();
     for (const { plot } of charts.values()) plot.setSize({ width, height: 170 });
   }, 100);
 });
