@@ -27,6 +27,13 @@ export function createControllerMetrics(registry: Registry) {
     watchHealthy: new Gauge({ name: METRIC.watchHealthy, help: '1 when the watch of a resource is connected', labelNames: ['resource'], registers }),
     leader: new Gauge({ name: METRIC.leader, help: '1 while this instance holds the leader lease', registers }),
     events: new Counter({ name: METRIC.events, help: 'Kubernetes Events emitted, by reason', labelNames: ['reason'], registers }),
+    ledgerRejected: new Counter({
+      name: METRIC.ledgerRejected,
+      help: 'Signed-format ledger annotations whose MAC did not verify (forged, copied from another resource, or signed by another key)',
+      registers,
+    }),
+    readBudgetWaiting: new Gauge({ name: METRIC.readBudgetWaiting, help: 'Reconciles waiting for the Secret read memory budget', registers }),
+    readBudgetFree: new Gauge({ name: METRIC.readBudgetFree, help: 'Bytes of the Secret read memory budget free now', registers }),
   };
 }
 

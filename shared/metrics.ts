@@ -74,6 +74,12 @@ export function createMetrics(registry: Registry) {
       help: 'Configured throttle burst (bucket size)',
       registers,
     }),
+    markers: new Counter({
+      name: METRIC.ownershipMarkers,
+      help: 'Ownership marker (custom_metadata) writes, by throttle lane and result (written, failed, dropped)',
+      labelNames: ['lane', 'result'],
+      registers,
+    }),
     // --- batches ---
     batchOperations: new Counter({
       name: METRIC.batchOperations,

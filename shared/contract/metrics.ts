@@ -38,6 +38,7 @@ export const METRIC = {
   vaultRequests: 'vault_sync_operator_vault_requests_total',
   vaultRetries: 'vault_sync_operator_vault_retries_total',
   vaultRequestDuration: 'vault_sync_operator_vault_request_duration_seconds',
+  ownershipMarkers: 'vault_sync_operator_ownership_markers_total',
   // controller host
   queueDepth: 'vault_sync_operator_workqueue_depth',
   queueAdds: 'vault_sync_operator_workqueue_adds_total',
@@ -51,6 +52,9 @@ export const METRIC = {
   watchHealthy: 'vault_sync_operator_watch_healthy',
   leader: 'vault_sync_operator_leader',
   events: 'vault_sync_operator_events_total',
+  ledgerRejected: 'vault_sync_operator_ledger_rejected_total',
+  readBudgetWaiting: 'vault_sync_operator_secret_read_budget_waiting',
+  readBudgetFree: 'vault_sync_operator_secret_read_budget_free_bytes',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -9,6 +9,10 @@
 // exactly like a missing one ("unavailable"). The ledger a path comes from
 // is writable by whoever can edit the resource, so this is what keeps the
 // endpoint from being an existence or ownership oracle for other tenants.
+//
+// History is never urgent: the reads go through the throttle's background
+// lane (they only spend tokens the sync would waste), and one that has not
+// started within `waitMs` answers "busy" instead of holding the request.
 import type { PathHistoryWire, VersionWire } from '../contract/state.ts';
 import { isSyncError } from '../errors.ts';
 import { apiPath, checkLogicalPath, checkWrittenPath, parseVaultPath, toLogical, type MountInfo, type PathPolicy, type PolicyContext, type VaultPath } from '../paths.ts';
@@ -38,6 +42,16 @@ export interface HistoryDeps {
   client: Pick<VaultClient, 'send'>;
   resolveMount: (path: VaultPath, resource: string) => Promise<MountInfo>;
   policy: PathPolicy;
+  /** How long one read may wait for the throttle's background lane (default 10 s). */
+  waitMs?: number;
+}
+
+class Busy extends Error {}
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Busy()), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 export async function readPathHistory(deps: HistoryDeps, resource: PolicyContext & { label: string }, path: string): Promise<PathHistoryWire> {
@@ -49,7 +63,7 @@ export async function readPathHistory(deps: HistoryDeps, resource: PolicyContext
     const logical = toLogical(written, mount, resource.label);
     checkLogicalPath(deps.policy, logical, resource, resource.label);
     if (logical.kvVersion === 1) return { path, status: 'kv1', versions: [], detail: 'KV v1 keeps no versions' };
-    const body = await deps.client.send('read_metadata', 'GET', apiPath(logical, 'metadata'), { allow404: true });
+    const body = await within(deps.client.send('read_metadata', 'GET', apiPath(logical, 'metadata'), { allow404: true, lane: 'background' }), deps.waitMs ?? 10_000);
     if (body === undefined) return { path, status: 'unavailable', versions: [], detail: 'no history: not in Vault, or not written by this resource' };
     const { currentVersion, versions, customMetadata } = versionsFromMetadata(body);
     if (ownershipOf({ currentVersion, currentDeleted: false, customMetadata }, owner) !== 'ours') {
@@ -57,6 +71,7 @@ export async function readPathHistory(deps: HistoryDeps, resource: PolicyContext
     }
     return { path, status: 'ok', currentVersion, versions };
   } catch (err) {
+    if (err instanceof Busy) return { path, status: 'error', versions: [], detail: 'Vault is busy with syncs: history deferred, try again shortly' };
     if (isSyncError(err) && err.reason === 'PathDenied') return { path, status: 'denied', versions: [], detail: 'outside the controller\'s path policy for this namespace' };
     // Typed errors carry no values; anything else is summarised, never echoed.
     return { path, status: 'error', versions: [], detail: isSyncError(err) ? err.reason : 'the history read failed' };

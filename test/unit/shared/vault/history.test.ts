@@ -16,7 +16,7 @@ function deps(bodies: Record<string, unknown>, policy = '*') {
   return {
     calls,
     deps: {
-      client: { send: async (op: string, method: string, path: string) => (calls.push(`${op} ${method} ${path}`), bodies[path]) } as never,
+      client: { send: async (op: string, method: string, path: string, opts: { lane?: string }) => (calls.push(`${op} ${method} ${path} ${opts.lane}`), bodies[path]) } as never,
       resolveMount: async () => ({ mount: 'secret', kvVersion: 2 as const }),
       policy: parsePathPolicy(policy),
     },
@@ -34,10 +34,17 @@ describe('shared/vault/history: KV version history, metadata only', () => {
   it('reads the metadata endpoint; answers "unavailable" alike for missing and foreign secrets', async () => {
     const { deps: d, calls } = deps({ 'secret/metadata/team-a/web': metadata(owner), 'secret/metadata/team-b/db': metadata('default/team-b/Deployment/db') });
     const out = await readHistory(d, web, ['secret/data/team-a/web', 'secret/data/team-b/db', 'secret/data/team-a/missing']);
-    assert.deepEqual(calls, ['read_metadata GET secret/metadata/team-a/web', 'read_metadata GET secret/metadata/team-b/db', 'read_metadata GET secret/metadata/team-a/missing']);
+    assert.deepEqual(calls, ['read_metadata GET secret/metadata/team-a/web background', 'read_metadata GET secret/metadata/team-b/db background', 'read_metadata GET secret/metadata/team-a/missing background'], 'metadata endpoint, background lane');
     assert.deepEqual(out.map((p) => p.status), ['ok', 'unavailable', 'unavailable']);
     assert.equal(out[1]!.detail, out[2]!.detail, 'not an ownership oracle');
     assert.ok(!JSON.stringify(out).includes('f'.repeat(64)), 'no content-hash');
+  });
+
+  it('a read the throttle cannot start in time answers busy instead of holding the request', async () => {
+    const d = { ...deps({}).deps, client: { send: () => new Promise(() => {}) } as never, waitMs: 20 };
+    const [out] = await readHistory(d, web, ['secret/data/team-a/web']);
+    assert.equal(out!.status, 'error');
+    assert.match(out!.detail!, /busy/);
   });
 
   it('refuses paths outside the namespace\'s path policy without any Vault call', async () => {
