@@ -5,7 +5,7 @@
 // Nodes are kept by id and reused, so a watch delta refreshes exactly the
 // node it touched (plus its namespace when membership or totals change),
 // never the whole tree.
-import { parseSyncAnnotations } from '../../shared/annotations.ts';
+import { ANNOTATION, parseSyncAnnotations } from '../../shared/annotations.ts';
 import { isTracked } from '../../shared/kube/projection.ts';
 import { readResourceState, type ResourceState } from '../../shared/state.ts';
 
@@ -121,6 +121,9 @@ export function totalsText(t: Totals): string {
   return [t.failed ? `${t.failed} failed` : '', t.pending ? `${t.pending} pending` : '', `${t.synced} synced`, t.large ? `${t.large} large` : ''].filter(Boolean).join(' · ');
 }
 
+/** The annotations whose values the shared parser may warn about (it falls back instead of failing). */
+const WARNED = [ANNOTATION.reconcile, ANNOTATION.rotationCheck, ANNOTATION.preserveOnDelete, ANNOTATION.adopt];
+
 /** Every annotated resource the watches report, grouped for the tree. */
 export class ResourceIndex {
   readonly #states = new Map<string, TrackedResource>();
@@ -224,9 +227,10 @@ export class ResourceIndex {
   }
 
   #track(state: ResourceState, annotations: Record<string, string>, before: TrackedResource | undefined): TrackedResource {
-    const parsed = parseSyncAnnotations(`${state.kind} ${state.namespace}/${state.name}`, annotations);
-    // Only warnings: errors already make the controller report Failed.
-    const configWarnings = parsed.managed ? parsed.warnings.map((w) => w.message) : [];
+    // Only warnings: errors already make the controller report Failed. The parser warns only about
+    // these annotations, so a resource without them skips parsing (1,000 resources arrive at once on connect).
+    const parsed = WARNED.some((a) => annotations[a] !== undefined) ? parseSyncAnnotations(`${state.kind} ${state.namespace}/${state.name}`, annotations) : undefined;
+    const configWarnings = parsed?.managed ? parsed.warnings.map((w) => w.message) : [];
     const resyncRequestedAt = annotations['vault-sync.io/resync-requested-at']?.trim() || undefined;
     let pendingSince: number | undefined;
     if (state.status === 'Pending') {

@@ -10,7 +10,8 @@
 // value, path or name: only what /metrics exposes.
 //
 // For tests and the bench, each chart's section carries data-points and
-// data-series, and <body> data-last-draw-ms (how long the last update took).
+// data-series, and <body> data-last-draw-ms (the synchronous part of the
+// last update) and data-painted-at (when a canvas was last drawn).
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { ChartData } from '../model/series.ts';
@@ -68,6 +69,8 @@ function options(chart: ChartData, width: number, windowMs: number): uPlot.Optio
     axes: [axis, { ...axis, size: 55, values: (_u, ticks) => ticks.map((t) => tick(t, chart.unit, Math.abs((ticks[1] ?? t) - (ticks[0] ?? 0)) || 1)) }],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
+    // When the canvas was last drawn (uPlot draws in a microtask after setData): the bench reads it.
+    hooks: { draw: [() => (document.body.dataset.paintedAt = performance.now().toFixed(2))] },
     series: [
       {},
       ...chart.series.map((label, i) => ({
