@@ -16,7 +16,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { ENDPOINT, type HistoryResponse, type StateResponse } from '../shared/contract/state.ts';
+import { ENDPOINT, IDENTITY_HEADER, type HistoryResponse, type StateResponse } from '../shared/contract/state.ts';
 import type { KubeHttp } from '../shared/kube/http.ts';
 import type { Logger } from '../shared/log.ts';
 
@@ -167,8 +167,7 @@ export class RequestAuthorizer {
   }
 }
 
-/** The header the VS Code extension sends its user's token in: the apiserver's service proxy strips Authorization. */
-export const IDENTITY_HEADER = 'x-vault-sync-authorization';
+export { IDENTITY_HEADER };
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });

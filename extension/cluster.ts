@@ -10,9 +10,9 @@
 // served per namespace: the namespaces of vaultSync.namespaces, else every
 // namespace they may list, else the context's own namespace.
 import { delimiter } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { ANNOTATION } from '../shared/annotations.ts';
-import { ENDPOINT, type HistoryResponse } from '../shared/contract/state.ts';
+import { ENDPOINT, IDENTITY_HEADER, type HistoryResponse } from '../shared/contract/state.ts';
 import { ACCEPT_JSON, ACCEPT_METADATA, ACCEPT_METADATA_LIST, KubeHttp, KubeHttpError, MERGE_PATCH } from '../shared/kube/http.ts';
 import { trimMeta } from '../shared/kube/projection.ts';
 import { Reflector, type Projected } from '../shared/kube/reflector.ts';
@@ -171,9 +171,23 @@ export class ClusterConnection {
     return `/api/v1/namespaces/${encodeURIComponent(controllerNamespace)}/services/${encodeURIComponent(controllerService)}:${encodeURIComponent(controllerPort)}/proxy${path}`;
   }
 
+  /**
+   * Who the user is, for the controller: the kubeconfig's bearer token in
+   * the identity header (the service proxy strips Authorization). Client
+   * certificates cannot be forwarded: then none, and the controller lists no
+   * resources in /state (the tree does not need them: it reads the apiserver).
+   */
+  async #identity(): Promise<Record<string, string>> {
+    const ctx = new RequestContext(`${this.http.server}/`, HttpMethod.GET);
+    await this.kc.applySecurityAuthentication(ctx);
+    const auth = Object.entries(ctx.getHeaders()).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    return auth && /^Bearer\s+\S/i.test(auth) ? { [IDENTITY_HEADER]: auth } : {};
+  }
+
   /** GET on the controller through the apiserver's service proxy. */
   async controller(path: typeof ENDPOINT.state | typeof ENDPOINT.metrics, signal?: AbortSignal): Promise<string> {
-    const res = await this.http.open('GET', this.#proxyPath(path), { accept: path === ENDPOINT.state ? ACCEPT_JSON : 'text/plain', signal });
+    const headers = path === ENDPOINT.state ? await this.#identity() : {};
+    const res = await this.http.open('GET', this.#proxyPath(path), { accept: path === ENDPOINT.state ? ACCEPT_JSON : 'text/plain', signal, headers });
     const text = await res.text();
     if (res.status >= 400) throw new KubeHttpError('GET', this.#proxyPath(path), res.status, undefined);
     return text;
@@ -182,7 +196,7 @@ export class ClusterConnection {
   /** The KV version history of one resource's ledger paths (metadata only), from the controller. */
   async history(kind: Kind, namespace: string, name: string): Promise<HistoryResponse> {
     const q = new URLSearchParams({ kind, namespace, name });
-    return this.http.request('GET', this.#proxyPath(`${ENDPOINT.history}?${q}`));
+    return this.http.request('GET', this.#proxyPath(`${ENDPOINT.history}?${q}`), { headers: await this.#identity() });
   }
 
   /**

@@ -7,6 +7,14 @@
 // endpoint paths.
 import type { ResourceState } from '../state.ts';
 
+/**
+ * The header the VS Code extension sends its user's bearer token in (the
+ * apiserver's service proxy strips Authorization); the controller checks it
+ * with a TokenReview and lists /state's resources, and answers /history,
+ * only for namespaces where that user may list the kind.
+ */
+export const IDENTITY_HEADER = 'x-vault-sync-authorization';
+
 export const ENDPOINT = {
   state: '/state',
   metrics: '/metrics',
