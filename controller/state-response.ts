@@ -4,39 +4,19 @@
 // extension reads without starting a controller. Never values: resource
 // states come from the annotations (key names and sizes) and from the
 // in-memory extras (last error text).
-import type { ReadinessWire, StateResponse, StateResource, VaultStatusWire, WatchHealthWire } from '../shared/contract/state.ts';
+import type { StateResponse, StateResource } from '../shared/contract/state.ts';
 import { readResourceState, type ResourceState } from '../shared/state.ts';
 import type { ResourceExtras } from './state-store.ts';
 
-export interface StateReadings {
-  version: string;
-  identity: string;
-  leader: boolean;
-  leaderIdentity: string | undefined;
-  ready: ReadinessWire;
-  clusterName: string;
-  queue: { depth: number; inFlight: number };
-  watches: WatchHealthWire;
-  vault: VaultStatusWire;
-  counts: { deployments: number; secrets: number };
+/** Everything /state says about the controller itself, plus where to read the resources from. */
+export type StateReadings = Omit<StateResponse, 'resources'> & {
   tracked: Iterable<{ kind: ResourceState['kind']; namespace: string; name: string; annotations: Record<string, string> | undefined }>;
   extras: (kind: ResourceState['kind'], namespace: string, name: string) => ResourceExtras | undefined;
-}
+};
 
 export function stateResponse(r: StateReadings): StateResponse {
+  const { tracked, extras, ...controller } = r;
   const resources: StateResource[] = [];
-  for (const t of r.tracked) resources.push({ ...readResourceState(t.kind, t.namespace, t.name, t.annotations), ...r.extras(t.kind, t.namespace, t.name) });
-  return {
-    version: r.version,
-    identity: r.identity,
-    leader: r.leader,
-    leaderIdentity: r.leaderIdentity,
-    ready: r.ready,
-    clusterName: r.clusterName,
-    queue: r.queue,
-    watches: r.watches,
-    vault: r.vault,
-    counts: r.counts,
-    resources,
-  };
+  for (const t of tracked) resources.push({ ...readResourceState(t.kind, t.namespace, t.name, t.annotations), ...extras(t.kind, t.namespace, t.name) });
+  return { ...controller, resources };
 }

@@ -6,8 +6,8 @@
 import * as vscode from 'vscode';
 import { ANNOTATION } from '../shared/annotations.ts';
 import { describeStatus, controllerDown, SET_CONTROLLER_NAMESPACE } from './model/connection.ts';
-import { KubeHttpError } from '../shared/kube/http.ts';
-import { errorText, type Kind } from './cluster.ts';
+import { ACCEPT_METADATA, KubeHttpError } from '../shared/kube/http.ts';
+import { errorText, objectPath, type Kind } from './cluster.ts';
 import type { ExtensionHost } from './host.ts';
 import { findManifestResources, secretKeyNames } from './model/manifests.ts';
 import { previewManifest } from './model/preview.ts';
@@ -26,8 +26,8 @@ type Subject = TreeNode | Warning | string | undefined;
 
 function keyOf(subject: Subject): string | undefined {
   if (typeof subject === 'string') return subject;
-  if (subject && 'resourceKey' in subject && !('kind' in subject && (subject as TreeNode).kind === 'path')) return (subject as Warning).resourceKey;
-  if (subject && 'kind' in subject && subject.kind === 'resource') return subject.key;
+  if (subject && 'resourceKey' in subject) return subject.resourceKey; // a Warnings row, or a path or key row
+  if (subject?.kind === 'resource') return subject.key;
   return undefined;
 }
 
@@ -84,22 +84,18 @@ export function registerCommands(host: ExtensionHost, deps: { extensionUri: vsco
   const toggle = async (subject: Subject, annotation: string, title: string, explain: (on: boolean) => string) => {
     const t = await pickResource(host, subject, `Resource to change ${title} on`);
     if (!t) return undefined;
-    const state = host.resources.index.state(resourceKey(t.kind, t.namespace, t.name));
-    const current = state ? (await currentAnnotation(t, annotation)) === 'true' : false;
-    const next = !current;
+    const c = host.connection();
+    // The live value, not the watch's: the toggle must flip what the apiserver has now.
+    const meta = await c.http.request('GET', objectPath(t.kind, t.namespace, t.name), { accept: ACCEPT_METADATA });
+    const next = meta?.metadata?.annotations?.[annotation]?.trim().toLowerCase() !== 'true';
     if (!(await host.ui.confirm(`${next ? 'Turn on' : 'Turn off'} ${title} for ${label(t)}?`, explain(next), next ? 'Turn on' : 'Turn off'))) return undefined;
     try {
-      await host.connection().patchAnnotations(t.kind, t.namespace, t.name, { [annotation]: String(next) });
+      await c.patchAnnotations(t.kind, t.namespace, t.name, { [annotation]: String(next) });
     } catch (err) {
       throw new Error(patchError(err, t));
     }
     void vscode.window.setStatusBarMessage(`Vault Sync: ${title} ${next ? 'on' : 'off'} for ${label(t)}`, 5000);
     return next;
-  };
-  const currentAnnotation = async (t: Target, annotation: string): Promise<string | undefined> => {
-    const path = t.kind === 'Deployment' ? `/apis/apps/v1/namespaces/${t.namespace}/deployments/${t.name}` : `/api/v1/namespaces/${t.namespace}/secrets/${t.name}`;
-    const meta = await host.connection().http.request('GET', path, { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' });
-    return meta?.metadata?.annotations?.[annotation];
   };
 
   return [

@@ -87,10 +87,11 @@ export class Authoring implements vscode.CompletionItemProvider, vscode.HoverPro
       item.insertText = c.insert.replace('$NOW', new Date().toISOString());
       item.detail = c.detail;
       item.documentation = new vscode.MarkdownString(c.documentation);
+      // Replace the word being typed; an opening quote already typed stays (the model then inserts without quotes).
       const line = doc.lineAt(pos.line).text.slice(0, pos.character);
-      const word = c.kind === 'annotation' ? /["']?[a-z0-9./-]*$/.exec(line)![0] : /["']?[^"':\s]*$/.exec(line)![0];
+      const word = c.kind === 'annotation' ? /["']?[a-z0-9./-]*$/.exec(line)![0] : /[^"':\s]*$/.exec(line)![0];
       item.range = new vscode.Range(pos.line, pos.character - word.length, pos.line, pos.character);
-      item.filterText = word.replace(/^["']/, '') ? undefined : c.label;
+      item.filterText = /^["']/.test(word) ? `${word[0]}${c.label}` : c.label;
       return item;
     });
   }

@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { ExtensionHost } from '../host.ts';
-import { CHARTS } from '../model/series.ts';
 import { metricsHtml } from '../webview/html.ts';
 import { errorText } from '../cluster.ts';
 
@@ -87,5 +86,3 @@ export class MetricsPanel {
     this.panel.dispose();
   }
 }
-
-export const CHART_IDS = CHARTS.map((c) => c.id);
