@@ -38,7 +38,7 @@ export function buildTimeline(state: TrackedResource, events: readonly EventRow[
   const notes: string[] = [];
   for (const e of events) {
     entries.push({
-      time: e.time, source: 'event', what: `${e.reason}${e.count && e.count > 1 ? ` ×${e.count}` : ''}`, detail: e.note,
+      time: e.time, source: 'event', what: `${e.reason}${e.count && e.count > 1 ? ` ×${e.count}` : ''}`, detail: shortMessage({ ...state, message: e.note }) ?? e.note,
       tone: e.type === 'Warning' ? (e.reason === 'LargeSecret' ? 'warning' : 'error') : 'ok',
     });
   }

@@ -199,7 +199,7 @@ async function editorShot(page: Page, path: string): Promise<void> {
 }
 
 /** Installs the .vsix, opens its view container, returns the tree rows' labels and saves a sidebar screenshot; then the webviews. */
-export async function uiCheck(opts: { vsix: string; extensionPath: string; folder: string; screenshot: string; expectRow: RegExp; log: (line: string) => void; userSettings?: Record<string, unknown>; outDir: string; manifest: string; resource: string }): Promise<UiSeen> {
+export async function uiCheck(opts: { vsix: string; extensionPath: string; folder: string; screenshot: string; expectRow: RegExp; log: (line: string) => void; userSettings?: Record<string, unknown>; outDir: string; manifest: string; resource: string; activity: () => Promise<void> }): Promise<UiSeen> {
   const session = await startSession({ testDriver: false, log: opts.log, vsix: opts.vsix, userSettings: opts.userSettings });
   try {
     const { page } = session;
@@ -232,13 +232,11 @@ export async function uiCheck(opts: { vsix: string; extensionPath: string; folde
     await sidebar.screenshot({ path: opts.screenshot });
 
     // The metrics panel: at least two scrapes, every chart drawn; read back from its DOM.
-    // Room for it: the sidebar closes; a resync of the namespace gives the charts something to show.
+    // Room for it: the sidebar closes; the harness rotates a Secret meanwhile, so the charts have something to show.
     await runCommand(page, 'View: Toggle Primary Side Bar Visibility');
     await runCommand(page, 'Vault Sync: Open Controller Metrics');
     const metrics = await webviewFrame(page, '#charts');
-    await runCommand(page, 'Vault Sync: Resync All in Namespace');
-    await page.locator('.quick-input-widget .monaco-list-row').first().waitFor({ timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    await opts.activity();
     // Webview pages forbid eval (strict CSP): everything run in them is a function, never a string.
     const seen = Number(await metrics.evaluate(() => (globalThis as any).document.body.dataset.scrapes ?? 0));
     await metrics.waitForFunction((n: number) => Number((globalThis as any).document.body.dataset.scrapes ?? 0) >= n, seen + 3, { timeout: 60_000 });

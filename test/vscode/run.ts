@@ -130,7 +130,15 @@ try {
 
   log('== UI check: activity bar -> Vault Sync -> tree rows -> screenshot; metrics panel, sync history, preview');
   const screenshot = join(outDir, 'vscode-sidebar.png');
-  const ui = await uiCheck({ vsix, extensionPath: extensionDir, folder: workspace, screenshot, expectRow: /^Deployment .*\/web: Synced/, log, userSettings, outDir, manifest: 'web.yaml', resource: 'web' });
+  const ui = await uiCheck({ vsix, extensionPath: extensionDir, folder: workspace, screenshot, expectRow: /^Deployment .*\/web: Synced/, log, userSettings, outDir, manifest: 'web.yaml', resource: 'web',
+    // A few rotations of web-db while the metrics panel is open: real Vault writes to chart.
+    activity: async () => {
+      for (let i = 0; i < 3; i++) {
+        await http.request('PATCH', `/api/v1/namespaces/${ns}/secrets/web-db`, { body: { stringData: { password: `rotated-${i}-${randomBytes(4).toString('hex')}` } }, contentType: 'application/merge-patch+json' });
+        await new Promise((r) => setTimeout(r, 2500));
+      }
+    },
+  });
   log(`sidebar "${ui.title}" rows:\n  ${ui.rows.join('\n  ')}`);
   log(`metrics panel: ${ui.charts.map((c) => `${c.id} (${c.points} points: ${c.series.join(', ')})`).join('; ')}`);
   log(`timeline rows: ${ui.timeline.join(' | ')}`);
