@@ -3,9 +3,21 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC } from '../shared/contract/metrics.ts';
 
+/** Readings taken at scrape time (filled in by main once the objects exist). */
+export interface ControllerProbes {
+  budgetFree?: () => number;
+  budgetWaiting?: () => number;
+}
+
 export function createControllerMetrics(registry: Registry) {
   const registers = [registry];
+  const probes: ControllerProbes = {};
+  const probe = (read: keyof ControllerProbes) => function (this: Gauge) {
+    const value = probes[read]?.();
+    if (value !== undefined) this.set(value);
+  };
   return {
+    probes,
     queueDepth: new Gauge({ name: METRIC.queueDepth, help: 'Keys waiting in the workqueue', registers }),
     queueAdds: new Counter({ name: METRIC.queueAdds, help: 'Keys added to the workqueue', registers }),
     queueRetries: new Counter({ name: METRIC.queueRetries, help: 'Keys requeued with backoff after a failure', registers }),
@@ -32,8 +44,8 @@ export function createControllerMetrics(registry: Registry) {
       help: 'Signed-format ledger annotations whose MAC did not verify (forged, copied from another resource, or signed by another key)',
       registers,
     }),
-    readBudgetWaiting: new Gauge({ name: METRIC.readBudgetWaiting, help: 'Reconciles waiting for the Secret read memory budget', registers }),
-    readBudgetFree: new Gauge({ name: METRIC.readBudgetFree, help: 'Bytes of the Secret read memory budget free now', registers }),
+    readBudgetWaiting: new Gauge({ name: METRIC.readBudgetWaiting, help: 'Reconciles waiting for the Secret read memory budget', registers, collect: probe('budgetWaiting') }),
+    readBudgetFree: new Gauge({ name: METRIC.readBudgetFree, help: 'Bytes of the Secret read memory budget free now', registers, collect: probe('budgetFree') }),
   };
 }
 
