@@ -141,7 +141,7 @@ export interface ManifestProblem {
   message: string;
 }
 
-/** Pure: which live-state diagnostics a manifest gets (namespace defaults to the only match by name). */
+/** Pure: which live-state diagnostics (failed, large, configuration warnings) a manifest gets (namespace defaults to the only match by name). */
 export function problemsFor(resources: ManifestResource[], lookup: (kind: string, name: string, namespace?: string) => TrackedResource | undefined): ManifestProblem[] {
   const out: ManifestProblem[] = [];
   for (const r of resources) {
@@ -152,6 +152,8 @@ export function problemsFor(resources: ManifestResource[], lookup: (kind: string
     for (const p of state.paths.filter((p) => p.large)) {
       out.push({ line: r.line, severity: 'warning', message: `vault-sync: large secret: ${p.path} is ${formatBytes(p.bytes)}; consider selecting fewer keys` });
     }
+    // What the controller tolerated with a fallback (an unreadable reconcile interval…), as the shared parser words it.
+    for (const w of state.configWarnings) out.push({ line: r.line, severity: 'warning', message: `vault-sync: ${shortMessage({ ...state, message: w }) ?? w}` });
   }
   return out;
 }

@@ -173,6 +173,9 @@ describe('extension model: warnings and Problems', () => {
     ]);
     const problems = problemsFor(findManifestResources(yaml), (kind, name) => states.find((s) => s.kind === kind && s.name === name));
     assert.deepEqual(problems.map((p) => [p.line, p.severity]), [[3, 'warning'], [19, 'error']]);
+    const slow = ['kind: Deployment', 'metadata:', '  name: slow', '  namespace: ns', '  annotations:', '    vault-sync.io/path: secret/x'].join('\n');
+    const configProblems = problemsFor(findManifestResources(slow), (kind, name) => states.find((s) => s.kind === kind && s.name === name));
+    assert.match(configProblems[0]!.message, /^vault-sync: annotation vault-sync.io\/reconcile: "every 5 minutes" is not a duration/, 'a controller fallback shows in Problems too');
     assert.equal(problems[1]!.message, 'vault-sync: PathDenied in ns: not allowed');
     assert.equal(problems[0]!.message, 'vault-sync: large secret: secret/data/big is 1.91 MiB; consider selecting fewer keys');
   });
