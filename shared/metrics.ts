@@ -77,7 +77,7 @@ export function createMetrics(registry: Registry) {
       registers,
     }),
     markersPending: new Gauge({
-      name: 'vault_sync_operator_ownership_markers_pending',
+      name: METRIC.ownershipMarkersPending,
       help: 'Ownership markers waiting for spare throttle budget',
       registers,
       collect: probe('markersPending'),

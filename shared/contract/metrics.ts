@@ -39,6 +39,7 @@ export const METRIC = {
   vaultRetries: 'vault_sync_operator_vault_retries_total',
   vaultRequestDuration: 'vault_sync_operator_vault_request_duration_seconds',
   ownershipMarkers: 'vault_sync_operator_ownership_markers_total',
+  ownershipMarkersPending: 'vault_sync_operator_ownership_markers_pending',
   // controller host
   queueDepth: 'vault_sync_operator_workqueue_depth',
   queueAdds: 'vault_sync_operator_workqueue_adds_total',
