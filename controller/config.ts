@@ -91,7 +91,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'leader-elect-lease-duration', default: '15s', help: 'how long a lease is valid without renewal' },
   { name: 'leader-elect-renew-deadline', default: '10s', help: 'how long the leader keeps trying to renew before giving up' },
   { name: 'leader-elect-retry-period', default: '2s', help: 'interval between lease attempts' },
-  { name: 'max-concurrent-reconciles', default: '4', help: 'resources reconciled at once' },
+  { name: 'max-concurrent-reconciles', default: '16', help: 'resources reconciled at once (each mostly waits on the apiserver or the throttle: enough of them keep the throttle busy)' },
   { name: 'rate-limit', default: '10', help: 'Vault requests per second (token bucket rate)' },
   { name: 'rate-limit-burst', default: '20', help: 'token bucket size' },
   { name: 'batch-size', default: '5', help: 'Vault operations per batch' },
