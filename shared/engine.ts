@@ -2,6 +2,7 @@
 // store and one batch writer, sharing one metrics set. Hosts (controller,
 // benchmarks, tests) build the engine here instead of repeating the wiring.
 import type { Registry } from 'prom-client';
+import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { parsePathPolicy, DEFAULT_PATH_POLICY } from './paths.ts';
@@ -34,6 +35,9 @@ export interface EngineConfig {
   log?: Logger;
   signal?: AbortSignal;
   readFile?: FileReader;
+  /** Checked right before each Vault request is sent; false refuses it (the controller's leader fence). */
+  fence?: () => boolean;
+  clock?: Clock;
 }
 
 export interface Engine {
@@ -56,6 +60,7 @@ export function createEngine(config: EngineConfig): Engine {
     maxConcurrent: config.maxConcurrentRequests,
     onStart: config.onRequestStart,
     metrics,
+    clock: config.clock,
   });
   if (metrics) {
     metrics.throttleProbes.tokens = () => throttle.tokens();
@@ -66,6 +71,7 @@ export function createEngine(config: EngineConfig): Engine {
   }
   const client = new VaultClient({
     connection: config.connection, auth: config.auth, throttle, backoff: config.backoff, signal: config.signal, metrics, log: config.log, readFile: config.readFile,
+    fence: config.fence, clock: config.clock,
   });
   const kv = new KvStore(client, { log: config.log });
   const writer = new BatchWriter({
