@@ -49,6 +49,14 @@ export class KubeTimeoutError extends Error {
   }
 }
 
+/** A write refused before it was sent because the caller's fence was closed (see KubeHttp.withWriteFence). */
+export class KubeFencedError extends Error {
+  constructor(method: string, path: string) {
+    super(`Kubernetes ${method} ${path}: not sent, this instance may no longer write (fenced)`);
+    this.name = 'KubeFencedError';
+  }
+}
+
 /** The default deadline of one Kubernetes request (the controller's --kube-api-timeout). */
 export const DEFAULT_KUBE_TIMEOUT_MS = 30_000;
 
@@ -84,9 +92,11 @@ export class KubeHttp {
   // and a connection pool each time, never reused): measured at ~0.6 GB RSS
   // and ~55 reconciles/s over 1,000 Deployments. One pool is kept here
   // instead; headers (tokens) are still applied per request.
-  #dispatcher: { value: Dispatcher | undefined; until: number } | undefined;
+  // Shared by every view of this client (withWriteFence).
+  #pool: { dispatcher?: { value: Dispatcher | undefined; until: number } } = {};
   readonly #timeoutMs: number;
   readonly #clock: Clock;
+  #mayWrite: (() => boolean) | undefined;
 
   constructor(kc: KubeConfig, opts: KubeHttpOptions = {}) {
     const cluster = kc.getCurrentCluster();
@@ -95,6 +105,18 @@ export class KubeHttp {
     this.server = cluster.server.replace(/\/$/, '');
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
     this.#clock = opts.clock ?? systemClock;
+  }
+
+  /**
+   * A view of this client (same configuration and connection pool) whose
+   * writes (every method but GET) fail with KubeFencedError, unsent, while
+   * `mayWrite()` is false. Reads always go through.
+   */
+  withWriteFence(mayWrite: () => boolean): KubeHttp {
+    const view = new KubeHttp(this.kc, { timeoutMs: this.#timeoutMs, clock: this.#clock });
+    view.#pool = this.#pool;
+    view.#mayWrite = mayWrite;
+    return view;
   }
 
   /** Runs `exchange` under the request's deadline; a deadline that fires aborts it and becomes a KubeTimeoutError. */
@@ -122,14 +144,16 @@ export class KubeHttp {
   }
 
   async #send(method: string, path: string, req: KubeRequest, signal: AbortSignal | undefined): Promise<Response> {
+    if (method !== 'GET' && this.#mayWrite && !this.#mayWrite()) throw new KubeFencedError(method, path);
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HTTP_METHOD[method] ?? HttpMethod.GET);
     await this.kc.applySecurityAuthentication(ctx);
     const now = this.#clock.now();
-    if (!this.#dispatcher || this.#dispatcher.until <= now) {
-      const previous = this.#dispatcher?.value;
-      this.#dispatcher = { value: ctx.getDispatcher(), until: now + DISPATCHER_TTL_MS };
+    const pool = this.#pool;
+    if (!pool.dispatcher || pool.dispatcher.until <= now) {
+      const previous = pool.dispatcher?.value;
+      pool.dispatcher = { value: ctx.getDispatcher(), until: now + DISPATCHER_TTL_MS };
       // Let requests in flight on the old pool finish, then close it.
       if (previous) this.#clock.setTimer(() => void previous.close().catch(() => {}), 60_000, { unref: true });
     }
@@ -139,7 +163,7 @@ export class KubeHttp {
       method,
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      dispatcher: this.#dispatcher.value,
+      dispatcher: pool.dispatcher.value,
       signal,
     });
   }
