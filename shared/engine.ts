@@ -3,6 +3,7 @@
 // benchmarks, tests) build the engine here instead of repeating the wiring.
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.ts';
+import { LedgerKey } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { parsePathPolicy, DEFAULT_PATH_POLICY } from './paths.ts';
@@ -10,7 +11,7 @@ import type { BackoffPolicy } from './retry.ts';
 import { createThrottle, type Throttle } from './throttle.ts';
 import { VaultClient, type VaultConnection } from './vault/client.ts';
 import type { AuthConfig, FileReader } from './vault/auth.ts';
-import { KvStore } from './vault/kv.ts';
+import { KvStore, type KvOperations } from './vault/kv.ts';
 import { BatchWriter } from './writer.ts';
 
 export interface EngineConfig {
@@ -37,6 +38,10 @@ export interface EngineConfig {
   readFile?: FileReader;
   /** Checked right before each Vault request is sent; false refuses it (the controller's leader fence). */
   fence?: () => boolean;
+  /** The controller's key (content tags, ledger MACs); a per-process one when absent. */
+  ledgerKey?: LedgerKey;
+  /** Wraps the KV store the writer uses (instrumentation; fault injection at the KV seam in tests). */
+  decorateKv?: (kv: KvOperations) => KvOperations;
   clock?: Clock;
 }
 
@@ -58,9 +63,9 @@ export function createEngine(config: EngineConfig): Engine {
     ratePerSecond: config.rateLimit ?? DEFAULT_RATE_LIMIT,
     burst: config.burst ?? DEFAULT_BURST,
     maxConcurrent: config.maxConcurrentRequests,
+    clock: config.clock,
     onStart: config.onRequestStart,
     metrics,
-    clock: config.clock,
   });
   if (metrics) {
     metrics.throttleProbes.tokens = () => throttle.tokens();
@@ -73,9 +78,11 @@ export function createEngine(config: EngineConfig): Engine {
     connection: config.connection, auth: config.auth, throttle, backoff: config.backoff, signal: config.signal, metrics, log: config.log, readFile: config.readFile,
     fence: config.fence, clock: config.clock,
   });
-  const kv = new KvStore(client, { log: config.log });
+  const kv = new KvStore(client, { log: config.log, clock: config.clock });
   const writer = new BatchWriter({
-    kv,
+    kv: config.decorateKv ? config.decorateKv(kv) : kv,
+    ledgerKey: config.ledgerKey ?? LedgerKey.ephemeral(),
+    clock: config.clock,
     policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY),
     batchSize: config.batchSize,
     backoff: config.backoff,
@@ -89,6 +96,7 @@ export function createEngine(config: EngineConfig): Engine {
   return {
     throttle, client, kv, writer, metrics,
     async stop() {
+      writer.stop();
       client.stop();
       await throttle.stop();
     },

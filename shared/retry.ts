@@ -79,6 +79,8 @@ export class Backoff {
 export interface RetryHooks {
   /** Narrows which retryable errors this loop retries (default: all of them). */
   retryIf?: (err: SyncError) => boolean;
+  /** A floor under the delay for this error (e.g. the server's Retry-After), ms. */
+  minDelayMs?: (err: SyncError) => number | undefined;
   /** Time source for sleeping and jitter (default: the system clock). */
   clock?: Pick<Clock, 'sleep' | 'random'>;
   /** Overrides clock.sleep (kept for callers that inject only a sleep). */
@@ -99,7 +101,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
       return await fn(attempt);
     } catch (err) {
       if (!isSyncError(err) || !err.retryable || (hooks.retryIf && !hooks.retryIf(err)) || attempt >= maxAttempts || hooks.signal?.aborted) throw err;
-      const delay = backoffDelay(policy, attempt, random);
+      const delay = Math.max(backoffDelay(policy, attempt, random), hooks.minDelayMs?.(err) ?? 0);
       hooks.onRetry?.(err, attempt, delay);
       try {
         await sleep(delay, hooks.signal);
