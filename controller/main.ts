@@ -117,7 +117,7 @@ async function main(): Promise<number> {
     log,
     signal: abort.signal,
     ledgerKey,
-    fence: () => manager.mayWrite(),
+    fence: () => manager.vaultFence(),
   });
   const heapLimit = getHeapStatistics().heap_size_limit;
   const budget = new ReadBudget(config.secretReadBudget ?? Math.min(64 * 1024 * 1024, Math.floor(heapLimit / 3)));

@@ -15,7 +15,8 @@
 //     than leaseDuration - margin ago). The host passes it to the Vault
 //     client (checked right before each request is sent) and to the
 //     Kubernetes writes of the reconciler, so a deposed or frozen-and-resumed
-//     leader sends nothing.
+//     leader sends nothing. vaultFence() is the same check for the Vault
+//     client, counting what it refused.
 //   - Working: wait for the caches, keep a Vault login (retried every
 //     5 s, so readiness recovers without traffic), start the queue.
 //   - shutdown(reason, code) runs once: stop taking work; let in-flight work
@@ -78,6 +79,7 @@ export class Manager {
   /** Set once work must stop reaching Vault (shutdown past the drain bound, or lease lost). */
   #fenceClosed = false;
   #worked = false;
+  #refused = 0;
   #cacheReady: Promise<void> | undefined;
   #loginTimer: Timer | undefined;
   #exitCode = 0;
@@ -108,6 +110,18 @@ export class Manager {
   /** The lease holder as last observed, or this instance without leader election. */
   leaderIdentity(): string | undefined {
     return this.#elector ? this.#elector.holder : this.#d.identity;
+  }
+
+  /**
+   * The fence as the Vault client asks it, right before each request: mayWrite(),
+   * counting refusals (logged when the fence first closes on work, and at shutdown).
+   */
+  vaultFence(): boolean {
+    if (this.mayWrite()) return true;
+    if (++this.#refused === 1) {
+      this.#d.log.warn('fence closed: refusing Vault requests', { why: this.#fenceClosed ? 'stopping' : this.#worked ? 'the leader lease may have expired' : 'not leading' });
+    }
+    return false;
   }
 
   /** The fence: may this instance send a write (to Vault, or a status write to Kubernetes) right now? */
@@ -207,6 +221,7 @@ export class Manager {
     await cache.stop();
     log.debug('shutdown: watches stopped');
     this.#d.closeListeners?.();
+    if (this.#refused > 0) log.info('shutdown: the fence refused Vault requests', { refused: this.#refused });
     this.#phase = 'stopped';
     this.#resolveDone(this.#exitCode);
   }

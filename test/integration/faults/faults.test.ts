@@ -40,7 +40,13 @@ interface Injected {
 }
 
 const table: TableRow[] = [];
-const FAST: RowOptions = { lease: LEASE.fast, extraArgs: ['--rate-limit=4', '--rate-limit-burst=4', '--graceful-shutdown-timeout=3s'] };
+// Rows that wait for a lease use short timings, and a slow throttle so that a
+// burst of rotations leaves seconds of queued Vault work when the fault hits.
+const FAST: RowOptions = { lease: LEASE.fast, secrets: 8, extraArgs: ['--rate-limit=2', '--rate-limit-burst=1', '--graceful-shutdown-timeout=3s'] };
+/** Vault requests waiting in a process's throttle right now. */
+const queuedVaultWork = (i: Instance) => metricValue(i.proc, /^vault_rate_limit_queued_requests /);
+/** Vault requests a process's fence refused, from its shutdown log line. */
+const refusedByFence = (i: Instance) => Number(/"msg":"shutdown: the fence refused Vault requests".*?"refused":(\d+)/.exec(i.proc.logs())?.[1] ?? 0);
 const isWrite = (e: AuditEntry) => ['create', 'update', 'patch', 'delete'].includes(e.operation) && /^secret\/(data|metadata)\//.test(e.path);
 /** Audit times carry nanoseconds; Date.parse wants at most milliseconds. */
 const auditTime = (e: AuditEntry) => Date.parse(e.time.replace(/(\.\d{3})\d+/, '$1'));
@@ -212,12 +218,15 @@ describe('fault table', function () {
     const mark = lab.audit.mark();
     let changes = await r.rotateAll();
     await writing(leader, mark);
+    const queued = await queuedVaultWork(leader);
+    assert.ok(queued > 0, 'SIGTERM arrives with Vault work queued');
     leader.endedOnPurpose = true;
     const t0 = Date.now();
     const more = r.changesEvery(300);
     const code = await leader.proc.stop('SIGTERM');
     const stoppedMs = Date.now() - t0;
     assert.equal(code, 0, leader.proc.logs().split('\n').slice(-10).join('\n'));
+    const hitBound = /did not finish within the drain bound/.test(leader.proc.logs());
     // --graceful-shutdown-timeout=3s: queued Vault work is aborted there, then the lease is released.
     assert.ok(stoppedMs < 3000 + 5000, `SIGTERM took ${stoppedMs} ms`);
     await waitFor(async () => (await r.leader(1000)) === follower, { what: 'the follower takes over', timeoutMs: 10_000 });
@@ -225,7 +234,7 @@ describe('fault table', function () {
     assert.ok(takeoverMs < stoppedMs + LEASE.fast.durationMs, 'the lease was released, not left to expire');
     await replace(r);
     changes += await more.stop();
-    return { changes, note: `old leader exited 0 in ${(stoppedMs / 1000).toFixed(1)} s; follower leading ${(takeoverMs / 1000).toFixed(1)} s after SIGTERM` };
+    return { changes, note: `old leader exited 0 in ${(stoppedMs / 1000).toFixed(1)} s with ${queued} Vault request(s) queued at SIGTERM${hitBound ? ', the rest aborted at the 3 s drain bound' : ''}; follower leading ${(takeoverMs / 1000).toFixed(1)} s after SIGTERM` };
   }));
 
   it('9a: leader partitioned (frozen past its lease): 0 Vault requests after it resumes', () => row('9a', 'leader partitioned: SIGSTOP past the lease, follower takes over, SIGCONT', 'sigstop', FAST, async (r) => {
@@ -234,6 +243,8 @@ describe('fault table', function () {
     const before = lab.audit.mark();
     const changes = await r.rotateAll();
     await writing(leader, before);
+    const queued = await queuedVaultWork(leader);
+    assert.ok(queued > 0, 'frozen with Vault work queued (else this row proves nothing)');
     leader.endedOnPurpose = true;
     FaultLab.signalGroup(leader.proc.child.pid, 'SIGSTOP');
     const stoppedAt = lab.audit.mark();
@@ -249,9 +260,9 @@ describe('fault table', function () {
     const afterResume = lab.requestsBy(leader, resumed);
     assert.deepEqual(afterResume.map((e) => `${e.operation} ${e.path}`), [], 'Vault requests by the deposed leader after it resumed');
     assert.equal(code, 1, 'the deposed leader exits non-zero (a fresh process campaigns again)');
-    const refused = (leader.proc.logs().match(/fenced/g) ?? []).length;
+    const refused = refusedByFence(leader);
     await replace(r);
-    return { changes, note: `deposed leader: **0 Vault requests after resuming** (audit log); ${refused} log line(s) of requests refused by the fence; exited 1` };
+    return { changes, note: `deposed leader frozen with ${queued} Vault request(s) queued: **0 Vault requests after resuming** (audit log), ${refused} refused by its fence, the rest dropped; exited 1` };
   }));
 
   it('9b: leader cut off from the apiserver while Vault stays reachable: no Vault request after its lease ran out', () => row('9b', 'leader cut off from the apiserver (apiserver frozen), Vault reachable', 'cutoff', { ...FAST, secrets: 1, deployments: 1, perDeployment: 24 }, async (r) => {
@@ -260,6 +271,7 @@ describe('fault table', function () {
     const before = lab.audit.mark();
     const changes = await r.rotateAll(); // one Deployment, 24 Secrets: minutes of Vault work at 4 requests/s
     await writing(leader, before);
+    const queued = await queuedVaultWork(leader);
     leader.endedOnPurpose = true;
     const apiserver = env.kube.apiserver.child.pid;
     const cutAt = Date.now();
@@ -277,7 +289,9 @@ describe('fault table', function () {
     assert.deepEqual(late.map((e) => `${e.time} ${e.operation} ${e.path}`), [], 'Vault requests after the lease could have expired');
     assert.equal(code, 1, 'the cut-off leader gives up its lease and exits');
     const lastMs = sent.length ? Math.max(...sent.map(auditTime)) - cutAt : 0;
+    const refused = refusedByFence(leader);
+    assert.ok(queued > 0 && sent.length > 0, `Vault work was still running at the cut (queued ${queued}, sent ${sent.length})`);
     await replace(r);
-    return { changes, note: `cut-off leader: ${sent.length} Vault request(s) in the ${(lastMs / 1000).toFixed(1)} s after the cut, **0 after its lease could have expired** (4 s); exited 1` };
+    return { changes, note: `cut-off leader (${queued} queued at the cut): ${sent.length} Vault request(s) in the ${(lastMs / 1000).toFixed(1)} s after the cut, **0 after its lease could have expired** (4 s), ${refused} refused by its fence; exited 1` };
   }));
 });

@@ -206,6 +206,7 @@ describe('Manager (fake clock)', () => {
     p.elector.lead = false;
     p.callbacks.onStoppedLeading();
     assert.equal(m.mayWrite(), false);
+    assert.equal(m.vaultFence(), false);
     assert.equal(p.vaultAborted, true, 'aborted synchronously with the loss');
     void m.shutdown('SIGTERM', 0); // a later SIGTERM only joins
     assert.equal(await m.done, 1);
