@@ -301,7 +301,24 @@ export class Row {
       await sleep(250);
     }
     const tails = this.instances.filter((i) => !i.endedOnPurpose).map((i) => `--- ${i.name}\n${i.proc.logs().split('\n').slice(-15).join('\n')}`).join('\n');
-    throw new Error(`not converged within ${timeoutMs} ms: missing ${last?.missing.join(', ')}; stale ${last?.stale.join(', ')}\n${tails}`);
+    throw new Error(`not converged within ${timeoutMs} ms: missing ${last?.missing.join(', ')}; stale ${last?.stale.join(', ')}\n${await this.#explain([...(last?.missing ?? []), ...(last?.stale ?? [])])}\n${tails}`);
+  }
+
+  /** What Vault, the resource and the audit log say about secrets that did not converge (for failure messages). */
+  async #explain(names: string[]): Promise<string> {
+    const out: string[] = [];
+    for (const name of names.slice(0, 3)) {
+      const { path, data } = this.desired.get(name)!;
+      const logical = path.replace(/^secret\/data\//, '');
+      const vault = await baoApi(this.lab.bao.addr, this.lab.bao.rootToken, 'GET', path);
+      const meta = await baoApi(this.lab.bao.addr, this.lab.bao.rootToken, 'GET', `secret/metadata/${logical}`);
+      const secret = await this.lab.kube.core.readNamespacedSecret({ name, namespace: this.ns }).catch(() => undefined);
+      const audit = this.lab.audit.since().filter((e) => e.path.endsWith(logical)).map((e) => `${e.time} ${e.displayName} ${e.operation} ${e.path}${e.error ? ` ERROR ${e.error}` : ''}`);
+      out.push(`${name}: desired ${JSON.stringify(data)}; Vault ${vault.status} ${JSON.stringify(vault.json?.data?.data)} v${vault.json?.data?.metadata?.version}; versions ${JSON.stringify(Object.keys(meta.json?.data?.versions ?? {}))}`,
+        `  annotations ${JSON.stringify(Object.fromEntries(Object.entries(secret?.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('vault-sync.io/'))))}`,
+        `  audit:\n    ${audit.slice(-20).join('\n    ')}`);
+    }
+    return out.join('\n');
   }
 
   /** Foreign secrets whose data, version or metadata changed, and controller requests that reached their paths. */
