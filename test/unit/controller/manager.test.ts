@@ -81,6 +81,17 @@ function parts(clock: FakeClock, opts: { election?: boolean } = {}) {
   };
 }
 
+/** A manager with leader election that has just become leader. */
+async function leader(clock: FakeClock) {
+  const p = parts(clock, { election: true });
+  const m = new Manager(p.deps);
+  m.start();
+  p.elector.lead = p.elector.act = true;
+  p.callbacks.onStartedLeading();
+  await clock.advance(0);
+  return { p, m };
+}
+
 describe('Manager (fake clock)', () => {
   let clock: FakeClock;
   beforeEach(() => {
@@ -128,13 +139,7 @@ describe('Manager (fake clock)', () => {
   });
 
   it('as leader the fence follows the elector: open only while the lease cannot have expired', async () => {
-    const p = parts(clock, { election: true });
-    const m = new Manager(p.deps);
-    m.start();
-    p.elector.lead = true;
-    p.elector.act = true;
-    p.callbacks.onStartedLeading();
-    await clock.advance(0);
+    const { p, m } = await leader(clock);
     assert.equal(m.phase, 'working');
     assert.equal(m.mayWrite(), true);
     p.elector.act = false; // e.g. the process was frozen past its lease
@@ -142,12 +147,7 @@ describe('Manager (fake clock)', () => {
   });
 
   it('SIGTERM: in-flight work that finishes inside the drain bound is not aborted; lease released, then watches, then listeners', async () => {
-    const p = parts(clock, { election: true });
-    const m = new Manager(p.deps);
-    m.start();
-    p.elector.lead = p.elector.act = true;
-    p.callbacks.onStartedLeading();
-    await clock.advance(0);
+    const { p, m } = await leader(clock);
     p.inFlight.busy = true;
     void m.shutdown('SIGTERM', 0);
     assert.equal(m.ready().ready, false, 'not ready while stopping');
@@ -161,12 +161,7 @@ describe('Manager (fake clock)', () => {
   });
 
   it('SIGTERM behind a throttle backlog: queued Vault work is aborted at the drain bound, and the lease is released right after', async () => {
-    const p = parts(clock, { election: true });
-    const m = new Manager(p.deps);
-    m.start();
-    p.elector.lead = p.elector.act = true;
-    p.callbacks.onStartedLeading();
-    await clock.advance(0);
+    const { p, m } = await leader(clock);
     p.inFlight.busy = true; // never finishes on its own
     const t0 = clock.now();
     void m.shutdown('SIGTERM', 0);
@@ -196,12 +191,7 @@ describe('Manager (fake clock)', () => {
   });
 
   it('lease lost: the fence closes and the backlog is aborted at once, exit code 1, no drain wait', async () => {
-    const p = parts(clock, { election: true });
-    const m = new Manager(p.deps);
-    m.start();
-    p.elector.lead = p.elector.act = true;
-    p.callbacks.onStartedLeading();
-    await clock.advance(0);
+    const { p, m } = await leader(clock);
     p.inFlight.busy = true;
     p.elector.lead = false;
     p.callbacks.onStoppedLeading();
