@@ -313,7 +313,7 @@ export class Row {
       const vault = await baoApi(this.lab.bao.addr, this.lab.bao.rootToken, 'GET', path);
       const meta = await baoApi(this.lab.bao.addr, this.lab.bao.rootToken, 'GET', `secret/metadata/${logical}`);
       const secret = await this.lab.kube.core.readNamespacedSecret({ name, namespace: this.ns }).catch(() => undefined);
-      const audit = this.lab.audit.since().filter((e) => e.path.endsWith(logical)).map((e) => `${e.time} ${e.displayName} ${e.operation} ${e.path}${e.error ? ` ERROR ${e.error}` : ''}`);
+      const audit = this.lab.audit.since().filter((e) => e.path.endsWith(logical) && e.displayName !== 'root').map((e) => `${e.time} ${e.displayName} ${e.operation} ${e.path}${e.error ? ` ERROR ${e.error}` : ''}`);
       out.push(`${name}: desired ${JSON.stringify(data)}; Vault ${vault.status} ${JSON.stringify(vault.json?.data?.data)} v${vault.json?.data?.metadata?.version}; versions ${JSON.stringify(Object.keys(meta.json?.data?.versions ?? {}))}`,
         `  annotations ${JSON.stringify(Object.fromEntries(Object.entries(secret?.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('vault-sync.io/'))))}`,
         `  audit:\n    ${audit.slice(-20).join('\n    ')}`);
