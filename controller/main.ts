@@ -6,10 +6,12 @@ import process from 'node:process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createEngine } from '../shared/engine.ts';
-import { KubeHttp } from '../shared/kube/http.ts';
+import { KubeHttp, kubeConfigCredentials, type KubeCredentials } from '../shared/kube/http.ts';
+import { inClusterCredentials, kubeconfigCredentials } from '../shared/kube/credentials.ts';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { readResourceState } from '../shared/state.ts';
@@ -37,12 +39,21 @@ import { backoffDelay, type BackoffPolicy } from '../shared/retry.ts';
 /** Waiting for the ledger key Secret: 0.5 s doubling to 5 s. */
 const LEDGER_KEY_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 5000, jitter: 'none' };
 
-function loadKubeConfig(config: ControllerConfig): KubeConfig {
+/**
+ * In a pod: the service account. Otherwise the kubeconfig (--kubeconfig,
+ * KUBECONFIG, ~/.kube/config). client-node is loaded only for what our own
+ * loader does not read (exec/OIDC plugins, proxies, merged files).
+ */
+async function loadCredentials(config: ControllerConfig): Promise<KubeCredentials> {
+  const file = config.kubeconfig ?? (process.env.KUBERNETES_SERVICE_HOST ? undefined : process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
+  if (!file) return inClusterCredentials(process.env);
+  const own = file.includes(':') ? 'unsupported' : await kubeconfigCredentials(file);
+  if (own !== 'unsupported') return own;
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  return kc;
+  if (file.includes(':')) kc.loadFromDefault();
+  else kc.loadFromFile(file);
+  return kubeConfigCredentials(kc);
 }
 
 function inClusterNamespace(): string | undefined {
@@ -72,10 +83,10 @@ async function main(): Promise<number> {
   }
 
   const log = createLogger({ level: config.logLevel, write: (line) => process.stdout.write(line), base: { logger: 'vault-sync-operator' } });
-  const kc = loadKubeConfig(config);
-  const http = new KubeHttp(kc, { timeoutMs: config.kubeTimeoutMs });
+  const http = new KubeHttp(await loadCredentials(config), { timeoutMs: config.kubeTimeoutMs });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // A 100 ms event-loop sampling: prom-client's default 10 ms alone cost the idle controller 7.6 ms of CPU per second (measured; 0.9 at 100).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const metrics = createMetrics(registry);
   const controllerMetrics = createControllerMetrics(registry);
   const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
@@ -121,7 +132,8 @@ async function main(): Promise<number> {
   });
   const heapLimit = getHeapStatistics().heap_size_limit;
   const budget = new ReadBudget(config.secretReadBudget ?? Math.min(64 * 1024 * 1024, Math.floor(heapLimit / 3)));
-  controllerMetrics.readBudgetFree.set(budget.free);
+  controllerMetrics.probes.budgetFree = () => budget.free;
+  controllerMetrics.probes.budgetWaiting = () => budget.waiting;
   const secrets = new SecretSource({ http, budget, maxBytesPerResource: config.maxBytesPerResource });
 
   // The reconciler's writes to Kubernetes obey the same fence as its Vault writes.

@@ -14,8 +14,10 @@
 //   - Two lanes. Foreground is the sync's critical path. Background
 //     (bookkeeping such as ownership markers) only ever takes a token the
 //     bucket would otherwise waste: when no foreground request is waiting
-//     and the bucket is full, so refill is overflowing. While the throttle
-//     binds (someone is waiting), background never starts.
+//     and the bucket has stayed full for as long as it takes to refill it
+//     (burst / rate), so refill has been overflowing, not just paused
+//     between two bursts of work. While the throttle binds (someone is
+//     waiting), background never starts.
 //   - At most `maxConcurrent` requests are in flight at once; background
 //     requests only take a free slot nobody in the foreground is waiting for.
 //   - `setRate` / `setBurst` retune a running throttle: tokens accrued so far
@@ -125,6 +127,8 @@ export class TokenBucket {
   readonly #clock: Clock;
   #level: number;
   #at: number;
+  /** Since when the bucket has been full (undefined while it is not). */
+  #fullSince: number | undefined;
   readonly #lines = new Lines();
   #timer: Timer | undefined;
 
@@ -134,6 +138,12 @@ export class TokenBucket {
     this.#clock = clock;
     this.#level = burst;
     this.#at = clock.now();
+    this.#fullSince = this.#at;
+  }
+
+  /** How long the bucket must stay full before background work may spend from it: one full refill. */
+  get #quietMs(): number {
+    return this.#burst / this.#rate;
   }
 
   get waiting(): number {
@@ -177,8 +187,15 @@ export class TokenBucket {
 
   #accrue(): void {
     const now = this.#clock.now();
-    this.#level = Math.min(this.#burst, this.#level + (now - this.#at) * this.#rate);
+    const raw = this.#level + (now - this.#at) * this.#rate;
+    if (raw >= this.#burst && this.#fullSince === undefined) this.#fullSince = now - (raw - this.#burst) / this.#rate;
+    this.#level = Math.min(this.#burst, raw);
     this.#at = now;
+  }
+
+  #take(): void {
+    this.#level -= 1;
+    this.#fullSince = undefined;
   }
 
   #rearm(): void {
@@ -191,18 +208,20 @@ export class TokenBucket {
     this.#accrue();
     const { fg, bg } = this.#lines;
     while (fg.length > 0 && this.#level >= 1) {
-      this.#level -= 1;
+      this.#take();
       fg.shift()!.resolve();
     }
-    // Background only takes what would overflow: the bucket is full and nobody waits.
-    while (fg.length === 0 && bg.length > 0 && this.#level >= this.#burst) {
-      this.#level -= 1;
+    // Background only takes what would overflow: nobody waits, and the bucket has been full a whole refill.
+    const quietFor = () => (this.#fullSince === undefined ? -Infinity : this.#clock.now() - this.#fullSince);
+    if (fg.length === 0 && bg.length > 0 && quietFor() >= this.#quietMs) {
+      this.#take();
       bg.shift()!.resolve();
     }
     if (this.#timer || this.#lines.size === 0) return;
-    const target = fg.length > 0 ? 1 : this.#burst;
     // A late timer only delays the head; the level keeps accruing from the clock.
-    const ms = Math.max(1, Math.ceil((target - this.#level) / this.#rate));
+    const ms = fg.length > 0
+      ? Math.max(1, Math.ceil((1 - this.#level) / this.#rate))
+      : Math.max(1, Math.ceil(Math.max(0, (this.#burst - this.#level) / this.#rate) + this.#quietMs - Math.max(0, quietFor())));
     this.#timer = this.#clock.setTimer(() => {
       this.#timer = undefined;
       this.#pump();

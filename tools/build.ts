@@ -24,8 +24,14 @@ const common: BuildOptions = {
 const targets: BuildOptions[] = [
   {
     ...common,
-    entryPoints: [join(repoRoot, 'controller', 'main.ts')],
-    outfile: join(repoRoot, 'dist', 'controller.mjs'),
+    entryPoints: { controller: join(repoRoot, 'controller', 'main.ts') },
+    outdir: join(repoRoot, 'dist'),
+    outExtension: { '.js': '.mjs' },
+    // client-node is imported only when our own credential loader cannot read
+    // a kubeconfig (exec/OIDC plugins): in its own chunk, it costs nothing
+    // until then (measured: ~85 MiB RSS when loaded at start).
+    splitting: true,
+    chunkNames: 'controller-[name]-[hash]',
     format: 'esm',
     // CommonJS dependencies (node-vault, bottleneck, prom-client) call
     // require() for Node built-ins; an ESM bundle needs a real require for that.

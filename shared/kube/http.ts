@@ -1,6 +1,7 @@
-// A small Kubernetes HTTP client on top of @kubernetes/client-node's
-// configuration and authentication (kubeconfig, in-cluster, client certs,
-// exec/OIDC tokens), using undici like client-node itself.
+// A small Kubernetes HTTP client: one keep-alive pool (shared/http-pool.ts)
+// to the apiserver, with credentials from a KubeCredentials source (our own
+// in-cluster and kubeconfig loader, credentials.ts) or from a
+// @kubernetes/client-node KubeConfig (exec and OIDC plugins, the extension).
 //
 // Why not the generated API classes for everything: we need metadata-only
 // lists, watches and patch responses (Accept: PartialObjectMetadata, so
@@ -8,15 +9,19 @@
 // content types, and errors that never embed response bodies (client-node's
 // ApiException carries the whole body, which for a Secret is its data).
 //
-// Deadlines: every request has one. `request()` bounds the whole exchange
-// (headers and body) by `timeoutMs` (the client's default unless the caller
-// passes its own; 0 means none); `open()` bounds only the wait for response
-// headers, because a watch stream is long by design and its reader keeps its
-// own deadline (see reflector.ts). A request past its deadline is aborted and
-// fails with KubeTimeoutError.
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { fetch, type Dispatcher, type Response } from 'undici';
-import { systemClock, type Clock } from '../clock.ts';
+// Deadlines: every request has one: the caller's `timeoutMs`, else the
+// client's default (DEFAULT_KUBE_TIMEOUT_MS unless configured; the
+// controller's --kube-api-timeout). `request` bounds the whole exchange,
+// `open` only the wait for response headers (a watch stream is long by
+// design; its reader keeps its own deadline, see reflector.ts). A request
+// past its deadline fails with TransportError code ETIMEDOUT.
+//
+// Fencing: `withWriteFence` gives a view (same credentials and connection
+// pool) whose writes fail unsent with KubeFencedError while the caller's
+// fence is closed (a deposed leader's status writes).
+import { Readable } from 'node:stream';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpPool, TransportError, type TlsMaterial } from '../http-pool.ts';
 
 export const ACCEPT_JSON = 'application/json';
 export const ACCEPT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
@@ -38,15 +43,18 @@ export class KubeHttpError extends Error {
   }
 }
 
-/** A Kubernetes API call that did not finish within its deadline (it was aborted). */
-export class KubeTimeoutError extends Error {
-  readonly timeoutMs: number;
-
-  constructor(method: string, path: string, timeoutMs: number) {
-    super(`Kubernetes ${method} ${path}: no answer within ${timeoutMs} ms`);
-    this.name = 'KubeTimeoutError';
-    this.timeoutMs = timeoutMs;
-  }
+export interface KubeRequest {
+  body?: unknown;
+  contentType?: string;
+  accept?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  signal?: AbortSignal;
+  /** Resolve undefined on 404 instead of failing. */
+  allow404?: boolean;
+  /** Extra request headers (e.g. the caller's identity for the controller's status listener). */
+  headers?: Record<string, string>;
+  /** Deadline of this request (for `open`: until the response headers arrive); 0 = none. */
+  timeoutMs?: number;
 }
 
 /** A write refused before it was sent because the caller's fence was closed (see KubeHttp.withWriteFence). */
@@ -57,139 +65,142 @@ export class KubeFencedError extends Error {
   }
 }
 
-/** The default deadline of one Kubernetes request (the controller's --kube-api-timeout). */
+/** The deadline of one Kubernetes request when the client is given none. */
 export const DEFAULT_KUBE_TIMEOUT_MS = 30_000;
 
-export interface KubeHttpOptions {
-  /** Deadline of each request unless the caller passes its own; 0 disables it. */
-  timeoutMs?: number;
-  clock?: Clock;
+/** Where a client's server, TLS material and authentication headers come from. */
+export interface KubeCredentials {
+  server: string;
+  /** Called again every AUTH_TTL_MS: tokens in files rotate. */
+  load(): Promise<{ tls: TlsMaterial; headers: Record<string, string> }>;
 }
 
-export interface KubeRequest {
-  body?: unknown;
-  contentType?: string;
-  accept?: string;
-  query?: Record<string, string | number | boolean | undefined>;
-  signal?: AbortSignal;
-  /** Resolve undefined on 404 instead of failing. */
-  allow404?: boolean;
-  /** This request's deadline (request: whole exchange; open: until headers); 0 = none. */
-  timeoutMs?: number;
+/** A client-node KubeConfig as credentials (exec and OIDC plugins included; TLS material from its own loader). */
+export function kubeConfigCredentials(kc: KubeConfig): KubeCredentials {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster; set a current-context or pass --kubeconfig');
+  return {
+    server: cluster.server,
+    async load() {
+      const o: Record<string, any> = {};
+      await kc.applyToHTTPSOptions(o);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries<unknown>(o.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+      if (o.auth) headers.Authorization = `Basic ${Buffer.from(String(o.auth)).toString('base64')}`;
+      const tls: TlsMaterial = {};
+      for (const k of ['ca', 'cert', 'key', 'servername'] as const) if (o[k] !== undefined) tls[k] = o[k];
+      if (o.rejectUnauthorized !== undefined) tls.rejectUnauthorized = o.rejectUnauthorized;
+      return { tls, headers };
+    },
+  };
 }
 
-const HTTP_METHOD: Record<string, HttpMethod> = {
-  GET: HttpMethod.GET, POST: HttpMethod.POST, PUT: HttpMethod.PUT, PATCH: HttpMethod.PATCH, DELETE: HttpMethod.DELETE,
-};
-
-/** How long one connection pool is reused before a fresh one picks up rotated client certificates. */
-const DISPATCHER_TTL_MS = 10 * 60_000;
+/**
+ * How long authentication headers and TLS material are reused. client-node
+ * rebuilds them (and a TLS agent, parsing the client key) on every call:
+ * measured at about a third of the controller's CPU. Projected tokens rotate
+ * hourly; exec and OIDC tokens live far longer than this.
+ */
+const AUTH_TTL_MS = 30_000;
 
 export class KubeHttp {
-  readonly kc: KubeConfig;
   readonly server: string;
-  // client-node builds a new undici Agent for every request (a TLS handshake
-  // and a connection pool each time, never reused): measured at ~0.6 GB RSS
-  // and ~55 reconciles/s over 1,000 Deployments. One pool is kept here
-  // instead; headers (tokens) are still applied per request.
-  // Shared by every view of this client (withWriteFence).
-  #pool: { dispatcher?: { value: Dispatcher | undefined; until: number } } = {};
-  readonly #timeoutMs: number;
-  readonly #clock: Clock;
+  readonly #credentials: KubeCredentials;
+  #pool: HttpPool;
+  readonly #defaultTimeoutMs: number;
+  #auth: { headers: Record<string, string>; tlsKey: string; until: number } | undefined;
+  #authing: Promise<Record<string, string>> | undefined;
+  /** A fenced view delegates authentication to the client it was made from. */
+  #parent: KubeHttp | undefined;
   #mayWrite: (() => boolean) | undefined;
 
-  constructor(kc: KubeConfig, opts: KubeHttpOptions = {}) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster; set a current-context or pass --kubeconfig');
-    this.kc = kc;
-    this.server = cluster.server.replace(/\/$/, '');
-    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
-    this.#clock = opts.clock ?? systemClock;
+  constructor(source: KubeConfig | KubeCredentials, opts: { timeoutMs?: number } = {}) {
+    this.#credentials = 'load' in source ? source : kubeConfigCredentials(source);
+    this.server = this.#credentials.server.replace(/\/$/, '');
+    this.#pool = new HttpPool(this.server);
+    this.#defaultTimeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   }
 
   /**
-   * A view of this client (same configuration and connection pool) whose
-   * writes (every method but GET) fail with KubeFencedError, unsent, while
-   * `mayWrite()` is false. Reads always go through.
+   * A view of this client (same credentials, authentication cache and
+   * connection pool) whose writes (every method but GET) fail unsent with
+   * KubeFencedError while `mayWrite()` is false. Reads always go through.
    */
   withWriteFence(mayWrite: () => boolean): KubeHttp {
-    const view = new KubeHttp(this.kc, { timeoutMs: this.#timeoutMs, clock: this.#clock });
+    const view = new KubeHttp(this.#credentials, { timeoutMs: this.#defaultTimeoutMs });
+    view.#pool.close();
     view.#pool = this.#pool;
+    view.#parent = this.#parent ?? this;
     view.#mayWrite = mayWrite;
     return view;
   }
 
-  /** Runs `exchange` under the request's deadline; a deadline that fires aborts it and becomes a KubeTimeoutError. */
-  async #withDeadline<T>(method: string, path: string, req: KubeRequest, exchange: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
-    const timeoutMs = req.timeoutMs ?? this.#timeoutMs;
-    if (!(timeoutMs > 0)) return exchange(req.signal);
-    const deadline = new AbortController();
-    const timer = this.#clock.setTimer(() => deadline.abort(new KubeTimeoutError(method, path, timeoutMs)), timeoutMs, { unref: true });
-    try {
-      return await exchange(req.signal ? AbortSignal.any([req.signal, deadline.signal]) : deadline.signal);
-    } catch (err) {
-      if (deadline.signal.aborted && !req.signal?.aborted) throw deadline.signal.reason;
-      throw err;
-    } finally {
-      timer.cancel();
-    }
-  }
-
-  /**
-   * Opens a request and returns the raw response (for streams); the caller
-   * reads or cancels the body. The deadline covers only the wait for headers.
-   */
-  open(method: string, path: string, req: KubeRequest = {}): Promise<Response> {
-    return this.#withDeadline(method, path, req, (signal) => this.#send(method, path, req, signal));
-  }
-
-  async #send(method: string, path: string, req: KubeRequest, signal: AbortSignal | undefined): Promise<Response> {
+  #fence(method: string, path: string): void {
     if (method !== 'GET' && this.#mayWrite && !this.#mayWrite()) throw new KubeFencedError(method, path);
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), HTTP_METHOD[method] ?? HttpMethod.GET);
-    await this.kc.applySecurityAuthentication(ctx);
-    const now = this.#clock.now();
-    const pool = this.#pool;
-    if (!pool.dispatcher || pool.dispatcher.until <= now) {
-      const previous = pool.dispatcher?.value;
-      pool.dispatcher = { value: ctx.getDispatcher(), until: now + DISPATCHER_TTL_MS };
-      // Let requests in flight on the old pool finish, then close it.
-      if (previous) this.#clock.setTimer(() => void previous.close().catch(() => {}), 60_000, { unref: true });
-    }
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: req.accept ?? ACCEPT_JSON };
-    if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? ACCEPT_JSON;
-    return fetch(url, {
-      method,
-      headers,
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      dispatcher: pool.dispatcher.value,
-      signal,
-    });
   }
 
-  /** One request; resolves with the parsed JSON body. The deadline covers headers and body. */
-  request<T = any>(method: string, path: string, req: KubeRequest = {}): Promise<T> {
-    return this.#withDeadline(method, path, req, async (signal) => {
-      const res = await this.#send(method, path, req, signal);
-      if (res.status === 404 && req.allow404) {
-        await res.body?.cancel();
-        return undefined as T;
-      }
-      const text = await res.text();
-      if (res.status >= 400) {
-        let reason: string | undefined;
-        try {
-          reason = JSON.parse(text)?.reason;
-        } catch {
-          /* not a Status object */
-        }
-        throw new KubeHttpError(method, path, res.status, reason);
-      }
-      return (text ? JSON.parse(text) : undefined) as T;
+  /** Authentication headers, refreshed every AUTH_TTL_MS (single-flight); the pool follows rotated TLS material. */
+  #headers(): Promise<Record<string, string>> {
+    if (this.#parent) return this.#parent.#headers();
+    if (this.#auth && this.#auth.until > Date.now()) return Promise.resolve(this.#auth.headers);
+    this.#authing ??= (async () => {
+      const { tls, headers } = await this.#credentials.load();
+      const tlsKey = JSON.stringify([tls.ca, tls.cert, tls.key, tls.rejectUnauthorized, tls.servername].map((x) => (Buffer.isBuffer(x) ? x.toString('base64') : x)));
+      if (this.#auth?.tlsKey !== tlsKey) this.#pool.setTls(tls);
+      this.#auth = { headers, tlsKey, until: Date.now() + AUTH_TTL_MS };
+      return headers;
+    })().finally(() => {
+      this.#authing = undefined;
     });
+    return this.#authing;
+  }
+
+  async #prepare(path: string, req: KubeRequest) {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query.set(k, String(v));
+    const headers: Record<string, string> = { ...req.headers, ...(await this.#headers()), Accept: req.accept ?? ACCEPT_JSON };
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+    if (body !== undefined) {
+      headers['Content-Type'] = req.contentType ?? ACCEPT_JSON;
+      headers['Content-Length'] = String(Buffer.byteLength(body));
+    }
+    const timeoutMs = req.timeoutMs ?? this.#defaultTimeoutMs;
+    return { path: query.size ? `${path}?${query.toString()}` : path, headers, body, signal: req.signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined };
+  }
+
+  /** Opens a request and returns the response with its body as a web stream (watches); the caller reads or cancels it. */
+  async open(method: string, path: string, req: KubeRequest = {}): Promise<Response> {
+    this.#fence(method, path);
+    const res = await this.#pool.open({ method, ...(await this.#prepare(path, req)) });
+    const status = res.statusCode ?? 0;
+    const noBody = status === 204 || status === 304;
+    if (noBody) res.resume();
+    return new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status });
+  }
+
+  /** One request; resolves with the parsed JSON body. */
+  async request<T = any>(method: string, path: string, req: KubeRequest = {}): Promise<T> {
+    this.#fence(method, path);
+    const res = await this.#pool.request({ method, ...(await this.#prepare(path, req)) });
+    if (res.status === 404 && req.allow404) return undefined as T;
+    if (res.status >= 400) {
+      let reason: string | undefined;
+      try {
+        reason = JSON.parse(res.text)?.reason;
+      } catch {
+        /* not a Status object */
+      }
+      throw new KubeHttpError(method, path, res.status, reason);
+    }
+    return (res.text ? JSON.parse(res.text) : undefined) as T;
+  }
+
+  close(): void {
+    if (!this.#parent) this.#pool.close();
   }
 }
+
+export { TransportError };
 
 export function isKubeError(err: unknown, status: number): err is KubeHttpError {
   return err instanceof KubeHttpError && err.status === status;

@@ -3,7 +3,7 @@
 // Requests can be made to hang, which the fake ends only at the request's
 // own deadline, so the tests see the timeouts the elector asks for.
 import assert from 'node:assert/strict';
-import { KubeHttpError, KubeTimeoutError, type KubeRequest } from '../../../shared/kube/http.ts';
+import { KubeHttpError, TransportError, type KubeRequest } from '../../../shared/kube/http.ts';
 import { LeaderElector, defaultFenceMarginMs, type LeaseOptions } from '../../../controller/lease.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
@@ -37,7 +37,7 @@ class FakeLeaseApi {
     // Ends at the request's deadline (as KubeHttp does) or when the caller aborts.
     const wait = this.hang ? req.timeoutMs ?? 300_000 : Math.min(this.latencyMs, req.timeoutMs ?? Infinity);
     await this.#clock.sleep(wait, req.signal);
-    if (this.hang || this.latencyMs > (req.timeoutMs ?? Infinity)) throw new KubeTimeoutError(method, path, req.timeoutMs ?? 0);
+    if (this.hang || this.latencyMs > (req.timeoutMs ?? Infinity)) throw new TransportError('ETIMEDOUT', `${method} ${path}: no answer within ${req.timeoutMs} ms`);
     return answer();
   }
 
