@@ -14,16 +14,19 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
+import { DEFAULT_PATH_POLICY, parsePathPolicy, type VaultPath } from '../shared/paths.ts';
 import { readResourceState } from '../shared/state.ts';
+import { readHistory } from '../shared/vault/history.ts';
 import { VERSION } from '../shared/version.ts';
 import { FlagError, parseConfig, usage, type ControllerConfig } from './config.ts';
-import { listen, metricsServer, probeServer, RequestAuthorizer, type Probe } from './http.ts';
+import { listen, metricsServer, probeServer, RequestAuthorizer, type HistorySource, type Probe } from './http.ts';
 import { LeaderElector } from './lease.ts';
 import { Manager } from './manager.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
-import { formatKey } from './resources.ts';
+import { formatKey, isTracked, resourceLabel } from './resources.ts';
+import { stateResponse } from './state-response.ts';
 import { StateStore } from './state-store.ts';
 import { StatusWriter } from './status.ts';
 import { ClusterCache } from './watch.ts';
@@ -196,36 +199,41 @@ async function main(): Promise<number> {
   const probe: Probe = {
     ready: () => manager.ready(),
     state() {
-      const ready = probe.ready();
-      const resources = [...cache.tracked()].map(({ kind, view }) => {
-        const ns = view.metadata.namespace ?? '';
-        const name = view.metadata.name ?? '';
-        return { ...readResourceState(kind, ns, name, view.metadata.annotations), ...state.get(formatKey({ kind, namespace: ns, name })) };
-      });
-      return {
+      return stateResponse({
         version: VERSION,
         identity,
         leader: leading(),
         leaderIdentity: manager.leaderIdentity(),
-        ready,
+        ready: probe.ready(),
         clusterName: config.clusterName,
         queue: { depth: queue.depth(), inFlight: queue.inFlight() },
         watches: cache.health(),
         vault: { addr: config.vault.addr, ...engine.client.authStatus() },
         counts: cache.counts(),
-        resources,
-      };
+        tracked: [...cache.tracked()].map(({ kind, view }) => ({ kind, namespace: view.metadata.namespace ?? '', name: view.metadata.name ?? '', annotations: view.metadata.annotations })),
+        extras: (kind, namespace, name) => state.get(formatKey({ kind, namespace, name })),
+      });
     },
   };
 
+  // KV version history of one tracked resource's ledger paths (metadata only), for the extension's timeline.
+  const historyDeps = { client: engine.client, resolveMount: (p: VaultPath, r: string) => engine.kv.resolveMount(p, r), policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY) };
+  const history: HistorySource = async (kind, namespace, name) => {
+    const view = kind === 'Deployment' ? cache.deployment(namespace, name) : cache.secret(namespace, name);
+    if (!view || !isTracked(view.metadata)) return undefined;
+    const { paths } = readResourceState(kind, namespace, name, view.metadata.annotations);
+    const resource = { kind, namespace, name, cluster: config.clusterName, label: resourceLabel(kind, namespace, name) };
+    return { kind, namespace, name, paths: await readHistory(historyDeps, resource, paths.map((p) => p.path)) };
+  };
+
   const authorizer = new RequestAuthorizer(http, log);
-  const metricsHttp = metricsServer({ registry, probe, access: config.metricsAuth ? { mode: 'token', authorizer } : { mode: 'open' }, log });
+  const metricsHttp = metricsServer({ registry, probe, history, access: config.metricsAuth ? { mode: 'token', authorizer } : { mode: 'open' }, log });
   const probeHttp = probeServer(probe);
   // Behind the apiserver's service proxy no client token arrives (the apiserver
   // strips it): RBAC on services/proxy is the gate there, and resources are
   // listed only for a caller who proves who they are. Off unless asked for.
   const statusHttp = config.statusBindAddress
-    ? metricsServer({ registry, probe, access: config.metricsAuth ? { mode: 'proxied', authorizer } : { mode: 'open' }, log })
+    ? metricsServer({ registry, probe, history, access: config.metricsAuth ? { mode: 'proxied', authorizer } : { mode: 'open' }, log })
     : undefined;
   const metricsAt = await listen(metricsHttp, config.metricsBindAddress);
   const probesAt = await listen(probeHttp, config.healthProbeBindAddress);

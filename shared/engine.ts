@@ -93,6 +93,7 @@ export function createEngine(config: EngineConfig): Engine {
     log: config.log,
     signal: config.signal,
   });
+  if (metrics) metrics.throttleProbes.markersPending = () => writer.pendingMarkers;
   return {
     throttle, client, kv, writer, metrics,
     async stop() {

@@ -79,9 +79,10 @@ export function decideUpsertV2(f: UpsertFacts): UpsertStep {
     return { do: 'conflict', currentOwner: marker === 'foreign' ? existing.customMetadata.owner : undefined };
   }
   const liveIsKnown = known !== undefined && known.version === existing.currentVersion && !existing.currentDeleted;
-  const unchanged = marker === 'ours'
-    ? isUnchanged(existing, f.tag) || (f.legacyHash !== undefined && isUnchanged(existing, f.legacyHash))
-    : liveIsKnown && known!.tag === f.tag;
+  // Unchanged when the marker proves it, or when the live version is the one we know we wrote with this
+  // content (the marker may still be on its way, or stale after a restart that dropped it).
+  const unchanged = (marker === 'ours' && (isUnchanged(existing, f.tag) || (f.legacyHash !== undefined && isUnchanged(existing, f.legacyHash))))
+    || (liveIsKnown && known!.tag === f.tag);
   if (!f.force && unchanged) return { do: 'skip', version: existing.currentVersion };
   return { do: 'write', cas: existing.currentVersion, outcome: 'updated', takeover: marker !== 'ours' };
 }
