@@ -177,7 +177,7 @@ export class VaultRequestError extends SyncError {
  */
 export class FencedError extends SyncError {
   constructor(operation: string) {
-    super('Aborted', `Vault ${operation} not sent: this instance no longer holds the leader lease (fenced)`, { retryable: false });
+    super('Aborted', `Vault ${operation} not sent: this instance may no longer write (fenced: its leader lease may have expired, or it is shutting down)`, { retryable: false });
     this.name = 'FencedError';
   }
 }
