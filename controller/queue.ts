@@ -7,11 +7,19 @@
 //     failure is recorded and not retried;
 //   - at most `concurrency` keys are processed at once;
 //   - `shutdown()` stops taking work and waits for what is in flight.
+//   - delays (backoff, requeueAfter, addAfter) are clamped to MAX_DELAY_MS:
+//     a delay too long for a timer (e.g. `reconcile: 600h`) must never turn
+//     into an immediate re-run.
 // The handler resolves with an optional requeue delay (periodic reconcile).
-import { performance } from 'node:perf_hooks';
+// Time comes from an injected Clock (tests use a fake one).
+import { systemClock, type Clock, type Timer } from '../shared/clock.ts';
 import { isSyncError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
+import { backoffDelay, type BackoffPolicy } from '../shared/retry.ts';
 import type { ControllerMetrics } from './metrics.ts';
+
+/** The longest delay the queue schedules: one day. */
+export const MAX_DELAY_MS = 24 * 3600_000;
 
 export interface HandlerResult {
   requeueAfterMs?: number;
@@ -20,14 +28,23 @@ export interface HandlerResult {
 export interface QueueOptions {
   concurrency: number;
   handler: (key: string) => Promise<HandlerResult | void>;
+  /** Per-key retry backoff (client-go's item exponential: 5 ms doubling to 1000 s, no jitter). */
   backoff?: { baseMs: number; maxMs: number };
   metrics?: ControllerMetrics;
   log?: Logger;
+  clock?: Clock;
 }
 
 /** Per-key backoff delay after `failures` consecutive failures (1-based). */
 export function itemBackoffMs(failures: number, backoff: { baseMs: number; maxMs: number }): number {
-  return Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, failures - 1));
+  const policy: BackoffPolicy = { ...backoff, jitter: 'none' };
+  return backoffDelay(policy, Math.max(1, failures));
+}
+
+/** A delay the queue can schedule: non-negative, finite, at most MAX_DELAY_MS (NaN counts as too long). */
+export function clampDelay(ms: number): number {
+  if (Number.isNaN(ms)) return MAX_DELAY_MS;
+  return Math.min(MAX_DELAY_MS, Math.max(0, ms));
 }
 
 export class WorkQueue {
@@ -38,7 +55,8 @@ export class WorkQueue {
   readonly #processing = new Set<string>();
   readonly #dirty = new Set<string>();
   readonly #failures = new Map<string, number>();
-  readonly #timers = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
+  readonly #timers = new Map<string, { at: number; timer: Timer }>();
+  readonly #clock: Clock;
   #wake: (() => void) | undefined;
   #shuttingDown = false;
   #workers: Promise<void>[] = [];
@@ -46,6 +64,7 @@ export class WorkQueue {
   constructor(opts: QueueOptions) {
     this.#o = opts;
     this.#backoff = opts.backoff ?? { baseMs: 5, maxMs: 1_000_000 };
+    this.#clock = opts.clock ?? systemClock;
   }
 
   depth(): number {
@@ -63,26 +82,26 @@ export class WorkQueue {
       return;
     }
     if (this.#queued.has(key)) return;
-    this.#queued.set(key, performance.now());
+    this.#queued.set(key, this.#clock.now());
     this.#queue.push(key);
     this.#o.metrics?.queueAdds.inc();
     this.#o.metrics?.queueDepth.set(this.#queue.length);
     this.#wake?.();
   }
 
-  /** Adds the key after `ms`; an earlier pending add wins. */
+  /** Adds the key after `ms` (clamped to MAX_DELAY_MS); an earlier pending add wins. */
   addAfter(key: string, ms: number): void {
     if (this.#shuttingDown) return;
-    if (ms <= 0) return this.add(key);
-    const at = Date.now() + ms;
+    const delay = clampDelay(ms);
+    if (delay === 0) return this.add(key);
+    const at = this.#clock.now() + delay;
     const existing = this.#timers.get(key);
     if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
+    existing?.timer.cancel();
+    const timer = this.#clock.setTimer(() => {
       this.#timers.delete(key);
       this.add(key);
-    }, ms);
-    timer.unref?.();
+    }, delay, { unref: true });
     this.#timers.set(key, { at, timer });
   }
 
@@ -97,7 +116,7 @@ export class WorkQueue {
 
   async shutdown(): Promise<void> {
     this.#shuttingDown = true;
-    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    for (const { timer } of this.#timers.values()) timer.cancel();
     this.#timers.clear();
     this.#queue.length = 0;
     this.#queued.clear();
@@ -115,7 +134,7 @@ export class WorkQueue {
         // otherwise find the key nowhere and start it in a second worker.
         this.#processing.add(key);
         this.#o.metrics?.queueDepth.set(this.#queue.length);
-        if (since !== undefined) this.#o.metrics?.queueLatency.observe((performance.now() - since) / 1000);
+        if (since !== undefined) this.#o.metrics?.queueLatency.observe((this.#clock.now() - since) / 1000);
         return key;
       }
       await new Promise<void>((resolve) => {
@@ -135,7 +154,7 @@ export class WorkQueue {
       const key = await this.#next();
       if (key === undefined) return;
       this.#o.metrics?.inFlight.set(this.#processing.size);
-      const started = performance.now();
+      const started = this.#clock.now();
       try {
         const result = await this.#o.handler(key);
         this.#failures.delete(key);
@@ -153,7 +172,7 @@ export class WorkQueue {
           this.addAfter(key, delay);
         }
       } finally {
-        this.#o.metrics?.workDuration.observe((performance.now() - started) / 1000);
+        this.#o.metrics?.workDuration.observe((this.#clock.now() - started) / 1000);
         this.#processing.delete(key);
         this.#o.metrics?.inFlight.set(this.#processing.size);
         if (this.#dirty.delete(key)) this.add(key);

@@ -8,6 +8,17 @@
 // Secret data never crosses the wire when it is not needed), explicit patch
 // content types, and errors that never embed response bodies (client-node's
 // ApiException carries the whole body, which for a Secret is its data).
+//
+// Deadlines: every request has one: the caller's `timeoutMs`, else the
+// client's default (DEFAULT_KUBE_TIMEOUT_MS unless configured; the
+// controller's --kube-api-timeout). `request` bounds the whole exchange,
+// `open` only the wait for response headers (a watch stream is long by
+// design; its reader keeps its own deadline, see reflector.ts). A request
+// past its deadline fails with TransportError code ETIMEDOUT.
+//
+// Fencing: `withWriteFence` gives a view (same credentials and connection
+// pool) whose writes fail unsent with KubeFencedError while the caller's
+// fence is closed (a deposed leader's status writes).
 import { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpPool, TransportError, type TlsMaterial } from '../http-pool.ts';
@@ -42,9 +53,20 @@ export interface KubeRequest {
   allow404?: boolean;
   /** Extra request headers (e.g. the caller's identity for the controller's status listener). */
   headers?: Record<string, string>;
-  /** Deadline of this request (for `open`: until the response headers arrive). */
+  /** Deadline of this request (for `open`: until the response headers arrive); 0 = none. */
   timeoutMs?: number;
 }
+
+/** A write refused before it was sent because the caller's fence was closed (see KubeHttp.withWriteFence). */
+export class KubeFencedError extends Error {
+  constructor(method: string, path: string) {
+    super(`Kubernetes ${method} ${path}: not sent, this instance may no longer write (fenced)`);
+    this.name = 'KubeFencedError';
+  }
+}
+
+/** The deadline of one Kubernetes request when the client is given none. */
+export const DEFAULT_KUBE_TIMEOUT_MS = 30_000;
 
 /** Where a client's server, TLS material and authentication headers come from. */
 export interface KubeCredentials {
@@ -84,20 +106,42 @@ const AUTH_TTL_MS = 30_000;
 export class KubeHttp {
   readonly server: string;
   readonly #credentials: KubeCredentials;
-  readonly #pool: HttpPool;
-  readonly #defaultTimeoutMs: number | undefined;
+  #pool: HttpPool;
+  readonly #defaultTimeoutMs: number;
   #auth: { headers: Record<string, string>; tlsKey: string; until: number } | undefined;
   #authing: Promise<Record<string, string>> | undefined;
+  /** A fenced view delegates authentication to the client it was made from. */
+  #parent: KubeHttp | undefined;
+  #mayWrite: (() => boolean) | undefined;
 
   constructor(source: KubeConfig | KubeCredentials, opts: { timeoutMs?: number } = {}) {
     this.#credentials = 'load' in source ? source : kubeConfigCredentials(source);
     this.server = this.#credentials.server.replace(/\/$/, '');
     this.#pool = new HttpPool(this.server);
-    this.#defaultTimeoutMs = opts.timeoutMs;
+    this.#defaultTimeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+  }
+
+  /**
+   * A view of this client (same credentials, authentication cache and
+   * connection pool) whose writes (every method but GET) fail unsent with
+   * KubeFencedError while `mayWrite()` is false. Reads always go through.
+   */
+  withWriteFence(mayWrite: () => boolean): KubeHttp {
+    const view = new KubeHttp(this.#credentials, { timeoutMs: this.#defaultTimeoutMs });
+    view.#pool.close();
+    view.#pool = this.#pool;
+    view.#parent = this.#parent ?? this;
+    view.#mayWrite = mayWrite;
+    return view;
+  }
+
+  #fence(method: string, path: string): void {
+    if (method !== 'GET' && this.#mayWrite && !this.#mayWrite()) throw new KubeFencedError(method, path);
   }
 
   /** Authentication headers, refreshed every AUTH_TTL_MS (single-flight); the pool follows rotated TLS material. */
   #headers(): Promise<Record<string, string>> {
+    if (this.#parent) return this.#parent.#headers();
     if (this.#auth && this.#auth.until > Date.now()) return Promise.resolve(this.#auth.headers);
     this.#authing ??= (async () => {
       const { tls, headers } = await this.#credentials.load();
@@ -120,11 +164,13 @@ export class KubeHttp {
       headers['Content-Type'] = req.contentType ?? ACCEPT_JSON;
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
-    return { path: query.size ? `${path}?${query.toString()}` : path, headers, body, signal: req.signal, timeoutMs: req.timeoutMs ?? this.#defaultTimeoutMs };
+    const timeoutMs = req.timeoutMs ?? this.#defaultTimeoutMs;
+    return { path: query.size ? `${path}?${query.toString()}` : path, headers, body, signal: req.signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined };
   }
 
   /** Opens a request and returns the response with its body as a web stream (watches); the caller reads or cancels it. */
   async open(method: string, path: string, req: KubeRequest = {}): Promise<Response> {
+    this.#fence(method, path);
     const res = await this.#pool.open({ method, ...(await this.#prepare(path, req)) });
     const status = res.statusCode ?? 0;
     const noBody = status === 204 || status === 304;
@@ -134,6 +180,7 @@ export class KubeHttp {
 
   /** One request; resolves with the parsed JSON body. */
   async request<T = any>(method: string, path: string, req: KubeRequest = {}): Promise<T> {
+    this.#fence(method, path);
     const res = await this.#pool.request({ method, ...(await this.#prepare(path, req)) });
     if (res.status === 404 && req.allow404) return undefined as T;
     if (res.status >= 400) {
@@ -149,7 +196,7 @@ export class KubeHttp {
   }
 
   close(): void {
-    this.#pool.close();
+    if (!this.#parent) this.#pool.close();
   }
 }
 
