@@ -387,11 +387,14 @@ export class Reconciler {
     return { documents, upserts, secretVersions, ...(content ? { content } : {}) };
   }
 
-  /** What the authenticated ledger says we wrote at a path. */
-  #known(s: Subject, path: string): Known | undefined {
-    if (!s.trusted) return undefined;
+  /** What the authenticated ledger says we wrote at a path, and which unanswered writes of ours may have landed. */
+  #known(s: Subject, path: string): { known?: Known; maybeTags?: string[] } {
+    if (!s.trusted) return {};
     const entry = s.record.paths.find((p) => p.path === path);
-    return entry?.ver !== undefined && entry.h ? { version: entry.ver, tag: entry.h } : undefined;
+    return {
+      ...(entry?.ver !== undefined && entry.h ? { known: { version: entry.ver, tag: entry.h } } : {}),
+      ...(entry?.try ? { maybeTags: entry.try } : {}),
+    };
   }
 
   #contested(s: Subject, path: PathRecord | string): boolean {
@@ -411,7 +414,7 @@ export class Reconciler {
     return {
       kind: 'upsert', id: path, resource: s.label, path: d.path, ctx: s.ctx, owner: s.owner, payload: d.payload,
       force: flags.force, verify: flags.verify, adopt: flags.adopt,
-      known: this.#known(s, path), contested: this.#contested(s, path),
+      ...this.#known(s, path), contested: this.#contested(s, path),
       likelyExists: s.record.paths.some((p) => p.path === path),
     };
   }
@@ -419,7 +422,7 @@ export class Reconciler {
   #deleteOp(s: Subject, p: PathRecord, adopt: boolean): DeleteOp {
     return {
       kind: 'delete', id: p.path, resource: s.label, path: parseVaultPath(p.path, s.label), ctx: s.ctx, owner: s.owner,
-      mode: this.#d.config.deleteMode, adopt, known: this.#known(s, p.path), contested: this.#contested(s, p),
+      mode: this.#d.config.deleteMode, adopt, ...this.#known(s, p.path), contested: this.#contested(s, p),
     };
   }
 

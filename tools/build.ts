@@ -36,7 +36,7 @@ const targets: BuildOptions[] = [
     // prom-client's exemplar support, which the controller does not use (see the stub).
     alias: { '@opentelemetry/api': join(repoRoot, 'tools', 'stubs', 'otel-api.ts') },
     format: 'esm',
-    // CommonJS dependencies (node-vault, bottleneck, prom-client) call
+    // CommonJS dependencies (prom-client) call
     // require() for Node built-ins; an ESM bundle needs a real require for that.
     banner: { js: "import { createRequire as __vsoCreateRequire } from 'node:module'; const require = __vsoCreateRequire(import.meta.url);" },
   },

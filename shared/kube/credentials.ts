@@ -16,7 +16,7 @@
 // synced resources is 80 MiB in all.
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { load as parseYaml } from 'js-yaml';
+import { parse as parseYaml } from 'yaml';
 import type { TlsMaterial } from '../http-pool.ts';
 import type { KubeCredentials } from './http.ts';
 

@@ -35,7 +35,9 @@ describe('write decisions (KV v2 upsert)', () => {
     assert.deepEqual(decideUpsertV2(facts({ existing: at(1, marker('c/other/Deployment/x', 'X', 1)) })), { do: 'conflict', currentOwner: 'c/other/Deployment/x' });
     assert.deepEqual(decideUpsertV2(facts({ existing: at(1, marker('c/other/Deployment/x', 'X', 1)), known: { version: 1, tag: 'T' } })), { do: 'conflict', currentOwner: 'c/other/Deployment/x' }, 'a foreign marker beats what we know');
     assert.deepEqual(decideUpsertV2(facts({ existing: at(4) })), { do: 'conflict', currentOwner: undefined }, 'unmarked, several versions');
-    assert.deepEqual(decideUpsertV2(facts({ existing: at(1) })), { do: 'check-interrupted-create' }, 'unmarked version 1: maybe our own create');
+    assert.deepEqual(decideUpsertV2(facts({ existing: at(1) })), { do: 'check-data' }, 'unmarked version 1: maybe our own create');
+    assert.deepEqual(decideUpsertV2(facts({ existing: at(5), maybeTags: ['D'] })), { do: 'check-data' }, 'unmarked, but an unanswered write of ours may have landed');
+    assert.deepEqual(decideUpsertV2(facts({ existing: at(5), maybeTags: ['D'], contested: true })), { do: 'conflict', currentOwner: undefined });
     assert.deepEqual(decideUpsertV2(facts({ existing: at(1), contested: true })), { do: 'conflict', currentOwner: undefined }, 'not when someone else claims the path');
     assert.deepEqual(decideUpsertV2(facts({ existing: at(1, marker('c/other/Deployment/x', 'X', 1)), adopt: true })), { do: 'write', cas: 1, outcome: 'updated', takeover: true });
     assert.deepEqual(decideUpsertV2(facts({ existing: at(1), known: { version: 1, tag: 'old' } })), { do: 'write', cas: 1, outcome: 'updated', takeover: true }, 'our create whose marker is pending: claimed with the write');
