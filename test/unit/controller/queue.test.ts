@@ -155,14 +155,29 @@ describe('WorkQueue', () => {
     await h.q.shutdown();
   });
 
-  it('respects the concurrency bound and uses all of it', async () => {
-    const h = harness({ concurrency: 3, behave: () => clock.sleep(4) });
+  it('respects the concurrency bound and uses all of it across tenants', async () => {
+    const h = harness({ concurrency: 4, behave: () => clock.sleep(4) });
     h.q.start();
-    for (let i = 0; i < 10; i++) h.q.add(`k${i}`);
+    for (let i = 0; i < 10; i++) h.q.add(`Deployment/ns${i % 2}/k${i}`);
     await until(() => h.calls.length === 10 && h.q.inFlight() === 0, 'all keys');
-    assert.equal(h.maxActive, 3);
-    assert.deepEqual(h.keys().sort(), Array.from({ length: 10 }, (_, i) => `k${i}`).sort());
+    assert.equal(h.maxActive, 4);
+    assert.deepEqual(h.keys().sort(), Array.from({ length: 10 }, (_, i) => `Deployment/ns${i % 2}/k${i}`).sort());
     await h.q.shutdown();
+  });
+
+  it('keeps a quarter of the workers from any one tenant: a quiet namespace never waits for a worker behind a flood', async () => {
+    const started: string[] = [];
+    const h = harness({ concurrency: 4, behave: async (key) => { started.push(key); if (key.includes('/noisy/')) await clock.sleep(1000); } });
+    h.q.start();
+    for (let i = 0; i < 20; i++) h.q.add(`Deployment/noisy/d${i}`);
+    await until(() => h.q.inFlight() === 3, 'the flood holds its share');
+    assert.equal(h.q.inFlight(), 3, 'one worker stays free');
+    h.q.add('Deployment/quiet/app');
+    await until(() => started.includes('Deployment/quiet/app'), 'the quiet key starts on the free worker');
+    assert.ok(h.maxActive <= 4);
+    const done = h.q.shutdown();
+    await until(() => h.q.inFlight() === 0, 'the flood drained', 5000);
+    await done;
   });
 
   it('with concurrency 1 processes one key at a time', async () => {
