@@ -69,7 +69,7 @@ interface FlagSpec {
 }
 
 export const FLAGS: FlagSpec[] = [
-  { name: 'vault-addr', env: ['VAULT_ADDR', 'BAO_ADDR'], default: 'http://vault:8200', help: 'Vault or OpenBao address' },
+  { name: 'vault-addr', env: ['VAULT_ADDR', 'BAO_ADDR'], default: 'https://vault:8200', help: 'Vault or OpenBao address (https: the token travels in every request)' },
   { name: 'vault-auth-method', default: 'kubernetes', help: 'kubernetes, token or approle' },
   { name: 'vault-role', env: ['VAULT_ROLE'], default: 'vault-sync-operator', help: 'Vault kubernetes-auth role' },
   { name: 'vault-auth-path', env: ['VAULT_AUTH_PATH'], default: 'kubernetes', help: 'mount path of the kubernetes (or approle) auth method' },

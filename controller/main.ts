@@ -47,6 +47,15 @@ const LEDGER_KEY_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 5000, jitter: 'n
  * KUBECONFIG, ~/.kube/config). client-node is loaded only for what our own
  * loader does not read (exec/OIDC plugins, proxies, merged files).
  */
+async function readClusterId(http: KubeHttp): Promise<string | undefined> {
+  try {
+    const ns = await http.request('GET', '/api/v1/namespaces/kube-system', { allow404: true });
+    return typeof ns?.metadata?.uid === 'string' ? ns.metadata.uid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function loadCredentials(config: ControllerConfig): Promise<KubeCredentials> {
   const file = config.kubeconfig ?? (process.env.KUBERNETES_SERVICE_HOST ? undefined : process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
   if (!file) return inClusterCredentials(process.env);
@@ -110,7 +119,12 @@ async function main(): Promise<number> {
     }
   }
 
+  // Which cluster this is, for ownership markers: without --cluster-name (or with a shared one), two
+  // clusters writing into one Vault would otherwise share owner ids. Needs get on namespaces/kube-system.
+  const clusterId = await readClusterId(http);
+  if (!clusterId) log.warn('cannot read the kube-system namespace UID: ownership markers cannot tell clusters apart; give each cluster its own --cluster-name when several share a Vault mount');
   const engine = createEngine({
+    clusterId,
     connection: {
       addr: config.vault.addr,
       namespace: config.vault.namespace,

@@ -40,6 +40,8 @@ export interface EngineConfig {
   fence?: () => boolean;
   /** The controller's key (content tags, ledger MACs); a per-process one when absent. */
   ledgerKey?: LedgerKey;
+  /** This cluster's id (kube-system UID) for ownership markers; see vault/ownership.ts. */
+  clusterId?: string;
   /** Wraps the KV store the writer uses (instrumentation; fault injection at the KV seam in tests). */
   decorateKv?: (kv: KvOperations) => KvOperations;
   clock?: Clock;
@@ -82,6 +84,7 @@ export function createEngine(config: EngineConfig): Engine {
   const writer = new BatchWriter({
     kv: config.decorateKv ? config.decorateKv(kv) : kv,
     ledgerKey: config.ledgerKey ?? LedgerKey.ephemeral(),
+    clusterId: config.clusterId,
     clock: config.clock,
     policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY),
     batchSize: config.batchSize,

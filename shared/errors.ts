@@ -131,10 +131,10 @@ export class OwnershipConflictError extends SyncError {
    * `currentOwner` is named only when the caller may know it (same namespace
    * and cluster); `managed` says whether another vault-sync resource holds it.
    */
-  constructor(path: string, owner: string, currentOwner: string | undefined, managed = currentOwner !== undefined) {
+  constructor(path: string, owner: string, currentOwner: string | undefined, managed = currentOwner !== undefined, holder = 'another resource') {
     const held = currentOwner
       ? `it is managed by ${currentOwner}`
-      : managed ? 'it is managed by another resource' : 'it was not written by vault-sync-operator';
+      : managed ? `it is managed by ${holder}` : 'it was not written by vault-sync-operator';
     super('OwnershipConflict', `Vault path "${path}" belongs to someone else: ${held}, and ${owner} may not overwrite or delete it`, {
       field: 'vault-sync.io/path',
       fix: 'choose another path, or allow adoption with the vault-sync.io/adopt: "true" annotation (or --adopt-policy=always) if taking it over is intended',

@@ -143,7 +143,7 @@ describe('deploy/vault/setup.sh + the chart\'s RBAC: the controller logs in and 
     assert.deepEqual(role.token_policies, [release]);
     assert.equal(role.audience, 'vault');
     const policy = (await vaultGet(`sys/policies/acl/${release}`)).json.data.policy as string;
-    assert.match(policy, /path "secret\/data\/\*"/);
+    assert.match(policy, /path "secret\/data\/\+\/\*"/, 'prefix-scoped: below one segment');
   });
 
   it('the controller runs with the chart\'s flags as its ServiceAccount, logs in, and syncs a Secret and a Deployment', async () => {

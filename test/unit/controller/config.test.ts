@@ -13,7 +13,7 @@ describe('controller config: defaults', () => {
   const c = parseConfig([], {});
 
   it('match the Go operator', () => {
-    assert.equal(c.vault.addr, 'http://vault:8200');
+    assert.equal(c.vault.addr, 'https://vault:8200');
     assert.deepEqual(c.vault.auth, { method: 'kubernetes', role: 'vault-sync-operator', mount: 'kubernetes', tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
     assert.equal(c.metricsBindAddress, ':8080');
     assert.equal(c.healthProbeBindAddress, ':8081');
@@ -84,7 +84,7 @@ describe('controller config: flags and environment', () => {
     assert.equal(parseConfig([], { VSO_VAULT_ADDR: 'https://vso', VAULT_ADDR: 'https://vault', BAO_ADDR: 'https://bao' }).vault.addr, 'https://vso');
     assert.equal(parseConfig([], { VAULT_ADDR: 'https://vault', BAO_ADDR: 'https://bao' }).vault.addr, 'https://vault');
     assert.equal(parseConfig([], { VAULT_ADDR: '', BAO_ADDR: 'https://bao' }).vault.addr, 'https://bao');
-    assert.equal(parseConfig([], { VAULT_ADDR: '' }).vault.addr, 'http://vault:8200');
+    assert.equal(parseConfig([], { VAULT_ADDR: '' }).vault.addr, 'https://vault:8200');
   });
 
   it('flags win over the environment', () => {

@@ -34,4 +34,14 @@ describe('ownership metadata', () => {
     assert.equal(next['base64-keys.1'], null);
     assert.equal('team' in next, false);
   });
+
+  it('tells clusters apart that share an owner id (no --cluster-name, or the same one)', () => {
+    const mine = ownedMetadata({ owner, clusterId: 'uid-a', hash: 'h', version: 1, base64Keys: [] }) as Record<string, string>;
+    assert.equal(mine['cluster-id'], 'uid-a');
+    const at = { currentVersion: 1, currentDeleted: false, customMetadata: mine };
+    assert.equal(ownershipOf(at, owner, 'uid-a'), 'ours');
+    assert.equal(ownershipOf(at, owner, 'uid-b'), 'foreign');
+    assert.equal(ownershipOf(at, owner, undefined), 'ours', 'a controller that cannot read its cluster id judges by the owner id');
+    assert.equal(ownershipOf({ ...at, customMetadata: meta }, owner, 'uid-b'), 'ours', 'a marker from before cluster ids');
+  });
 });
