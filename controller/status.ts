@@ -7,7 +7,7 @@
 // Events (events.k8s.io/v1) are deduplicated per object, reason and note for
 // ten minutes, so a failing resource does not flood the API.
 import { createHash, randomBytes } from 'node:crypto';
-import { ACCEPT_JSON, ACCEPT_METADATA, STRATEGIC_MERGE_PATCH, isKubeError, type KubeHttp } from '../shared/kube/http.ts';
+import { ACCEPT_METADATA, STRATEGIC_MERGE_PATCH, isKubeError, type KubeHttp } from '../shared/kube/http.ts';
 import type { Logger } from '../shared/log.ts';
 import { FINALIZER } from '../shared/state.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -62,7 +62,8 @@ export class StatusWriter {
       const res = await this.#http.request('PATCH', objectPath(key), {
         body: { metadata },
         contentType: STRATEGIC_MERGE_PATCH,
-        accept: key.kind === 'Secret' ? ACCEPT_METADATA : ACCEPT_JSON,
+        // Only the new resourceVersion is needed: metadata back, never the whole object (a Secret's data, a Deployment's spec).
+        accept: ACCEPT_METADATA,
       });
       return res?.metadata?.resourceVersion;
     } catch (err) {
@@ -85,6 +86,7 @@ export class StatusWriter {
     if (this.#recentCount > 20_000) this.#sweep(now.getTime());
     try {
       await this.#http.request('POST', `/apis/events.k8s.io/v1/namespaces/${key.namespace}/events`, {
+        accept: ACCEPT_METADATA,
         body: {
           apiVersion: 'events.k8s.io/v1',
           kind: 'Event',
