@@ -65,7 +65,8 @@ async function main(): Promise<number> {
   collectDefaultMetrics({ register: registry });
   const metrics = createMetrics(registry);
   const controllerMetrics = createControllerMetrics(registry);
-  const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
+  // The pod name when the chart sets POD_NAME: under hostNetwork every pod's hostname is the node's.
+  const identity = `${process.env.POD_NAME || hostname()}_${randomUUID().slice(0, 8)}`;
   const abort = new AbortController();
 
   const engine = createEngine({
