@@ -20,6 +20,8 @@ export const defaultImageDir = join(repoRoot, 'dist', 'image');
 export interface BuiltImage extends OciImage {
   debianPackages: string[];
   nodeVersion: string;
+  /** The cached inputs, so a second build can be compared without fetching anything. */
+  inputs: { node: string; debs: string[] };
 }
 
 export function readBuiltImage(out = defaultImageDir): BuiltImage {
@@ -70,7 +72,7 @@ export async function buildImage(opts: { node: string; debs: string[]; out: stri
         },
       },
     });
-    const built: BuiltImage = { ...image, debianPackages, nodeVersion };
+    const built: BuiltImage = { ...image, debianPackages, nodeVersion, inputs: { node: resolve(opts.node), debs: opts.debs.map((d) => resolve(d)) } };
     writeFileSync(join(opts.out, 'image.json'), JSON.stringify(built, null, 2));
     return built;
   } finally {

@@ -13,7 +13,9 @@
 // All of 198.18.0.0/15 (RFC 2544's benchmarking range) is ours; none of it is
 // routed anywhere outside the namespaces the harness creates, and the
 // machine's own interface address is never used.
+import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
+import { forward, type Forwarder } from './forward.ts';
 
 export const SERVICE_CIDR = '198.18.128.0/20';
 export const KUBERNETES_SERVICE_IP = '198.18.128.1';
@@ -59,4 +61,22 @@ export function nodeAddress(index: number): string {
 /** Pod CIDR of node `index`. */
 export function podCidr(index: number): string {
   return `198.18.${16 + index}.0/24`;
+}
+
+/** Adds an address to the sandbox's bridge (idempotent), e.g. the kubernetes Service IP. */
+export function addSandboxAddress(ip: string): void {
+  const box = currentSandbox();
+  if (!box) throw new NoSandboxError(`cannot add ${ip}`);
+  const has = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', box.interface], { encoding: 'utf8' }).includes(` ${ip}/`);
+  if (!has) execFileSync('ip', ['addr', 'add', `${ip}/32`, 'dev', box.interface]);
+}
+
+/**
+ * The kubernetes Service (KUBERNETES_SERVICE_HOST:443, what pods get in
+ * their environment) forwarded to the apiserver: there is no kube-proxy.
+ * The apiserver's serving certificate names this IP.
+ */
+export async function serveKubernetesService(apiserverPort: number): Promise<Forwarder> {
+  addSandboxAddress(KUBERNETES_SERVICE_IP);
+  return forward({ host: KUBERNETES_SERVICE_IP, port: 443 }, { host: '127.0.0.1', port: apiserverPort });
 }

@@ -11,13 +11,12 @@
 // Output: an OCI layout folder (oci-layout, index.json, blobs/sha256/...) and
 // the same as one tar archive, which `ctr images import` and skopeo read.
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlib } from 'node:zlib';
-import { execFileSync } from 'node:child_process';
 
 export const EPOCH = '1970-01-01T00:00:00Z';
 
@@ -130,10 +129,24 @@ export async function writeOciImage(opts: { rootfs: string; name: string; config
   return { digest: manifest.digest, name: opts.name, layoutDir, archive, compressedBytes: compressed.bytes, uncompressedBytes: uncompressed.bytes };
 }
 
-/** Reads back what writeOciImage wrote: the manifest digest of the layout's only image. */
-export function layoutDigest(layoutDir: string): string {
-  return JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8')).manifests[0].digest as string;
+/** An image config as the image-spec defines it (the part runtimes read). */
+export interface ImageConfig {
+  config: RuntimeConfig;
+  rootfs: { diff_ids: string[] };
 }
 
-/** Size of a file in bytes. */
-export const fileBytes = (file: string) => statSync(file).size;
+/**
+ * Unpacks the layout's only image into `rootfs` (layers in order, as root so
+ * modes and owners stay) and returns its config. What a runtime's unpacker
+ * does, for the tests that run the image under runc.
+ */
+export function unpackOciImage(layoutDir: string, rootfs: string): ImageConfig {
+  const blob = (digest: string) => join(layoutDir, 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
+  const index = JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8'));
+  mkdirSync(rootfs, { recursive: true });
+  for (const layer of manifest.layers as { digest: string }[]) {
+    execFileSync('tar', ['-xzf', blob(layer.digest), '-C', rootfs, '--numeric-owner', '--same-permissions']);
+  }
+  return JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8')) as ImageConfig;
+}
