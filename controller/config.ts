@@ -40,6 +40,15 @@ export interface ControllerConfig {
   maxSecretBytes: number;
   pathPolicy: string;
   adoptPolicy: 'never' | 'always';
+  /** Namespaces whose resources may use vault-sync.io/adopt ("*" = all). */
+  adoptNamespaces: string[];
+  /** "name" in the controller namespace, or "namespace/name". */
+  ledgerKeySecret: string;
+  maxSecretsPerResource: number;
+  maxBytesPerResource: number;
+  /** Bytes of heap Secret reads may hold at once; undefined = derived from the heap limit. */
+  secretReadBudget?: number;
+  minForcedWriteIntervalMs: number;
   deleteMode: 'all' | 'latest';
   logLevel: LogLevel;
   version: boolean;
@@ -92,6 +101,12 @@ export const FLAGS: FlagSpec[] = [
   { name: 'max-secret-size', default: '16Mi', help: 'documents above this size are refused before sending' },
   { name: 'path-policy', default: DEFAULT_PATH_POLICY, help: 'comma-separated path templates a resource may write, e.g. secret/{cluster}/{namespace}/*' },
   { name: 'adopt-policy', default: 'never', help: 'never or always: take over Vault secrets owned by someone else' },
+  { name: 'adopt-namespaces', default: '', help: 'comma-separated namespaces whose resources may use vault-sync.io/adopt ("*" for all; none when empty)' },
+  { name: 'ledger-key-secret', default: 'vault-sync-operator-ledger-key', help: 'Secret holding the key that signs ledger annotations: "name" in the controller namespace, or "namespace/name"; created when absent' },
+  { name: 'max-secrets-per-resource', default: '50', help: 'most Secrets one annotated resource may reference' },
+  { name: 'max-bytes-per-resource', default: '8Mi', help: 'most bytes of Secret data one reconcile may read' },
+  { name: 'secret-read-budget', default: '', help: 'heap that Secret reads may hold at once across reconciles (default: a third of the heap limit, at most 64Mi)' },
+  { name: 'min-forced-write-interval', default: '60s', help: 'with rotation-check disabled, a resource forces a write at most this often' },
   { name: 'delete-mode', default: 'all', help: 'all (every version and metadata) or latest (soft delete) on cleanup' },
   { name: 'log-level', default: 'info', aliases: ['zap-log-level'], help: 'debug, info, warn or error' },
   { name: 'version', default: 'false', boolean: true, help: 'print the version and exit' },
@@ -249,11 +264,30 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     maxSecretBytes,
     pathPolicy,
     adoptPolicy: oneOf('adopt-policy', ['never', 'always'] as const),
+    adoptNamespaces: get('adopt-namespaces').split(',').map((x) => x.trim()).filter(Boolean),
+    ledgerKeySecret: ledgerKeySecret(get('ledger-key-secret')),
+    maxSecretsPerResource: count('max-secrets-per-resource'),
+    maxBytesPerResource: parseSize(get('max-bytes-per-resource'), '--max-bytes-per-resource'),
+    ...(get('secret-read-budget') ? { secretReadBudget: parseSize(get('secret-read-budget'), '--secret-read-budget') } : {}),
+    minForcedWriteIntervalMs: duration('min-forced-write-interval'),
     deleteMode: oneOf('delete-mode', ['all', 'latest'] as const),
     logLevel: logLevel(),
     version: bool('version'),
     help: bool('help'),
   };
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function ledgerKeySecret(raw: string): string {
+  const parts = raw.split('/');
+  const name = parts.at(-1)!;
+  const namespace = parts.length === 2 ? parts[0]! : undefined;
+  if (parts.length > 2 || !DNS_SUBDOMAIN.test(name) || (namespace !== undefined && !DNS_LABEL.test(namespace))) {
+    throw new FlagError(`--ledger-key-secret: "${raw}" is not "name" or "namespace/name" of a Secret`);
+  }
+  return raw;
 }
 
 export function usage(): string {

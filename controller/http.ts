@@ -22,50 +22,145 @@ export interface Probe {
 
 type Verdict = 'allowed' | 'unauthenticated' | 'forbidden';
 
+/** Who a TokenReview said the caller is. */
+export interface Caller {
+  username: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
+
+/** A bounded map with expiry: the oldest entry goes first when full (tokens are keyed by hash only). */
+class ExpiringCache<V> {
+  readonly #max: number;
+  readonly #entries = new Map<string, { value: V; until: number }>();
+  constructor(max: number) {
+    this.#max = max;
+  }
+  get(key: string, now: number): V | undefined {
+    const hit = this.#entries.get(key);
+    if (!hit) return undefined;
+    if (hit.until <= now) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return hit.value;
+  }
+  set(key: string, value: V, until: number): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, { value, until });
+    while (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+const ALLOWED_TTL_MS = 300_000;
+const DENIED_TTL_MS = 30_000;
+
+/**
+ * TokenReview + SubjectAccessReview, as controller-runtime's metrics filter
+ * does, with bounded caches (a flood of random tokens cannot grow memory)
+ * and at most `maxConcurrentReviews` reviews in flight (it cannot flood the
+ * apiserver either: excess callers are refused as unauthenticated).
+ */
 export class RequestAuthorizer {
   readonly #http: KubeHttp;
-  readonly #cache = new Map<string, { verdict: Verdict; until: number }>();
+  readonly #tokens = new ExpiringCache<Caller | null>(1000);
+  readonly #decisions = new ExpiringCache<boolean>(5000);
   readonly #log: Logger | undefined;
+  readonly #now: () => number;
+  readonly #maxConcurrent: number;
+  #inFlight = 0;
 
-  constructor(http: KubeHttp, log?: Logger) {
+  constructor(http: KubeHttp, log?: Logger, opts: { now?: () => number; maxConcurrentReviews?: number } = {}) {
     this.#http = http;
     this.#log = log;
+    this.#now = opts.now ?? (() => Date.now());
+    this.#maxConcurrent = opts.maxConcurrentReviews ?? 8;
   }
 
-  async check(authorization: string | undefined, path: string, method: string): Promise<Verdict> {
-    const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
-    if (!token) return 'unauthenticated';
-    const verb = method.toLowerCase() === 'head' ? 'get' : method.toLowerCase();
+  static bearer(header: string | string[] | undefined): string | undefined {
+    const value = Array.isArray(header) ? header[0] : header;
+    return /^Bearer\s+(.+)$/i.exec(value ?? '')?.[1]?.trim() || undefined;
+  }
+
+  /** The caller behind a token, or undefined when the apiserver does not vouch for it. */
+  async authenticate(token: string | undefined): Promise<Caller | undefined> {
+    if (!token) return undefined;
     // The cache key is a hash: tokens never sit in memory longer than a request.
-    const cacheKey = createHash('sha256').update(`${token}\n${path}\n${verb}`).digest('hex');
-    const hit = this.#cache.get(cacheKey);
-    if (hit && hit.until > Date.now()) return hit.verdict;
-    const verdict = await this.#review(token, path, verb);
-    this.#cache.set(cacheKey, { verdict, until: Date.now() + (verdict === 'allowed' ? 300_000 : 30_000) });
-    if (this.#cache.size > 1000) for (const [k, v] of this.#cache) if (v.until <= Date.now()) this.#cache.delete(k);
-    return verdict;
-  }
-
-  async #review(token: string, path: string, verb: string): Promise<Verdict> {
+    const key = createHash('sha256').update(token).digest('hex');
+    const now = this.#now();
+    const hit = this.#tokens.get(key, now);
+    if (hit !== undefined) return hit ?? undefined;
+    if (this.#inFlight >= this.#maxConcurrent) return undefined;
+    this.#inFlight++;
     try {
       const review = await this.#http.request('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
         body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
       });
-      if (!review?.status?.authenticated) return 'unauthenticated';
-      const user = review.status.user ?? {};
-      const sar = await this.#http.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-        body: {
-          apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
-          spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, nonResourceAttributes: { path, verb } },
-        },
-      });
-      return sar?.status?.allowed ? 'allowed' : 'forbidden';
+      const user = review?.status?.authenticated ? (review.status.user ?? {}) : undefined;
+      const caller: Caller | null = user?.username ? { username: user.username, uid: user.uid, groups: user.groups, extra: user.extra } : null;
+      this.#tokens.set(key, caller, now + (caller ? ALLOWED_TTL_MS : DENIED_TTL_MS));
+      return caller ?? undefined;
     } catch (err) {
-      this.#log?.warn('authorization check failed', { error: err instanceof Error ? err.message : String(err) });
-      return 'forbidden';
+      this.#log?.warn('token review failed', { error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    } finally {
+      this.#inFlight--;
     }
   }
+
+  /** SubjectAccessReview for a non-resource URL or a resource in a namespace, cached per caller. */
+  async allowed(caller: Caller, attrs: { path: string; verb: string } | { namespace: string; verb: string; group: string; resource: string }): Promise<boolean> {
+    const key = createHash('sha256').update(JSON.stringify([caller.username, caller.uid, caller.groups, attrs])).digest('hex');
+    const now = this.#now();
+    const hit = this.#decisions.get(key, now);
+    if (hit !== undefined) return hit;
+    let allowed = false;
+    try {
+      const spec = 'path' in attrs ? { nonResourceAttributes: attrs } : { resourceAttributes: attrs };
+      const sar = await this.#http.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: caller.username, uid: caller.uid, groups: caller.groups, extra: caller.extra, ...spec } },
+      });
+      allowed = sar?.status?.allowed === true;
+    } catch (err) {
+      this.#log?.warn('authorization check failed', { error: err instanceof Error ? err.message : String(err) });
+      return false;
+    }
+    this.#decisions.set(key, allowed, now + (allowed ? ALLOWED_TTL_MS : DENIED_TTL_MS));
+    return allowed;
+  }
+
+  async check(authorization: string | undefined, path: string, method: string): Promise<{ verdict: Verdict; caller?: Caller }> {
+    const caller = await this.authenticate(RequestAuthorizer.bearer(authorization));
+    if (!caller) return { verdict: 'unauthenticated' };
+    const verb = method.toLowerCase() === 'head' ? 'get' : method.toLowerCase();
+    return { verdict: (await this.allowed(caller, { path, verb })) ? 'allowed' : 'forbidden', caller };
+  }
+
+  /** The /state resources this caller may see: those in namespaces where it may list that kind. */
+  async visible<T extends { kind: string; namespace: string }>(caller: Caller | undefined, resources: readonly T[]): Promise<T[]> {
+    if (!caller) return [];
+    const verdicts = new Map<string, Promise<boolean>>();
+    const mayList = (kind: string, namespace: string) => {
+      const k = `${kind}/${namespace}`;
+      if (!verdicts.has(k)) {
+        verdicts.set(k, this.allowed(caller, kind === 'Secret'
+          ? { namespace, verb: 'list', group: '', resource: 'secrets' }
+          : { namespace, verb: 'list', group: 'apps', resource: 'deployments' }));
+      }
+      return verdicts.get(k)!;
+    };
+    const out: T[] = [];
+    for (const r of resources) if (await mayList(r.kind, r.namespace)) out.push(r);
+    return out;
+  }
 }
+
+/** The header the VS Code extension sends its user's token in: the apiserver's service proxy strips Authorization. */
+export const IDENTITY_HEADER = 'x-vault-sync-authorization';
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
@@ -84,19 +179,40 @@ export async function listen(server: Server, address: string): Promise<{ host: s
   return { host, port: typeof a === 'object' && a ? a.port : Number(m[2]) };
 }
 
-export function metricsServer(opts: { registry: Registry; probe: Probe; authorizer?: RequestAuthorizer; log?: Logger }): Server {
+/**
+ * How a listener decides who may see what:
+ *   token     /metrics and /state need a bearer token allowed by TokenReview +
+ *             SubjectAccessReview for the URL; /state then lists only the
+ *             resources of namespaces where the caller may list that kind.
+ *   proxied   behind the apiserver's service proxy (RBAC on services/proxy is
+ *             the gate, and the proxy strips Authorization): /metrics and the
+ *             controller-level /state are served; resources are listed only
+ *             for a caller who proves who they are in the x-vault-sync-
+ *             authorization header, filtered the same way.
+ *   open      no checks (--metrics-auth=false).
+ */
+export type Access = { mode: 'token'; authorizer: RequestAuthorizer } | { mode: 'proxied'; authorizer: RequestAuthorizer } | { mode: 'open' };
+
+export function metricsServer(opts: { registry: Registry; probe: Probe; access: Access; log?: Logger }): Server {
+  const { access } = opts;
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
       if (path !== '/metrics' && path !== '/state') return send(res, 404, 'not found\n');
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
-      if (opts.authorizer) {
-        const verdict = await opts.authorizer.check(req.headers.authorization, path, req.method);
-        if (verdict === 'unauthenticated') return send(res, 401, 'unauthorized: send a Kubernetes bearer token\n');
-        if (verdict === 'forbidden') return send(res, 403, `forbidden: the token may not get ${path}\n`);
+      let caller: Caller | undefined;
+      if (access.mode === 'token') {
+        const checked = await access.authorizer.check(req.headers.authorization, path, req.method);
+        if (checked.verdict === 'unauthenticated') return send(res, 401, 'unauthorized: send a Kubernetes bearer token\n');
+        if (checked.verdict === 'forbidden') return send(res, 403, `forbidden: the token may not get ${path}\n`);
+        caller = checked.caller;
+      } else if (access.mode === 'proxied') {
+        caller = await access.authorizer.authenticate(RequestAuthorizer.bearer(req.headers[IDENTITY_HEADER]));
       }
       if (path === '/metrics') return send(res, 200, await opts.registry.metrics(), opts.registry.contentType);
-      return send(res, 200, `${JSON.stringify(opts.probe.state(), null, 2)}\n`, 'application/json');
+      const state = opts.probe.state() as { resources?: { kind: string; namespace: string }[] };
+      if (access.mode !== 'open' && Array.isArray(state.resources)) state.resources = await access.authorizer.visible(caller, state.resources);
+      return send(res, 200, `${JSON.stringify(state, null, 2)}\n`, 'application/json');
     })().catch((err) => {
       opts.log?.error('metrics endpoint failed', { error: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent) send(res, 500, 'internal error\n');

@@ -23,6 +23,13 @@ import { formatKey } from './resources.ts';
 import { StateStore } from './state-store.ts';
 import { StatusWriter } from './status.ts';
 import { ClusterCache } from './watch.ts';
+import { getHeapStatistics } from 'node:v8';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resourceClaims } from './claims.ts';
+import { loadLedgerKey, parseKeySecretRef } from './ledger-key.ts';
+import { ReadBudget } from './read-budget.ts';
+import { SecretSource } from './secret-source.ts';
+import type { LedgerKey } from '../shared/ledger.ts';
 
 function loadKubeConfig(config: ControllerConfig): KubeConfig {
   const kc = new KubeConfig();
@@ -69,6 +76,21 @@ async function main(): Promise<number> {
   const identity = `${process.env.POD_NAME || hostname()}_${randomUUID().slice(0, 8)}`;
   const abort = new AbortController();
 
+  // The key that signs ledgers: every replica needs it before it can trust (or write) one.
+  const controllerNamespace = config.leaderElection.namespace ?? inClusterNamespace() ?? 'default';
+  const keyRef = parseKeySecretRef(config.ledgerKeySecret, controllerNamespace);
+  let ledgerKey: LedgerKey | undefined;
+  for (let attempt = 1; !ledgerKey; attempt++) {
+    try {
+      ledgerKey = await loadLedgerKey(http, keyRef.namespace, keyRef.name);
+      log.info('ledger key loaded', { secret: `${keyRef.namespace}/${keyRef.name}`, keyId: ledgerKey.id });
+    } catch (err) {
+      log.warn('cannot load the ledger key; retrying', { secret: `${keyRef.namespace}/${keyRef.name}`, attempt, error: err instanceof Error ? err.message : String(err) });
+      if (attempt >= 30) throw err;
+      await sleep(Math.min(5000, 250 * 2 ** attempt));
+    }
+  }
+
   const engine = createEngine({
     connection: {
       addr: config.vault.addr,
@@ -89,7 +111,12 @@ async function main(): Promise<number> {
     metrics,
     log,
     signal: abort.signal,
+    ledgerKey,
   });
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  const budget = new ReadBudget(config.secretReadBudget ?? Math.min(64 * 1024 * 1024, Math.floor(heapLimit / 3)));
+  controllerMetrics.readBudgetFree.set(budget.free);
+  const secrets = new SecretSource({ http, budget, maxBytesPerResource: config.maxBytesPerResource });
 
   const state = new StateStore();
   const status = new StatusWriter({ http, instance: identity, log, metrics: controllerMetrics });
@@ -101,10 +128,16 @@ async function main(): Promise<number> {
     metrics: controllerMetrics,
     log,
   });
-  const cache = new ClusterCache({ http, namespaces: config.namespaces, enqueue: (key) => queue.add(key), metrics: controllerMetrics, log });
+  const cache = new ClusterCache({
+    http, namespaces: config.namespaces, enqueue: (key) => queue.add(key), metrics: controllerMetrics, log,
+    claims: (kind, view) => resourceClaims(kind, view, { cluster: config.clusterName, key: ledgerKey! }),
+  });
   reconciler = new Reconciler({
-    http, cache, engine, status, state, log, metrics, controllerMetrics,
-    config: { cluster: config.clusterName, adoptPolicy: config.adoptPolicy, deleteMode: config.deleteMode },
+    http, cache, engine, status, state, log, metrics, controllerMetrics, secrets, ledgerKey,
+    config: {
+      cluster: config.clusterName, adoptPolicy: config.adoptPolicy, adoptNamespaces: config.adoptNamespaces, deleteMode: config.deleteMode,
+      maxSecretsPerResource: config.maxSecretsPerResource, minForcedWriteIntervalMs: config.minForcedWriteIntervalMs, batchSize: config.batchSize,
+    },
   });
 
   let elector: LeaderElector | undefined;
@@ -143,11 +176,15 @@ async function main(): Promise<number> {
     },
   };
 
-  const metricsHttp = metricsServer({ registry, probe, authorizer: config.metricsAuth ? new RequestAuthorizer(http, log) : undefined, log });
+  const authorizer = new RequestAuthorizer(http, log);
+  const metricsHttp = metricsServer({ registry, probe, access: config.metricsAuth ? { mode: 'token', authorizer } : { mode: 'open' }, log });
   const probeHttp = probeServer(probe);
   // Behind the apiserver's service proxy no client token arrives (the apiserver
-  // strips it): RBAC on services/proxy is the gate there. Off unless asked for.
-  const statusHttp = config.statusBindAddress ? metricsServer({ registry, probe, log }) : undefined;
+  // strips it): RBAC on services/proxy is the gate there, and resources are
+  // listed only for a caller who proves who they are. Off unless asked for.
+  const statusHttp = config.statusBindAddress
+    ? metricsServer({ registry, probe, access: config.metricsAuth ? { mode: 'proxied', authorizer } : { mode: 'open' }, log })
+    : undefined;
   const metricsAt = await listen(metricsHttp, config.metricsBindAddress);
   const probesAt = await listen(probeHttp, config.healthProbeBindAddress);
   if (statusHttp) await listen(statusHttp, config.statusBindAddress!);

@@ -26,6 +26,13 @@ export function createControllerMetrics(registry: Registry) {
     watchHealthy: new Gauge({ name: 'vault_sync_operator_watch_healthy', help: '1 when the watch of a resource is connected', labelNames: ['resource'], registers }),
     leader: new Gauge({ name: 'vault_sync_operator_leader', help: '1 while this instance holds the leader lease', registers }),
     events: new Counter({ name: 'vault_sync_operator_events_total', help: 'Kubernetes Events emitted, by reason', labelNames: ['reason'], registers }),
+    ledgerRejected: new Counter({
+      name: 'vault_sync_operator_ledger_rejected_total',
+      help: 'Signed-format ledger annotations whose MAC did not verify (forged, copied from another resource, or signed by another key)',
+      registers,
+    }),
+    readBudgetWaiting: new Gauge({ name: 'vault_sync_operator_secret_read_budget_waiting', help: 'Reconciles waiting for the Secret read memory budget', registers }),
+    readBudgetFree: new Gauge({ name: 'vault_sync_operator_secret_read_budget_free_bytes', help: 'Bytes of the Secret read memory budget free now', registers }),
   };
 }
 

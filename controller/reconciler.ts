@@ -3,28 +3,45 @@
 //   deleting, finalizer present -> clean every ledger path (unless preserved), drop finalizer
 //   annotation removed          -> same, and remove our status annotations
 //   invalid annotations         -> Failed status, Event, metric; no retry until the object changes
-//   otherwise                   -> decide (zero calls when nothing changed), read the Secrets,
-//                                  plan, write + clean stale paths in one batch run, record.
+//   otherwise                   -> decide (zero calls when nothing changed), read the Secrets
+//                                  under the memory budget, plan, write + clean stale paths,
+//                                  record a signed ledger.
+//
+// What the reconciler trusts: the ledger annotation only when its MAC
+// verifies for this resource (owner id and UID, see shared/ledger.ts); then
+// its versions and content tags become the writer's `known` facts, unless
+// another resource claims the same path (claims.ts), in which case Vault's
+// marker decides. An unverified ledger is a hint at most: which paths may
+// exist (read before writing) and which to try cleaning, through the same
+// ownership checks and path policy as any write.
+//
+// Limits per resource (terminal, with an Event): referenced Secrets, and
+// bytes of Secret data read per reconcile. Auto-discovery reads, plans and
+// writes its documents a batch at a time, so it never holds every Secret.
 //
 // Retryable failures throw (the queue backs off); terminal ones are recorded
 // and return. Cleanup failures keep the finalizer, so nothing is orphaned.
 import { ANNOTATION, parseSyncAnnotations, type SyncSpec } from '../shared/annotations.ts';
 import { ConfigError, SyncError, asSyncError } from '../shared/errors.ts';
 import type { Engine } from '../shared/engine.ts';
-import { ACCEPT_JSON, type KubeHttp } from '../shared/kube/http.ts';
+import type { KubeHttp } from '../shared/kube/http.ts';
+import { isAuthentic, signRecord, type LedgerKey } from '../shared/ledger.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Metrics } from '../shared/metrics.ts';
-import { parseVaultPath, formatPath, type PolicyContext } from '../shared/paths.ts';
-import { plan, secretsNeeded, type PlannedDocument, type SecretSnapshot, type SyncKind } from '../shared/plan.ts';
+import { parseVaultPath, formatPath, logicalCandidates, type PolicyContext } from '../shared/paths.ts';
+import { plan, planMode, plannedPaths, secretsNeeded, type NeededSecret, type PlannedDocument, type SecretSnapshot, type SyncKind } from '../shared/plan.ts';
 import {
-  FINALIZER, MAX_KEYS_RECORDED, STATUS_ANNOTATION, formatSecretVersions, parseSecretVersions, parseSyncRecord,
+  FINALIZER, STATUS_ANNOTATION, formatSecretVersions, formatSyncRecord, parseSecretVersions, parseSyncRecord,
   type PathRecord, type SyncRecord,
 } from '../shared/state.ts';
 import { ownerId } from '../shared/vault/ownership.ts';
 import type { DeleteOp, OpResult, UpsertOp } from '../shared/writer.ts';
+import type { Known } from '../shared/write-decision.ts';
 import { configFingerprint, contentFingerprint, decideSync } from './decide.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import { objectPath, parseKey, resourceLabel, type DeploymentView, type ResourceKey, type ResourceView } from './resources.ts';
+import { ledgerAfter, statusChanges, syncMessage, type DocumentSummary } from './outcome.ts';
+import { parseKey, resourceLabel, type DeploymentView, type ResourceKey, type ResourceView } from './resources.ts';
+import type { SecretBatch, SecretSource } from './secret-source.ts';
 import type { StateStore } from './state-store.ts';
 import type { EventSpec, StatusWriter } from './status.ts';
 import type { ClusterCache } from './watch.ts';
@@ -33,13 +50,21 @@ import type { HandlerResult } from './queue.ts';
 export interface ReconcilerConfig {
   cluster: string;
   adoptPolicy: 'never' | 'always';
+  /** Namespaces whose resources may set vault-sync.io/adopt ("*" = all). */
+  adoptNamespaces: readonly string[];
   deleteMode: 'all' | 'latest';
+  maxSecretsPerResource: number;
+  /** A forced write (rotation-check disabled) repeats at most this often per resource. */
+  minForcedWriteIntervalMs: number;
+  batchSize: number;
 }
 
 export interface ReconcilerDeps {
   http: KubeHttp;
   cache: ClusterCache;
   engine: Engine;
+  secrets: SecretSource;
+  ledgerKey: LedgerKey;
   status: StatusWriter;
   state: StateStore;
   config: ReconcilerConfig;
@@ -64,15 +89,34 @@ function preserveFlag(annotations: Record<string, string> | undefined, record: S
   return record.preserve ?? false;
 }
 
+/** Everything one reconcile knows about its resource. */
+interface Subject {
+  key: ResourceKey;
+  keyText: string;
+  view: ResourceView;
+  label: string;
+  owner: string;
+  ctx: PolicyContext;
+  record: SyncRecord;
+  /** The ledger's MAC verified: its versions and tags are facts. */
+  trusted: boolean;
+}
+
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   /** When each key last had Vault verified by a periodic reconcile (memory only). */
   readonly #verifiedAt = new Map<string, number>();
+  /** When each key last forced a write (rotation-check disabled), for the floor. */
+  readonly #forcedAt = new Map<string, number>();
   /** Secrets discovered per key, for the secrets_discovered gauge. */
   readonly #discovered = new Map<string, { kind: SyncKind; count: number }>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
+  }
+
+  #now(): Date {
+    return (this.#d.now ?? (() => new Date()))();
   }
 
   async reconcile(keyText: string): Promise<HandlerResult> {
@@ -82,18 +126,29 @@ export class Reconciler {
       this.#forget(keyText);
       return {};
     }
-    const label = resourceLabel(key.kind, key.namespace, key.name);
+    const { config } = this.#d;
     const annotations = view.metadata.annotations ?? {};
     const record = parseSyncRecord(annotations[STATUS_ANNOTATION.syncState]);
+    const owner = ownerId({ cluster: config.cluster, namespace: key.namespace, kind: key.kind, name: key.name });
+    const subject: Subject = {
+      key, keyText, view, record, owner,
+      label: resourceLabel(key.kind, key.namespace, key.name),
+      ctx: { namespace: key.namespace, name: key.name, kind: key.kind, cluster: config.cluster },
+      trusted: isAuthentic(this.#d.ledgerKey, owner, view.metadata.uid, record),
+    };
+    if (record.paths.length > 0 && !subject.trusted && record.v === 2) {
+      this.#d.controllerMetrics?.ledgerRejected.inc();
+      this.#d.log.warn('ledger annotation failed authentication; using Vault as the only truth', { kind: key.kind, namespace: key.namespace, name: key.name });
+    }
     const hasFinalizer = (view.metadata.finalizers ?? []).includes(FINALIZER);
 
     if (view.metadata.deletionTimestamp) {
-      if (hasFinalizer) await this.#cleanup(key, view, record, label, { removeStatus: false });
+      if (hasFinalizer) await this.#cleanup(subject, { removeStatus: false });
       return {};
     }
-    const parsed = parseSyncAnnotations(label, annotations);
+    const parsed = parseSyncAnnotations(subject.label, annotations);
     if (!parsed.managed) {
-      if (hasFinalizer || record.paths.length > 0) await this.#cleanup(key, view, record, label, { removeStatus: true });
+      if (hasFinalizer || record.paths.length > 0) await this.#cleanup(subject, { removeStatus: true });
       this.#forget(keyText);
       return {};
     }
@@ -103,23 +158,51 @@ export class Reconciler {
     }
     if (!parsed.spec) {
       this.#d.metrics?.configParseErrors.inc(parsed.errors.length);
-      await this.#fail(key, view, record, parsed.errors[0]!, parsed.errors, log);
+      await this.#fail(subject, parsed.errors[0]!, parsed.errors, log);
       return {};
     }
     if (!hasFinalizer) await this.#d.status.patch(key, { finalizer: 'add' });
-    return this.#sync(key, keyText, view, parsed.spec, record, label, log);
+    return this.#sync(subject, parsed.spec, log);
   }
 
-  async #sync(key: ResourceKey, keyText: string, view: ResourceView, spec: SyncSpec, record: SyncRecord, label: string, log: Logger): Promise<HandlerResult> {
+  #adoptAllowed(namespace: string, spec: SyncSpec): { adopt: boolean; refused: boolean } {
+    const { config } = this.#d;
+    if (config.adoptPolicy === 'always') return { adopt: true, refused: false };
+    if (!spec.adopt) return { adopt: false, refused: false };
+    const allowed = config.adoptNamespaces.includes('*') || config.adoptNamespaces.includes(namespace);
+    return { adopt: allowed, refused: !allowed };
+  }
+
+  #needed(s: Subject, spec: SyncSpec, podSpec: DeploymentView['podSpec'] | undefined): NeededSecret[] {
+    const { config } = this.#d;
+    const needed = secretsNeeded({ resource: s.label, kind: s.key.kind, name: s.key.name, spec, cluster: config.cluster, podSpec });
+    if (needed.length > config.maxSecretsPerResource) {
+      const field = spec.secrets ? ANNOTATION.secrets : 'spec.template.spec';
+      throw new ConfigError(s.label, field, `references ${needed.length} Secrets, above the limit of ${config.maxSecretsPerResource} per resource`,
+        'split the references across several annotated resources, or raise --max-secrets-per-resource');
+    }
+    return needed;
+  }
+
+  async #sync(s: Subject, spec: SyncSpec, log: Logger): Promise<HandlerResult> {
     const { cache, engine, metrics, controllerMetrics, config } = this.#d;
-    const now = (this.#d.now ?? (() => new Date()))();
+    const { key, keyText, view, label, record } = s;
+    const now = this.#now();
     const annotations = view.metadata.annotations ?? {};
     const podSpec = key.kind === 'Deployment' ? (view as DeploymentView).podSpec : undefined;
     const requeue: HandlerResult = spec.reconcileEveryMs ? { requeueAfterMs: spec.reconcileEveryMs } : {};
 
-    const needed = secretsNeeded({ resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec });
+    let needed: NeededSecret[];
+    try {
+      needed = this.#needed(s, spec, podSpec);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      metrics?.configParseErrors.inc();
+      await this.#fail({ ...s, record: { ...record, config: undefined } }, err, [err], log);
+      return requeue;
+    }
     const currentVersions: Record<string, string | undefined> = {};
-    for (const s of needed) currentVersions[s.name] = cache.secret(key.namespace, s.name)?.metadata.resourceVersion;
+    for (const n of needed) currentVersions[n.name] = cache.secret(key.namespace, n.name)?.metadata.resourceVersion;
     const fingerprint = configFingerprint(key.kind, spec, config.cluster, podSpec);
     const lastVerified = this.#verifiedAt.get(keyText);
     const periodicDue = spec.reconcileEveryMs !== undefined && (lastVerified === undefined || now.getTime() - lastVerified >= spec.reconcileEveryMs - 1000);
@@ -136,65 +219,56 @@ export class Reconciler {
       periodicDue,
     });
     metrics?.rotationChecks.inc();
-    if (!decision.sync) {
-      metrics?.rotationSkipped.inc();
-      controllerMetrics?.reconcileResults.inc({ kind: key.kind, outcome: 'skipped' });
-      this.#d.state.touch(keyText);
-      return requeue;
+    if (!decision.sync) return this.#skipped(s, requeue);
+    // A floor on forced writes: rotation-check disabled must not turn into a write storm.
+    let force = decision.force;
+    if (force && decision.reason === 'rotation-check-disabled') {
+      const last = this.#forcedAt.get(keyText);
+      if (last !== undefined && now.getTime() - last < config.minForcedWriteIntervalMs) force = false;
+      else this.#forcedAt.set(keyText, now.getTime());
     }
     log.debug('sync needed', { reason: decision.reason });
 
     const started = performance.now();
+    const { adopt, refused } = this.#adoptAllowed(key.namespace, spec);
+    if (refused) {
+      await this.#d.status.event(key, view.metadata.uid, {
+        reason: 'InvalidConfig', type: 'Warning', action: 'Sync',
+        note: `${label}: annotation ${ANNOTATION.adopt}: namespace "${key.namespace}" may not adopt Vault secrets, so the annotation is ignored; fix: ask the operator to add the namespace to --adopt-namespaces`,
+      });
+    }
     try {
-      // Read exactly the Secrets the plan needs, data included, straight from the API.
-      const secrets = new Map<string, SecretSnapshot | undefined>();
-      for (const s of needed) secrets.set(s.name, await this.#readSecret(key.namespace, s.name));
-
-      // Secret mode: our own annotation patch changes the Secret's resourceVersion but not its data.
-      const content = key.kind === 'Secret' ? contentFingerprint(secrets.get(key.name)?.data) : undefined;
-      if (decision.reason === 'secret-changed' && !decision.verify && key.kind === 'Secret' && content === record.content && status === 'Synced') {
-        metrics?.rotationSkipped.inc();
-        controllerMetrics?.reconcileResults.inc({ kind: key.kind, outcome: 'skipped' });
-        return requeue;
-      }
-
-      const planned = plan({ resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec, secrets });
-      this.#discovered.set(keyText, { kind: key.kind, count: secrets.size });
+      const run = await this.#writeDocuments(s, spec, podSpec, needed, { force, verify: decision.verify, adopt });
+      if (run === 'unchanged-secret') return this.#skipped(s, requeue);
+      const { documents, upserts, secretVersions, content } = run;
+      this.#discovered.set(keyText, { kind: key.kind, count: needed.length });
       this.#updateDiscoveredGauge();
 
-      const ctx: PolicyContext = { namespace: key.namespace, name: key.name, kind: key.kind, cluster: config.cluster };
-      const owner = ownerId({ cluster: config.cluster, namespace: key.namespace, kind: key.kind, name: key.name });
-      const adopt = spec.adopt || config.adoptPolicy === 'always';
-      const ledger = new Set(record.paths.map((p) => p.path));
-      const wanted = new Set(planned.documents.map((d) => formatPath(d.path)));
       const preserve = spec.preserveOnDelete;
-      const upserts: UpsertOp[] = planned.documents.map((d) => ({
-        kind: 'upsert', id: formatPath(d.path), resource: label, path: d.path, ctx, owner, payload: d.payload,
-        force: decision.force, verify: decision.verify, adopt, knownOwned: ledger.has(formatPath(d.path)),
-      }));
+      // Stale: in the ledger, no longer desired. After an interrupted run, "desired" is every path
+      // the plan would write, so nothing not yet reached is mistaken for stale.
+      const wanted = new Set(run.error ? plannedPaths({ resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec }).map(formatPath) : documents.map((d) => d.path));
       const stale = record.paths.filter((p) => !wanted.has(p.path));
       // Write the new paths first, then clean the old ones: a failed write never leaves nothing behind.
-      const deletes: DeleteOp[] = preserve ? [] : stale.map((p) => this.#deleteOp(p.path, label, ctx, owner));
-      const results = await engine.writer.run([...upserts, ...deletes]);
-      const upsertResults = results.slice(0, upserts.length);
-      const deleteResults = results.slice(upserts.length);
-
+      const deletes = preserve || run.error ? undefined : await engine.writer.run(stale.map((p) => this.#deleteOp(s, p, adopt)));
+      const results = [...upserts, ...(deletes ?? [])];
       const newRecord: SyncRecord = {
-        v: 1,
-        paths: this.#ledgerAfter(planned.documents, upsertResults, stale, preserve ? [] : deleteResults, record),
+        v: 2,
+        paths: ledgerAfter({ documents, upserts, stale, deletes: run.error && !preserve ? 'not-attempted' : deletes, previous: record.paths }),
         preserve,
         config: fingerprint,
         ...(content ? { content } : {}),
         ...(spec.resyncRequestedAt ? { resync: spec.resyncRequestedAt } : record.resync ? { resync: record.resync } : {}),
       };
-      const failures = results.filter((r) => r.error).map((r) => r.error!);
+      if (run.error) this.#countInputError(run.error);
+      const failures = [...(run.error ? [run.error] : []), ...results.filter((r) => r.error).map((r) => r.error!)];
       if (decision.verify) this.#verifiedAt.set(keyText, now.getTime());
       metrics?.syncDuration.observe({ kind: key.kind }, (performance.now() - started) / 1000);
 
       if (failures.length > 0) {
         const first = failures.find((f) => !f.retryable) ?? failures[0]!;
         newRecord.reason = first.retryable ? 'SyncFailed' : first.eventReason;
-        await this.#record(key, view, newRecord, planned.secretVersions, { status: 'Failed', message: first.message }, results);
+        await this.#record(s, newRecord, secretVersions, { status: 'Failed', message: first.message }, results);
         for (const f of failures) await this.#d.status.event(key, view.metadata.uid, failureEvent(f));
         metrics?.syncAttempts.inc({ kind: key.kind, result: 'failure' });
         controllerMetrics?.reconcileResults.inc({ kind: key.kind, outcome: first.retryable ? 'failed' : 'terminal' });
@@ -204,17 +278,16 @@ export class Reconciler {
         return requeue;
       }
 
-      const written = upsertResults.filter((r) => r.outcome === 'created' || r.outcome === 'updated').length;
-      const message = `${planned.documents.length} document(s) in sync (${written} written, ${planned.documents.length - written} unchanged)`
-        + (stale.length ? `; ${preserve ? 'kept' : 'cleaned'} ${stale.length} old path(s)` : '');
-      await this.#record(key, view, newRecord, planned.secretVersions, { status: 'Synced', message, lastSync: now.toISOString() }, results);
+      const written = upserts.filter((r) => r.outcome === 'created' || r.outcome === 'updated').length;
+      const message = syncMessage(documents.length, written, stale.length, preserve);
+      await this.#record(s, newRecord, secretVersions, { status: 'Synced', message, lastSync: now.toISOString() }, results);
       if (written > 0 || stale.length > 0 || decision.reason === 'first-sync' || decision.reason === 'resync-requested') {
         await this.#d.status.event(key, view.metadata.uid, {
           reason: 'Synced', type: 'Normal', action: 'Sync',
-          note: `${message}: ${planned.documents.map((d) => formatPath(d.path)).join(', ') || 'no Secrets referenced'} (${decision.reason})`,
+          note: `${message}: ${documents.map((d) => d.path).join(', ') || 'no Secrets referenced'} (${decision.reason})`,
         });
       }
-      for (const r of upsertResults.filter((r) => r.large)) {
+      for (const r of upserts.filter((r) => r.large)) {
         await this.#d.status.event(key, view.metadata.uid, {
           reason: 'LargeSecret', type: 'Warning', action: 'Sync',
           note: `Vault document ${r.path} is ${r.bytes} bytes, above the large-secret threshold; consider splitting it (select keys in vault-sync.io/secrets)`,
@@ -229,97 +302,181 @@ export class Reconciler {
     } catch (err) {
       if (err instanceof SyncError && err.retryable) throw err;
       const error = asSyncError(err, label);
-      if (error.reason === 'SecretNotFound') metrics?.secretNotFound.inc();
-      if (error.reason === 'KeyMissing') metrics?.secretKeyMissing.inc();
-      if (error instanceof ConfigError) metrics?.configParseErrors.inc();
+      this.#countInputError(error);
       if (!error.retryable) {
-        await this.#fail(key, view, { ...record, config: undefined }, error, [error], log);
+        await this.#fail({ ...s, record: { ...record, config: undefined } }, error, [error], log);
         return requeue;
       }
       throw error;
     }
   }
 
-  #deleteOp(path: string, label: string, ctx: PolicyContext, owner: string): DeleteOp {
-    return { kind: 'delete', id: path, resource: label, path: parseVaultPath(path, label), ctx, owner, mode: this.#d.config.deleteMode, knownOwned: true };
+  #countInputError(error: SyncError): void {
+    const { metrics } = this.#d;
+    if (error.reason === 'SecretNotFound') metrics?.secretNotFound.inc();
+    if (error.reason === 'KeyMissing') metrics?.secretKeyMissing.inc();
+    if (error instanceof ConfigError) metrics?.configParseErrors.inc();
   }
 
-  /** The ledger after a run: every path that may hold our data, stale ones marked. */
-  #ledgerAfter(documents: PlannedDocument[], upserts: OpResult[], stale: PathRecord[], deletes: OpResult[], previous: SyncRecord): PathRecord[] {
-    const out: PathRecord[] = [];
-    documents.forEach((d, i) => {
-      const r = upserts[i]!;
-      const path = formatPath(d.path);
-      const before = previous.paths.find((p) => p.path === path);
-      // A failed write that cannot have written anything stays out of the ledger.
-      const wroteNothing = r.error && ['OwnershipConflict', 'PathDenied', 'Oversize', 'InvalidConfig'].includes(r.error.reason);
-      if (wroteNothing && !before) return;
-      const keys = Object.keys(d.payload.values);
-      out.push({
-        path,
-        ...(r.kvVersion ? { kv: r.kvVersion } : {}),
-        keys: keys.slice(0, MAX_KEYS_RECORDED),
-        ...(keys.length > MAX_KEYS_RECORDED ? { keysTruncated: true } : {}),
-        bytes: d.payload.bytes,
-        ...(r.large ? { large: true } : {}),
-      });
-    });
-    stale.forEach((p, i) => {
-      const r = deletes[i];
-      // Deleted, already gone, or (never ours) not ours to delete: out of the ledger.
-      if (r && (r.outcome === 'deleted' || r.outcome === 'absent' || r.error?.reason === 'OwnershipConflict')) return;
-      if (!r) return; // preserved: no longer ours to clean
-      out.push({ ...p, stale: true });
-    });
-    return out;
+  #skipped(s: Subject, requeue: HandlerResult): HandlerResult {
+    this.#d.metrics?.rotationSkipped.inc();
+    this.#d.controllerMetrics?.reconcileResults.inc({ kind: s.key.kind, outcome: 'skipped' });
+    this.#d.state.touch(s.keyText);
+    return requeue;
   }
 
-  async #record(key: ResourceKey, view: ResourceView, record: SyncRecord, versions: Record<string, string>, s: { status: 'Synced' | 'Failed'; message: string; lastSync?: string }, results: OpResult[]): Promise<void> {
-    const current = view.metadata.annotations ?? {};
-    const large = results.some((r) => r.large);
-    const desired: Record<string, string | null> = {
-      [STATUS_ANNOTATION.status]: s.status,
-      [STATUS_ANNOTATION.message]: s.message,
-      [STATUS_ANNOTATION.largeSecret]: large ? 'true' : null,
-      [STATUS_ANNOTATION.secretVersions]: formatSecretVersions(versions),
-      [STATUS_ANNOTATION.syncState]: JSON.stringify(record),
+  /**
+   * Reads, plans and writes every document. Auto-discovery goes a batch of
+   * Secrets at a time (each is its own document); custom and Secret mode
+   * read what their one document needs.
+   */
+  async #writeDocuments(
+    s: Subject, spec: SyncSpec, podSpec: DeploymentView['podSpec'] | undefined, needed: NeededSecret[],
+    flags: { force: boolean; verify: boolean; adopt: boolean },
+  ): Promise<'unchanged-secret' | { documents: DocumentSummary[]; upserts: OpResult[]; secretVersions: Record<string, string>; content?: string; error?: SyncError }> {
+    const { config, engine, secrets: source } = this.#d;
+    const { key, label, record } = s;
+    const field = spec.secrets ? ANNOTATION.secrets : key.kind === 'Secret' ? 'data' : 'spec.template.spec';
+    const chunks = planMode(key.kind, spec) === 'auto'
+      ? Array.from({ length: Math.ceil(needed.length / config.batchSize) }, (_, i) => needed.slice(i * config.batchSize, (i + 1) * config.batchSize))
+      : [needed];
+    const documents: DocumentSummary[] = [];
+    const upserts: OpResult[] = [];
+    const secretVersions: Record<string, string> = {};
+    let content: string | undefined;
+    let bytesRead = 0;
+    for (const chunk of chunks) {
+      let batch: SecretBatch;
+      try {
+        batch = await source.read(key.namespace, chunk.map((n) => n.name), label, field, bytesRead);
+      } catch (err) {
+        // Stop here; what earlier chunks wrote is reported (and recorded) with the error.
+        if (documents.length === 0) throw err;
+        return { documents, upserts, secretVersions, ...(content ? { content } : {}), error: asSyncError(err, label) };
+      }
+      try {
+        bytesRead += batch.dataBytes;
+        if (key.kind === 'Secret') {
+          // Secret mode: our own annotation patch changes the Secret's resourceVersion but not its data.
+          const own = batch.secrets.get(key.name);
+          content = own ? engine.writer.tag(contentHash(own)) : undefined;
+          const status = s.view.metadata.annotations?.[STATUS_ANNOTATION.status];
+          if (!flags.force && !flags.verify && content === record.content && status === 'Synced' && s.trusted) return 'unchanged-secret';
+        }
+        let planned: ReturnType<typeof plan>;
+        try {
+          planned = plan({
+            resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec, secrets: batch.secrets,
+            ...(planMode(key.kind, spec) === 'auto' ? { only: new Set(chunk.map((n) => n.name)) } : {}),
+          });
+        } catch (err) {
+          if (documents.length === 0) throw err;
+          return { documents, upserts, secretVersions, ...(content ? { content } : {}), error: asSyncError(err, label) };
+        }
+        Object.assign(secretVersions, planned.secretVersions);
+        const ops = planned.documents.map((d) => this.#upsertOp(s, d, flags));
+        upserts.push(...(await engine.writer.run(ops)));
+        for (const d of planned.documents) documents.push({ path: formatPath(d.path), keys: Object.keys(d.payload.values), bytes: d.payload.bytes });
+      } finally {
+        batch.reservation.release();
+      }
+    }
+    return { documents, upserts, secretVersions, ...(content ? { content } : {}) };
+  }
+
+  /** What the authenticated ledger says we wrote at a path. */
+  #known(s: Subject, path: string): Known | undefined {
+    if (!s.trusted) return undefined;
+    const entry = s.record.paths.find((p) => p.path === path);
+    return entry?.ver !== undefined && entry.h ? { version: entry.ver, tag: entry.h } : undefined;
+  }
+
+  #contested(s: Subject, path: PathRecord | string): boolean {
+    const written = typeof path === 'string' ? path : path.path;
+    const candidates = new Set<string>();
+    try {
+      for (const c of logicalCandidates(parseVaultPath(written, s.label))) candidates.add(c);
+    } catch {
+      return true; // unparseable: never trust anything about it
+    }
+    if (typeof path !== 'string' && path.key) candidates.add(path.key);
+    return this.#d.cache.claimedByOthers([...candidates], s.keyText);
+  }
+
+  #upsertOp(s: Subject, d: PlannedDocument, flags: { force: boolean; verify: boolean; adopt: boolean }): UpsertOp {
+    const path = formatPath(d.path);
+    return {
+      kind: 'upsert', id: path, resource: s.label, path: d.path, ctx: s.ctx, owner: s.owner, payload: d.payload,
+      force: flags.force, verify: flags.verify, adopt: flags.adopt,
+      known: this.#known(s, path), contested: this.#contested(s, path),
+      likelyExists: s.record.paths.some((p) => p.path === path),
     };
-    // Only what differs: an unchanged status costs no API call (and, on a
-    // Secret, no new resourceVersion). The sync time alone is not a change.
-    const changes = Object.fromEntries(Object.entries(desired).filter(([k, v]) => (current[k] ?? null) !== v));
+  }
+
+  #deleteOp(s: Subject, p: PathRecord, adopt: boolean): DeleteOp {
+    return {
+      kind: 'delete', id: p.path, resource: s.label, path: parseVaultPath(p.path, s.label), ctx: s.ctx, owner: s.owner,
+      mode: this.#d.config.deleteMode, adopt, known: this.#known(s, p.path), contested: this.#contested(s, p),
+    };
+  }
+
+  async #record(s: Subject, record: SyncRecord, versions: Record<string, string>, st: { status: 'Synced' | 'Failed'; message: string; lastSync?: string }, results: OpResult[]): Promise<void> {
+    const current = s.view.metadata.annotations ?? {};
+    const signed = signRecord(this.#d.ledgerKey, s.owner, s.view.metadata.uid ?? '', record);
+    const changes = statusChanges(current, {
+      [STATUS_ANNOTATION.status]: st.status,
+      [STATUS_ANNOTATION.message]: st.message,
+      [STATUS_ANNOTATION.largeSecret]: results.some((r) => r.large) ? 'true' : null,
+      [STATUS_ANNOTATION.secretVersions]: formatSecretVersions(versions),
+      [STATUS_ANNOTATION.syncState]: formatSyncRecord(signed),
+    }, st.lastSync);
     if (Object.keys(changes).length === 0) return;
-    if (s.lastSync) changes[STATUS_ANNOTATION.lastSync] = s.lastSync;
-    const rv = await this.#d.status.patch(key, { annotations: changes });
-    if (key.kind === 'Secret') this.#d.cache.recordOwnWrite(key.namespace, key.name, rv);
+    const rv = await this.#d.status.patch(s.key, { annotations: changes });
+    if (s.key.kind === 'Secret') this.#d.cache.recordOwnWrite(s.key.namespace, s.key.name, rv);
   }
 
-  async #fail(key: ResourceKey, view: ResourceView, record: SyncRecord, error: SyncError, all: SyncError[], log: Logger): Promise<void> {
+  async #fail(s: Subject, error: SyncError, all: SyncError[], log: Logger): Promise<void> {
     log.warn('sync failed', { reason: error.reason, error: error.message });
-    const failed: SyncRecord = { ...record, reason: error.eventReason };
-    await this.#record(key, view, failed, parseSecretVersions(view.metadata.annotations?.[STATUS_ANNOTATION.secretVersions]), { status: 'Failed', message: error.message }, []);
-    for (const e of all) await this.#d.status.event(key, view.metadata.uid, failureEvent(e));
-    this.#d.metrics?.syncAttempts.inc({ kind: key.kind, result: 'failure' });
-    this.#d.controllerMetrics?.reconcileResults.inc({ kind: key.kind, outcome: 'terminal' });
-    this.#d.state.set(`${key.kind}/${key.namespace}/${key.name}`, { lastError: error.message, reason: error.eventReason });
+    // Only a trusted ledger is carried over: an unverified one would be signed into a trusted one here.
+    const paths = s.trusted ? s.record.paths : [];
+    const failed: SyncRecord = { ...s.record, v: 2, paths, reason: error.eventReason };
+    await this.#record(s, failed, parseSecretVersions(s.view.metadata.annotations?.[STATUS_ANNOTATION.secretVersions]), { status: 'Failed', message: error.message }, []);
+    for (const e of all) await this.#d.status.event(s.key, s.view.metadata.uid, failureEvent(e));
+    this.#d.metrics?.syncAttempts.inc({ kind: s.key.kind, result: 'failure' });
+    this.#d.controllerMetrics?.reconcileResults.inc({ kind: s.key.kind, outcome: 'terminal' });
+    this.#d.state.set(s.keyText, { lastError: error.message, reason: error.eventReason });
   }
 
-  async #cleanup(key: ResourceKey, view: ResourceView, record: SyncRecord, label: string, opts: { removeStatus: boolean }): Promise<void> {
-    const { engine, status, config } = this.#d;
+  async #cleanup(s: Subject, opts: { removeStatus: boolean }): Promise<void> {
+    const { engine, status } = this.#d;
+    const { key, view, record } = s;
     const preserve = preserveFlag(view.metadata.annotations, record);
-    const ctx: PolicyContext = { namespace: key.namespace, name: key.name, kind: key.kind, cluster: config.cluster };
-    const owner = ownerId({ cluster: config.cluster, namespace: key.namespace, kind: key.kind, name: key.name });
     let cleaned = 0;
     if (!preserve && record.paths.length > 0) {
-      const results = await engine.writer.run(record.paths.map((p) => this.#deleteOp(p.path, label, ctx, owner)));
+      const parsed = parseSyncAnnotations(s.label, view.metadata.annotations);
+      const adopt = parsed.managed && parsed.spec ? this.#adoptAllowed(key.namespace, parsed.spec).adopt : false;
+      const ops: DeleteOp[] = [];
+      const unparseable: PathRecord[] = [];
+      for (const p of record.paths) {
+        try {
+          ops.push(this.#deleteOp(s, p, adopt));
+        } catch {
+          unparseable.push(p);
+        }
+      }
+      const results = await engine.writer.run(ops);
       const retryable = results.find((r) => r.error?.retryable)?.error;
-      const remaining = record.paths.filter((_, i) => results[i]!.error && results[i]!.error!.reason !== 'OwnershipConflict');
+      // Refused (not ours, or outside the policy) means not ours to clean: dropped, reported.
+      const remaining = ops.filter((_, i) => results[i]!.error && !results[i]!.error!.wroteNothing).map((op) => record.paths.find((p) => p.path === op.id)!);
       for (const r of results.filter((r) => r.error)) await status.event(key, view.metadata.uid, { ...failureEvent(r.error!), action: 'Cleanup' });
       if (remaining.length > 0) {
         // Keep the finalizer and the ledger of what is left; try again later.
-        await status.patch(key, { annotations: { [STATUS_ANNOTATION.syncState]: JSON.stringify({ ...record, paths: remaining }) } });
-        throw retryable ?? new SyncError('VaultUnavailable', `${label}: ${remaining.length} Vault path(s) could not be cleaned up`);
+        const left = signRecord(this.#d.ledgerKey, s.owner, view.metadata.uid ?? '', { ...record, v: 2, paths: s.trusted ? remaining : [] });
+        await status.patch(key, { annotations: { [STATUS_ANNOTATION.syncState]: formatSyncRecord(left) } });
+        throw retryable ?? new SyncError('VaultUnavailable', `${s.label}: ${remaining.length} Vault path(s) could not be cleaned up`);
       }
       cleaned = results.filter((r) => r.outcome === 'deleted').length;
+      if (unparseable.length) this.#d.log.warn('ledger paths that do not parse were skipped', { kind: key.kind, namespace: key.namespace, name: key.name, count: unparseable.length });
     }
     const removal: Record<string, null> = {};
     if (opts.removeStatus) for (const k of STATUS_KEYS) if (view.metadata.annotations?.[k] !== undefined) removal[k] = null;
@@ -328,20 +485,15 @@ export class Reconciler {
       reason: 'Cleaned', type: 'Normal', action: 'Cleanup',
       note: preserve
         ? `kept ${record.paths.length} Vault path(s) (preserve-on-delete): ${record.paths.map((p) => p.path).join(', ')}`
-        : `removed ${cleaned} Vault path(s)${record.paths.length ? `: ${record.paths.map((p) => p.path).join(', ')}` : ''}`,
+        : `removed ${cleaned} Vault path(s)${cleaned ? `: ${record.paths.map((p) => p.path).join(', ')}` : ''}`,
     });
     this.#d.controllerMetrics?.reconcileResults.inc({ kind: key.kind, outcome: 'cleaned' });
     status.forget(key);
   }
 
-  async #readSecret(namespace: string, name: string): Promise<SecretSnapshot | undefined> {
-    const secret = await this.#d.http.request('GET', objectPath({ kind: 'Secret', namespace, name }), { accept: ACCEPT_JSON, allow404: true });
-    if (!secret) return undefined;
-    return { name, resourceVersion: String(secret.metadata?.resourceVersion ?? ''), data: secret.data ?? {} };
-  }
-
   #forget(keyText: string): void {
     this.#verifiedAt.delete(keyText);
+    this.#forcedAt.delete(keyText);
     if (this.#discovered.delete(keyText)) this.#updateDiscoveredGauge();
     this.#d.state.delete(keyText);
   }
@@ -351,4 +503,9 @@ export class Reconciler {
     for (const { kind, count } of this.#discovered.values()) totals[kind] = (totals[kind] ?? 0) + count;
     for (const [kind, count] of Object.entries(totals)) this.#d.metrics?.secretsDiscovered.set({ kind }, count);
   }
+}
+
+/** sha256 of a Secret's data, internal only: Secret mode stores its tag (under the controller's key) on the Secret. */
+function contentHash(secret: SecretSnapshot): string {
+  return contentFingerprint(secret.data);
 }

@@ -69,10 +69,16 @@ export function parseKey(key: string): ResourceKey {
   return { kind, namespace, name };
 }
 
+/** One URL path segment: encoded, and "." / ".." too, which URL parsing would otherwise resolve. */
+function segment(s: string): string {
+  return s === '.' || s === '..' ? s.replace(/\./g, '%2E') : encodeURIComponent(s);
+}
+
+/** The object's API path; names are encoded, so no name can walk to another path. */
 export function objectPath(k: ResourceKey): string {
-  return k.kind === 'Deployment'
-    ? `/apis/apps/v1/namespaces/${k.namespace}/deployments/${k.name}`
-    : `/api/v1/namespaces/${k.namespace}/secrets/${k.name}`;
+  const ns = segment(k.namespace);
+  const name = segment(k.name);
+  return k.kind === 'Deployment' ? `/apis/apps/v1/namespaces/${ns}/deployments/${name}` : `/api/v1/namespaces/${ns}/secrets/${name}`;
 }
 
 export function collectionPath(kind: SyncKind, namespace: string | undefined): string {

@@ -8,6 +8,7 @@ import { Reflector, type ChangeType, type Projected, type ReflectorHealth } from
 import type { Logger } from '../shared/log.ts';
 import { secretsNeeded } from '../shared/plan.ts';
 import { STATUS_ANNOTATION } from '../shared/state.ts';
+import { ClaimIndex } from './claims.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import {
   collectionPath, formatKey, isTracked, projectDeployment, projectSecret, resourceLabel,
@@ -43,7 +44,11 @@ export function referencedSecrets(d: DeploymentView): string[] {
   const name = d.metadata.name ?? '';
   const parsed = parseSyncAnnotations(resourceLabel('Deployment', ns, name), d.metadata.annotations);
   if (!parsed.managed || !parsed.spec) return [];
-  return secretsNeeded({ resource: '', kind: 'Deployment', name, spec: parsed.spec, cluster: '', podSpec: d.podSpec }).map((s) => s.name);
+  try {
+    return secretsNeeded({ resource: '', kind: 'Deployment', name, spec: parsed.spec, cluster: '', podSpec: d.podSpec }).map((s) => s.name);
+  } catch {
+    return []; // an invalid reference: the reconcile reports it
+  }
 }
 
 /** One object from whichever namespace-scoped reflector holds it. */
@@ -71,16 +76,22 @@ export class ClusterCache {
   readonly #ownWrites = new Map<string, string>();
   readonly #enqueue: (key: string) => void;
   readonly #unhealthyAfterMs: number;
+  /** Which tracked resource claims which Vault path (see claims.ts). */
+  readonly #claims = new ClaimIndex();
+  readonly #claimsOf: ((kind: 'Deployment' | 'Secret', view: DeploymentView | SecretView) => string[]) | undefined;
 
   constructor(opts: {
     http: KubeHttp;
     namespaces?: string[];
     enqueue: (key: string) => void;
+    /** The Vault paths a tracked resource claims (claims.resourceClaims, bound to the cluster and key). */
+    claims?: (kind: 'Deployment' | 'Secret', view: DeploymentView | SecretView) => string[];
     metrics?: ControllerMetrics;
     log?: Logger;
     unhealthyAfterMs?: number;
   }) {
     this.#enqueue = opts.enqueue;
+    this.#claimsOf = opts.claims;
     this.#unhealthyAfterMs = opts.unhealthyAfterMs ?? 30_000;
     const scopes = opts.namespaces?.length ? opts.namespaces : [undefined];
     const health = (resource: string) => (event: ReflectorHealth) => {
@@ -146,6 +157,17 @@ export class ClusterCache {
     return resourceVersion !== undefined && this.#ownWrites.get(`${namespace}/${name}`) === resourceVersion;
   }
 
+  /** True when a tracked resource other than `self` (a queue key) claims one of the paths. */
+  claimedByOthers(candidates: readonly string[], self: string): boolean {
+    return this.#claims.claimedByOthers(candidates, self);
+  }
+
+  #updateClaims(kind: 'Deployment' | 'Secret', view: DeploymentView | SecretView | undefined, key: string): void {
+    if (!this.#claimsOf) return;
+    if (!view || !isTracked(view.metadata)) this.#claims.delete(key);
+    else this.#claims.set(key, this.#claimsOf(kind, view));
+  }
+
   health(): WatchHealthSummary {
     const watches = [...this.#deployments, ...this.#secrets].map((r, i) => ({
       name: i < this.#deployments.length ? 'deployments' : 'secrets',
@@ -174,6 +196,7 @@ export class ClusterCache {
     const namespace = view?.metadata.namespace ?? '';
     const name = view?.metadata.name ?? '';
     this.#index(namespace, name, next ? referencedSecrets(next) : undefined, prev ? referencedSecrets(prev) : undefined);
+    this.#updateClaims('Deployment', type === 'DELETED' ? undefined : next, formatKey({ kind: 'Deployment', namespace, name }));
     if (type === 'DELETED') return; // the finalizer made us clean up before this
     if (deploymentChangeMatters(prev, next)) this.#enqueue(formatKey({ kind: 'Deployment', namespace, name }));
   }
@@ -183,6 +206,7 @@ export class ClusterCache {
     const namespace = view?.metadata.namespace ?? '';
     const name = view?.metadata.name ?? '';
     if (type === 'MODIFIED' && prev?.metadata.resourceVersion === next?.metadata.resourceVersion) return;
+    this.#updateClaims('Secret', type === 'DELETED' ? undefined : next, formatKey({ kind: 'Secret', namespace, name }));
     if (type !== 'DELETED' && this.isOwnWrite(namespace, name, next?.metadata.resourceVersion)) return;
     // The Secret itself, when it is annotated (Secret mode) or still ours to clean up.
     if (next && isTracked(next.metadata)) {

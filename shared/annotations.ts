@@ -27,6 +27,8 @@ export const ANNOTATION = {
 } as const;
 
 export const MIN_RECONCILE_MS = 30_000;
+/** Longer intervals are clamped: timers overflow past 2^31 ms (24.8 days) and fire at once. */
+export const MAX_RECONCILE_MS = 24 * 3600_000;
 
 /** One entry of `vault-sync.io/secrets`. */
 export interface SecretSelection {
@@ -57,6 +59,16 @@ export type ParsedAnnotations =
 
 // Kubernetes' own rules: Secret names are DNS subdomains; data keys are [-._a-zA-Z0-9]+.
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * A valid Secret name (an RFC 1123 DNS subdomain). Checked before any read:
+ * a pod template can carry names the apiserver never validated (e.g.
+ * "../../team-b/secrets/x" in volumes[].secret.secretName), and a name ends
+ * up in an API path.
+ */
+export function isSecretName(name: string): boolean {
+  return name.length <= 253 && SECRET_NAME.test(name);
+}
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 // Prefixes become part of Vault keys: same character set, may be empty.
 const KEY_PREFIX = /^[-._a-zA-Z0-9]*$/;
@@ -100,7 +112,7 @@ function parseSelections(resource: string, raw: string, errors: ConfigError[]): 
     if (unknownFields.length) {
       errors.push(new ConfigError(resource, at, `has unknown field(s) ${unknownFields.map((f) => JSON.stringify(f)).join(', ')}`, 'use only "name", "keys" and "prefix"'));
     }
-    if (typeof name !== 'string' || !SECRET_NAME.test(name)) {
+    if (typeof name !== 'string' || !isSecretName(name)) {
       errors.push(new ConfigError(resource, `${at}.name`, name === undefined ? 'is missing' : `${JSON.stringify(name)} is not a valid Secret name`, 'give the name of a Secret in the same namespace'));
       return;
     }
@@ -156,6 +168,9 @@ export function parseSyncAnnotations(resource: string, annotations: Readonly<Rec
     } else if (ms < MIN_RECONCILE_MS) {
       warnings.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is below the 30s minimum, so 30s is used`, 'use "30s" or longer, or "off"'));
       reconcileEveryMs = MIN_RECONCILE_MS;
+    } else if (ms > MAX_RECONCILE_MS) {
+      warnings.push(new ConfigError(resource, ANNOTATION.reconcile, `"${rawReconcile}" is above the 24h maximum, so 24h is used`, 'use "24h" or shorter, or "off"'));
+      reconcileEveryMs = MAX_RECONCILE_MS;
     } else {
       reconcileEveryMs = ms;
     }

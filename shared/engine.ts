@@ -2,6 +2,8 @@
 // store and one batch writer, sharing one metrics set. Hosts (controller,
 // benchmarks, tests) build the engine here instead of repeating the wiring.
 import type { Registry } from 'prom-client';
+import type { Clock } from './clock.ts';
+import { LedgerKey } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { parsePathPolicy, DEFAULT_PATH_POLICY } from './paths.ts';
@@ -9,7 +11,7 @@ import type { BackoffPolicy } from './retry.ts';
 import { createThrottle, type Throttle } from './throttle.ts';
 import { VaultClient, type VaultConnection } from './vault/client.ts';
 import type { AuthConfig, FileReader } from './vault/auth.ts';
-import { KvStore } from './vault/kv.ts';
+import { KvStore, type KvOperations } from './vault/kv.ts';
 import { BatchWriter } from './writer.ts';
 
 export interface EngineConfig {
@@ -34,6 +36,11 @@ export interface EngineConfig {
   log?: Logger;
   signal?: AbortSignal;
   readFile?: FileReader;
+  /** The controller's key (content tags, ledger MACs); a per-process one when absent. */
+  ledgerKey?: LedgerKey;
+  /** Wraps the KV store the writer uses (instrumentation; fault injection at the KV seam in tests). */
+  decorateKv?: (kv: KvOperations) => KvOperations;
+  clock?: Clock;
 }
 
 export interface Engine {
@@ -54,6 +61,7 @@ export function createEngine(config: EngineConfig): Engine {
     ratePerSecond: config.rateLimit ?? DEFAULT_RATE_LIMIT,
     burst: config.burst ?? DEFAULT_BURST,
     maxConcurrent: config.maxConcurrentRequests,
+    clock: config.clock,
     onStart: config.onRequestStart,
     metrics,
   });
@@ -67,9 +75,11 @@ export function createEngine(config: EngineConfig): Engine {
   const client = new VaultClient({
     connection: config.connection, auth: config.auth, throttle, backoff: config.backoff, signal: config.signal, metrics, log: config.log, readFile: config.readFile,
   });
-  const kv = new KvStore(client, { log: config.log });
+  const kv = new KvStore(client, { log: config.log, clock: config.clock });
   const writer = new BatchWriter({
-    kv,
+    kv: config.decorateKv ? config.decorateKv(kv) : kv,
+    ledgerKey: config.ledgerKey ?? LedgerKey.ephemeral(),
+    clock: config.clock,
     policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY),
     batchSize: config.batchSize,
     backoff: config.backoff,
@@ -83,6 +93,7 @@ export function createEngine(config: EngineConfig): Engine {
   return {
     throttle, client, kv, writer, metrics,
     async stop() {
+      writer.stop();
       client.stop();
       await throttle.stop();
     },

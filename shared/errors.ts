@@ -35,7 +35,16 @@ export const ERROR_REASONS = [
 export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 const RETRYABLE: ReadonlySet<ErrorReason> = new Set<ErrorReason>([
-  'CasConflict', 'RateLimited', 'Sealed', 'VaultUnavailable', 'Network', 'Timeout', 'AuthFailed', 'Internal',
+  'CasConflict', 'RateLimited', 'Sealed', 'VaultUnavailable', 'Network', 'Timeout', 'AuthFailed', 'Aborted', 'Internal',
+]);
+
+/**
+ * Failures decided before anything was sent to Vault (or answered so that
+ * nothing can have been written): such an op wrote nothing, so a path that
+ * was never ours stays out of the ledger.
+ */
+const PREFLIGHT: ReadonlySet<ErrorReason> = new Set<ErrorReason>([
+  'InvalidConfig', 'PathDenied', 'SecretNotFound', 'KeyMissing', 'DuplicateKey', 'OwnershipConflict', 'Oversize',
 ]);
 
 /** Kubernetes Event reasons the controller emits for failures. */
@@ -56,6 +65,11 @@ export class SyncError extends Error {
     this.retryable = opts.retryable ?? RETRYABLE.has(reason);
     this.field = opts.field;
     this.fix = opts.fix;
+  }
+
+  /** Nothing was written to Vault by the op that failed this way. */
+  get wroteNothing(): boolean {
+    return PREFLIGHT.has(this.reason);
   }
 
   get eventReason(): FailureEventReason {
@@ -113,8 +127,14 @@ export class KeyMissingError extends SyncError {
 }
 
 export class OwnershipConflictError extends SyncError {
-  constructor(path: string, owner: string, currentOwner: string | undefined) {
-    const held = currentOwner ? `it is managed by ${currentOwner}` : 'it was not written by vault-sync-operator';
+  /**
+   * `currentOwner` is named only when the caller may know it (same namespace
+   * and cluster); `managed` says whether another vault-sync resource holds it.
+   */
+  constructor(path: string, owner: string, currentOwner: string | undefined, managed = currentOwner !== undefined) {
+    const held = currentOwner
+      ? `it is managed by ${currentOwner}`
+      : managed ? 'it is managed by another resource' : 'it was not written by vault-sync-operator';
     super('OwnershipConflict', `Vault path "${path}" belongs to someone else: ${held}, and ${owner} may not overwrite or delete it`, {
       field: 'vault-sync.io/path',
       fix: 'choose another path, or allow adoption with the vault-sync.io/adopt: "true" annotation (or --adopt-policy=always) if taking it over is intended',
@@ -137,12 +157,15 @@ export class OversizeError extends SyncError {
 export class VaultRequestError extends SyncError {
   readonly status: number | undefined;
   readonly operation: string;
+  /** The server's Retry-After, in ms, when it sent one (429s with rate-limit headers on). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(reason: ErrorReason, operation: string, detail: string, status?: number, opts: { cause?: unknown } = {}) {
-    super(reason, `Vault ${operation} failed: ${detail}`, opts);
+  constructor(reason: ErrorReason, operation: string, detail: string, status?: number, opts: { cause?: unknown; retryAfterMs?: number } = {}) {
+    super(reason, `Vault ${operation} failed: ${detail}`, { cause: opts.cause });
     this.name = 'VaultRequestError';
     this.status = status;
     this.operation = operation;
+    this.retryAfterMs = opts.retryAfterMs;
   }
 }
 

@@ -73,6 +73,12 @@ export function createMetrics(registry: Registry) {
       help: 'Configured throttle burst (bucket size)',
       registers,
     }),
+    markers: new Counter({
+      name: 'vault_sync_operator_ownership_markers_total',
+      help: 'Ownership marker (custom_metadata) writes, by throttle lane and result (written, failed, dropped)',
+      labelNames: ['lane', 'result'],
+      registers,
+    }),
     // --- batches ---
     batchOperations: new Counter({
       name: 'vault_batch_operations_total',

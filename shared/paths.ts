@@ -179,13 +179,27 @@ function policyFix(policy: PathPolicy, ctx: PolicyContext): string {
 }
 
 /**
+ * Every logical path a written path can turn out to be once its mount is
+ * known: as written (KV v1, or a v2 path in logical form), or without one
+ * `data` infix (a v2 path in API form, whatever the mount's depth).
+ */
+export function pathReadings(path: VaultPath): string[][] {
+  const s = path.segments;
+  return [[...s], ...s.map((seg, i) => (i >= 1 && seg === 'data' ? [...s.slice(0, i), ...s.slice(i + 1)] : undefined)).filter((r): r is string[] => r !== undefined)];
+}
+
+/** `pathReadings` as logical keys (the form `logicalKey` gives once the mount is resolved). */
+export function logicalCandidates(path: VaultPath): string[] {
+  return pathReadings(path).map((r) => r.join('/'));
+}
+
+/**
  * Early check, before the mount is known: passes when some reading of the
  * written path (with or without one `data` infix) matches the policy. The
  * exact check (`checkLogicalPath`) runs again before anything is written.
  */
 export function checkWrittenPath(policy: PathPolicy, path: VaultPath, ctx: PolicyContext, resource: string): void {
-  const s = path.segments;
-  const readings = [s, ...s.map((seg, i) => (i >= 1 && seg === 'data' ? [...s.slice(0, i), ...s.slice(i + 1)] : undefined)).filter((r): r is string[] => r !== undefined)];
+  const readings = pathReadings(path);
   if (!readings.some((r) => policy.some((t) => templateMatches(t, r, ctx)))) {
     throw new PathDeniedError(resource, formatPath(path), `namespace "${ctx.namespace}" may not write there`, policyFix(policy, ctx));
   }

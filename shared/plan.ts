@@ -13,7 +13,7 @@
 // paths.scopeToCluster). Callers first ask `secretsNeeded` which Secrets to
 // read, read them, then call `plan`.
 import { ConfigError, KeyMissingError, SecretNotFoundError, SyncError } from './errors.ts';
-import { ANNOTATION, type SecretSelection, type SyncSpec } from './annotations.ts';
+import { ANNOTATION, isSecretName, type SecretSelection, type SyncSpec } from './annotations.ts';
 import { discoverSecretReferences, type PodSpecLike } from './discovery.ts';
 import { childPath, scopeToCluster, type VaultPath } from './paths.ts';
 import { buildPayload, encodeSecretValue, type EncodedValue, type Payload } from './payload.ts';
@@ -39,6 +39,8 @@ export interface PlanInput {
   podSpec?: PodSpecLike;
   /** The Secret itself in secret mode; the referenced Secrets otherwise (undefined = does not exist). */
   secrets: ReadonlyMap<string, SecretSnapshot | undefined>;
+  /** Auto mode: plan only the documents of these Secrets (the caller streams references in chunks). */
+  only?: ReadonlySet<string>;
 }
 
 export interface PlannedDocument {
@@ -65,7 +67,11 @@ export function planMode(kind: SyncKind, spec: SyncSpec): PlanMode {
   return spec.secrets ? 'custom' : 'auto';
 }
 
-/** The Secrets a plan needs, so the caller can read exactly those. */
+/**
+ * The Secrets a plan needs, so the caller can read exactly those. A name
+ * from the pod template that is not a valid Secret name is a ConfigError
+ * naming where it was found (it would otherwise become part of an API path).
+ */
 export function secretsNeeded(input: Omit<PlanInput, 'secrets'>): NeededSecret[] {
   switch (planMode(input.kind, input.spec)) {
     case 'secret':
@@ -73,7 +79,24 @@ export function secretsNeeded(input: Omit<PlanInput, 'secrets'>): NeededSecret[]
     case 'custom':
       return [...new Set(input.spec.secrets!.map((s) => s.name))].map((name) => ({ name, optional: false }));
     case 'auto':
-      return [...discoverSecretReferences(input.podSpec).values()].map((r) => ({ name: r.name, optional: r.optional }));
+      return [...discoverSecretReferences(input.podSpec).values()].map((r) => {
+        if (!isSecretName(r.name)) {
+          throw new ConfigError(input.resource, `spec.template.spec.${r.via[0]}`, `${JSON.stringify(r.name.slice(0, 80))} is not a valid Secret name`,
+            'reference a Secret of this namespace by its name (lower-case letters, digits, "-" and ".")');
+        }
+        return { name: r.name, optional: r.optional };
+      });
+  }
+}
+
+/** The Vault paths a plan writes, known without reading any Secret (for the claims index). */
+export function plannedPaths(input: Omit<PlanInput, 'secrets'>): VaultPath[] {
+  const base = scopeToCluster(input.spec.path, input.cluster);
+  if (planMode(input.kind, input.spec) !== 'auto') return [base];
+  try {
+    return secretsNeeded(input).map((s) => childPath(base, s.name, input.resource));
+  } catch {
+    return [];
   }
 }
 
@@ -113,7 +136,9 @@ function planCustom(input: PlanInput, base: VaultPath): PlannedDocument[] {
 }
 
 function planAuto(input: PlanInput, base: VaultPath): PlannedDocument[] {
-  const refs = [...discoverSecretReferences(input.podSpec).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const refs = [...discoverSecretReferences(input.podSpec).values()]
+    .filter((r) => !input.only || input.only.has(r.name))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
   const documents: PlannedDocument[] = [];
   for (const ref of refs) {
     const secret = input.secrets.get(ref.name);

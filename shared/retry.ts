@@ -30,6 +30,8 @@ export function backoffDelay(policy: BackoffPolicy, retry: number, random: () =>
 export interface RetryHooks {
   /** Narrows which retryable errors this loop retries (default: all of them). */
   retryIf?: (err: SyncError) => boolean;
+  /** A floor under the delay for this error (e.g. the server's Retry-After), ms. */
+  minDelayMs?: (err: SyncError) => number | undefined;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   onRetry?: (err: SyncError, attempt: number, delayMs: number) => void;
@@ -43,7 +45,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
       return await fn(attempt);
     } catch (err) {
       if (!isSyncError(err) || !err.retryable || (hooks.retryIf && !hooks.retryIf(err)) || attempt >= policy.maxAttempts || hooks.signal?.aborted) throw err;
-      const delay = backoffDelay(policy, attempt, hooks.random);
+      const delay = Math.max(backoffDelay(policy, attempt, hooks.random), hooks.minDelayMs?.(err) ?? 0);
       hooks.onRetry?.(err, attempt, delay);
       try {
         await sleep(delay, hooks.signal);

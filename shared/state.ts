@@ -10,9 +10,10 @@
 //   vault-sync.io/sync-state       JSON SyncRecord: the ledger of paths written
 //                                  (cleanup reads it), key names, sizes, and
 //                                  the fingerprints that make skips provable
-// None of them carries a value or a hash of values, except `content` in
-// Secret mode, which sits on the Secret itself: whoever can read it can read
-// the data too.
+// None of them carries a value or an unkeyed hash of values: content tags
+// are HMACs under the controller's key (see ledger.ts). The ledger is
+// parsed into known scalar fields only (a hostile annotation can hold deep
+// or huge JSON), and is trusted only when its MAC verifies.
 
 export const STATUS_ANNOTATION = {
   status: 'vault-sync.io/status',
@@ -31,7 +32,13 @@ export type SyncStatus = 'Synced' | 'Failed';
 export interface PathRecord {
   /** As written in the annotation, with cluster scoping applied ("secret/data/web/db"). */
   path: string;
+  /** The logical path once the mount was resolved ("secret/web/db"): the key claims are indexed by. */
+  key?: string;
   kv?: 1 | 2;
+  /** KV v2 version the controller wrote last (authenticated by the record's MAC). */
+  ver?: number;
+  /** Content tag of what the controller wrote last (ledger.ts: keyed, never the content's hash). */
+  h?: string;
   /** Key names, never values (capped at MAX_KEYS_RECORDED). */
   keys?: string[];
   keysTruncated?: boolean;
@@ -42,35 +49,91 @@ export interface PathRecord {
 }
 
 export interface SyncRecord {
-  v: 1;
+  /** 2 = authenticated ledger; 1 = written before ledgers were signed (read, never trusted). */
+  v: 1 | 2;
   paths: PathRecord[];
   /** preserve-on-delete as of the last sync (used if the annotation is later removed). */
   preserve?: boolean;
   /** Fingerprint of the configuration (annotations + discovered references), not of data. */
   config?: string;
-  /** Secret mode only: sha256 of the Secret's own data. */
+  /** Secret mode only: content tag of the Secret's own data. */
   content?: string;
   /** Last vault-sync.io/resync-requested-at value acted on. */
   resync?: string;
   /** Event reason of the last failure, for tools (InvalidConfig, PathDenied, ...). */
   reason?: string;
+  /** MAC over everything above under the controller's key, bound to owner and UID (ledger.ts). */
+  mac?: string;
 }
 
 export const MAX_KEYS_RECORDED = 100;
+/** More than this many paths in one ledger is not something the controller writes: the rest is ignored. */
+export const MAX_PATHS_RECORDED = 500;
+const MAX_TEXT = 1024;
+
+const text = (v: unknown, max = MAX_TEXT): string | undefined => (typeof v === 'string' && v.length <= max ? v : undefined);
+const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+const flag = (v: unknown): true | undefined => (v === true ? true : undefined);
+
+/** Keeps only the known scalar fields of one path entry, in a fixed order (a hostile ledger cannot smuggle in anything else). */
+function sanitizePath(p: any): PathRecord | undefined {
+  const path = text(p?.path);
+  if (!path) return undefined;
+  const kv = p.kv === 1 || p.kv === 2 ? (p.kv as 1 | 2) : undefined;
+  const keys = Array.isArray(p.keys) ? p.keys.filter((k: unknown): k is string => typeof k === 'string' && k.length <= 253).slice(0, MAX_KEYS_RECORDED) : undefined;
+  const out: PathRecord = { path };
+  const key = text(p.key);
+  if (key) out.key = key;
+  if (kv) out.kv = kv;
+  const ver = int(p.ver);
+  if (ver !== undefined) out.ver = ver;
+  const h = text(p.h, 64);
+  if (h) out.h = h;
+  if (keys) out.keys = keys;
+  if (flag(p.keysTruncated)) out.keysTruncated = true;
+  const bytes = int(p.bytes);
+  if (bytes !== undefined) out.bytes = bytes;
+  if (flag(p.large)) out.large = true;
+  if (flag(p.stale)) out.stale = true;
+  return out;
+}
+
+/** The record with only known fields, in the one order MACs are computed over. */
+export function sanitizeRecord(parsed: any): SyncRecord {
+  if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.paths)) return { v: 1, paths: [] };
+  const out: SyncRecord = {
+    v: parsed.v === 2 ? 2 : 1,
+    paths: parsed.paths.slice(0, MAX_PATHS_RECORDED).map(sanitizePath).filter((p: PathRecord | undefined): p is PathRecord => p !== undefined),
+  };
+  if (typeof parsed.preserve === 'boolean') out.preserve = parsed.preserve;
+  for (const field of ['config', 'content', 'resync', 'reason'] as const) {
+    const value = text(parsed[field]);
+    if (value !== undefined) out[field] = value;
+  }
+  const mac = text(parsed.mac, 64);
+  if (mac) out.mac = mac;
+  return out;
+}
 
 export function parseSyncRecord(raw: string | undefined): SyncRecord {
   if (!raw) return { v: 1, paths: [] };
   try {
-    const parsed = JSON.parse(raw) as Partial<SyncRecord>;
-    if (!Array.isArray(parsed.paths)) return { v: 1, paths: [] };
-    return {
-      ...parsed,
-      v: 1,
-      paths: parsed.paths.filter((p): p is PathRecord => typeof p?.path === 'string'),
-    };
+    return sanitizeRecord(JSON.parse(raw));
   } catch {
     return { v: 1, paths: [] };
   }
+}
+
+/** The text a record's MAC covers: every field but the MAC, sanitized, in fixed order. */
+export function canonicalRecord(record: SyncRecord): string {
+  const { mac: _mac, ...rest } = sanitizeRecord(record);
+  return JSON.stringify(rest);
+}
+
+/** Serialises a record for the annotation (fixed field order, MAC last). */
+export function formatSyncRecord(record: SyncRecord): string {
+  const clean = sanitizeRecord(record);
+  return JSON.stringify(clean);
 }
 
 export function parseSecretVersions(raw: string | undefined): Record<string, string> {

@@ -5,8 +5,12 @@
 //     lookup) is run through `schedule`, and each takes exactly one token.
 //   - Tokens follow a token bucket: `burst` tokens at most, refilled at the
 //     current rate. Over any window of t seconds at most rate*t + burst
-//     requests start (background ones included). Foreground requests start
-//     in the order they were scheduled.
+//     requests start (background ones included).
+//   - Fair across tenants: waiting foreground requests are grouped by the
+//     tenant (namespace) they run for (tenant.ts) and tenants take turns,
+//     one request each; within a tenant, requests start in the order they
+//     were scheduled. A namespace with thousands of requests queued delays
+//     another namespace's next request by at most one turn per tenant.
 //   - Two lanes. Foreground is the sync's critical path. Background
 //     (bookkeeping such as ownership markers) only ever takes a token the
 //     bucket would otherwise waste: when no foreground request is waiting
@@ -28,6 +32,7 @@
 // over-grants. This file is the exact bucket plus a FIFO concurrency gate.
 import { systemClock, type Clock, type Timer } from './clock.ts';
 import { SyncError } from './errors.ts';
+import { currentTenant } from './tenant.ts';
 import type { Metrics } from './metrics.ts';
 
 export type Lane = 'foreground' | 'background';
@@ -62,9 +67,40 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
-/** Two FIFO lines: background is served only when foreground is empty. */
+/** FIFO per tenant; tenants served round-robin (a Map keeps insertion order: a served tenant moves to the back). */
+class FairLine {
+  readonly #queues = new Map<string, Waiter[]>();
+  #size = 0;
+  get length(): number {
+    return this.#size;
+  }
+  push(tenant: string, w: Waiter): void {
+    let q = this.#queues.get(tenant);
+    if (!q) this.#queues.set(tenant, (q = []));
+    q.push(w);
+    this.#size++;
+  }
+  shift(): Waiter | undefined {
+    const next = this.#queues.entries().next();
+    if (next.done) return undefined;
+    const [tenant, q] = next.value;
+    const w = q.shift()!;
+    this.#queues.delete(tenant);
+    if (q.length > 0) this.#queues.set(tenant, q);
+    this.#size--;
+    return w;
+  }
+  drain(): Waiter[] {
+    const all = [...this.#queues.values()].flat();
+    this.#queues.clear();
+    this.#size = 0;
+    return all;
+  }
+}
+
+/** Two lines: background is served only when foreground is empty. */
 class Lines {
-  readonly fg: Waiter[] = [];
+  readonly fg = new FairLine();
   readonly bg: Waiter[] = [];
   /** Set once closed: every later waiter is rejected with it at once. */
   closed: Error | undefined;
@@ -73,11 +109,12 @@ class Lines {
   }
   push(lane: Lane, w: Waiter): void {
     if (this.closed) return w.reject(this.closed);
-    (lane === 'background' ? this.bg : this.fg).push(w);
+    if (lane === 'background') this.bg.push(w);
+    else this.fg.push(currentTenant(), w);
   }
   rejectAll(err: Error): void {
     this.closed = err;
-    for (const w of [...this.fg.splice(0), ...this.bg.splice(0)]) w.reject(err);
+    for (const w of [...this.fg.drain(), ...this.bg.splice(0)]) w.reject(err);
   }
 }
 

@@ -7,26 +7,52 @@
 //   - Ops run in batches of `batchSize`; the ops of a batch run together,
 //     batches one after another.
 //   - Transient request failures are retried by the Vault client, request
-//     by request; a CAS mismatch retries the whole op here (re-read, decide,
-//     write again), with the same backoff. Terminal failures fail at once
-//     with their typed error.
-//   - Nothing is sent for a path the policy refuses or a document above the
-//     hard size limit.
-//   - Unchanged content costs no write: no call at all when this process
-//     wrote it last (cache of hashes, never values), one metadata read
-//     otherwise.
+//     by request (honouring Retry-After); a CAS mismatch retries the whole
+//     op here (read, decide, write again), with the same backoff. Terminal
+//     failures fail at once with their typed error.
+//   - Nothing is sent for a path the policy refuses (writes and deletes
+//     alike) or a document above the hard size limit.
 //   - A secret someone else owns is never overwritten or deleted unless
-//     adoption is allowed for that op.
+//     adoption is allowed for that op; a refusal names the other owner only
+//     when it lives in the same namespace and cluster.
 //
-// Write protocol on KV v2 (crash-safe in every order):
-//   data first, with check-and-set on the version we saw (cas=0 to create),
-//   then custom_metadata {managed-by, owner, content-hash, synced-version}.
-//   A crash between the two leaves synced-version behind current_version,
-//   which reads as "changed" and is rewritten, never as "unchanged".
-//   A create that crashed before its metadata leaves an unowned secret whose
-//   data is exactly ours; that one case is adopted by comparing the data.
+// Where the truth lives, and what it costs (KV v2 requests on the critical
+// path, i.e. what a sync waits for while the throttle binds):
+//   1. Vault's check-and-set is the arbiter. `cas=0` only creates; `cas=N`
+//      only succeeds if nobody wrote since version N. So a write on top of
+//      a version we know we wrote needs no read first: if anyone wrote in
+//      between, the CAS fails and we read (a foreign write is detected).
+//   2. What we wrote is known from this process's memory, or, after a
+//      restart, from the resource's ledger annotation (version + content
+//      tag per path) when its MAC under the controller's key verifies
+//      (ledger.ts): a forged or copied ledger grants nothing.
+//   3. A ledger can still be replayed on its own resource (an old, validly
+//      signed copy). The reconciler therefore marks an op `contested` when
+//      any other tracked resource claims the same path; then what we know
+//      stands in for nothing, and Vault's ownership marker decides.
+//   4. The marker (custom_metadata: managed-by, owner, content-hash,
+//      synced-version, base64-keys) is bookkeeping for readers, restarts
+//      without a trusted ledger, and other clusters. It is written on the
+//      critical path only when it must be (taking a path over; the base64
+//      key list changed), otherwise through the throttle's background lane,
+//      which spends only tokens the foreground would waste.
+//   Costs: create 1 (write cas=0) · update of a path we wrote 1 (write
+//   cas=known) · unchanged 0 (known tag equals the new one) · periodic
+//   verify 1 (metadata read) · delete of a path we own 1 · anything
+//   uncertain adds one metadata read. KV v1 has neither CAS nor metadata:
+//   every op reads the data first (2 per write), and only content equal to
+//   what we last wrote proves a v1 path ours.
+//
+// Crash safety (any point, any order): Vault is written first, the ledger
+// after. A crash after the write but before the ledger leaves a ledger one
+// version behind: its CAS fails, we read, and the marker (or, for a create,
+// the data itself) tells it is ours; at most one redundant version results.
+// Changed data can never read as unchanged: "unchanged" needs a tag equal to
+// the new content's tag on the version live now.
 import { performance } from 'node:perf_hooks';
+import { systemClock, type Clock } from './clock.ts';
 import { asSyncError, OversizeError, OwnershipConflictError, type SyncError } from './errors.ts';
+import type { LedgerKey } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { countWriteError, type Metrics } from './metrics.ts';
 import {
@@ -35,8 +61,13 @@ import {
 } from './paths.ts';
 import { hashStored, type Payload } from './payload.ts';
 import { DEFAULT_BACKOFF, withRetry, type BackoffPolicy } from './retry.ts';
+import { withTenant } from './tenant.ts';
 import type { KvOperations } from './vault/kv.ts';
-import { currentOwner, isUnchanged, keyListEntries, ownedMetadata, ownershipOf, type ExistingSecret } from './vault/ownership.ts';
+import { MarkerQueue } from './vault/markers.ts';
+import { keyListEntries, ownedMetadata, type ExistingSecret } from './vault/ownership.ts';
+import {
+  decideDeleteV1, decideDeleteV2, decideUpsertV1, decideUpsertV2, markerUrgency, type Known,
+} from './write-decision.ts';
 
 export const DEFAULT_BATCH_SIZE = 5;
 export const DEFAULT_LARGE_SECRET_BYTES = 1024 * 1024;
@@ -52,8 +83,12 @@ interface OpBase {
   owner: string;
   /** Take over a secret owned by someone else (explicit adopt policy). */
   adopt?: boolean;
-  /** The caller's ledger says this resource wrote the path before (KV v1 has no metadata to say so). */
-  knownOwned?: boolean;
+  /** What this resource's authenticated ledger says it wrote here. */
+  known?: Known;
+  /** Another tracked resource claims this path: what is known proves nothing. */
+  contested?: boolean;
+  /** Unauthenticated hint that the path exists (an unsigned ledger lists it): read before writing. */
+  likelyExists?: boolean;
 }
 
 export interface UpsertOp extends OpBase {
@@ -61,7 +96,7 @@ export interface UpsertOp extends OpBase {
   payload: Payload;
   /** Write even when the content is unchanged (rotation-check disabled, manual resync). */
   force?: boolean;
-  /** Ask Vault instead of trusting what this process wrote (periodic reconcile: restore deleted or drifted data). */
+  /** Ask Vault instead of trusting what is known (periodic reconcile: restore deleted or drifted data). */
   verify?: boolean;
 }
 
@@ -82,41 +117,52 @@ export interface OpResult {
   /** Logical path ("secret/app"), once resolved. */
   path?: string;
   kvVersion?: 1 | 2;
+  /** The KV version now holding our content (v2; 0 on v1). */
   version?: number;
+  /** Content tag of what Vault holds from us now (for the ledger). */
+  tag?: string;
   bytes?: number;
   large?: boolean;
   attempts: number;
+  /** Vault requests this op made (instrumentation, tests, benchmarks). */
+  requests: number;
   error?: SyncError;
 }
 
 export interface WriterOptions {
   kv: KvOperations;
   policy: PathPolicy;
+  /** The controller's key: content tags stored in ledgers and markers. */
+  ledgerKey: LedgerKey;
   batchSize?: number;
   backoff?: BackoffPolicy;
   largeSecretBytes?: number;
   maxSecretBytes?: number;
   defaultDeleteMode?: 'all' | 'latest';
+  /** How many paths the writer remembers (version + tag) before it forgets the oldest. */
+  memoryEntries?: number;
   metrics?: Metrics;
   log?: Logger;
   signal?: AbortSignal;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  random?: () => number;
+  clock?: Clock;
 }
 
-interface CacheEntry {
+interface Remembered extends Known {
   owner: string;
-  hash: string;
-  version: number;
-  /** Only the base64 key-list entries of the custom_metadata we wrote (to clear stale ones later). */
+  /** Base64 key-list entries of the marker as we last left it. */
   meta: Record<string, string>;
 }
 
+/** The mutable part of one op's result, filled in as it runs. */
+type Progress = Omit<OpResult, 'id' | 'kind' | 'outcome' | 'attempts' | 'error'>;
+
 export class BatchWriter {
-  readonly #o: Required<Pick<WriterOptions, 'batchSize' | 'backoff' | 'largeSecretBytes' | 'maxSecretBytes' | 'defaultDeleteMode'>> & WriterOptions;
-  /** What this process last wrote per logical path: hashes, never values. */
-  readonly #cache = new Map<string, CacheEntry>();
+  readonly #o: Required<Pick<WriterOptions, 'batchSize' | 'backoff' | 'largeSecretBytes' | 'maxSecretBytes' | 'defaultDeleteMode' | 'memoryEntries'>> & WriterOptions;
+  /** What this process wrote last per logical path: versions and tags, never values. */
+  readonly #memory = new Map<string, Remembered>();
   readonly #largePaths = new Set<string>();
+  readonly #markers: MarkerQueue;
+  readonly #clock: Clock;
 
   constructor(opts: WriterOptions) {
     this.#o = {
@@ -126,8 +172,30 @@ export class BatchWriter {
       largeSecretBytes: opts.largeSecretBytes ?? DEFAULT_LARGE_SECRET_BYTES,
       maxSecretBytes: opts.maxSecretBytes ?? DEFAULT_MAX_SECRET_BYTES,
       defaultDeleteMode: opts.defaultDeleteMode ?? 'all',
+      memoryEntries: opts.memoryEntries ?? 200_000,
     };
     if (!(this.#o.batchSize >= 1)) throw new Error(`batch size must be >= 1 (got ${this.#o.batchSize})`);
+    this.#clock = opts.clock ?? systemClock;
+    this.#markers = new MarkerQueue({ kv: opts.kv, log: opts.log, metrics: opts.metrics ? { markersWritten: opts.metrics.markers } : undefined });
+  }
+
+  /** Content tag of a payload hash under the controller's key. */
+  tag(hash: string): string {
+    return this.#o.ledgerKey.contentTag(hash);
+  }
+
+  /** Ownership markers waiting for spare throttle budget. */
+  get pendingMarkers(): number {
+    return this.#markers.pending;
+  }
+
+  /** Resolves when every pending marker has been written (tests, benchmarks). */
+  markersIdle(): Promise<void> {
+    return this.#markers.whenIdle();
+  }
+
+  stop(): void {
+    this.#markers.stop();
   }
 
   async run(ops: readonly WriteOp[]): Promise<OpResult[]> {
@@ -135,68 +203,80 @@ export class BatchWriter {
     for (let i = 0; i < ops.length; i += this.#o.batchSize) {
       const batch = ops.slice(i, i + this.#o.batchSize);
       const started = performance.now();
-      results.push(...(await Promise.all(batch.map((op) => this.#runOne(op)))));
+      // Each op runs as its namespace: the throttle gives namespaces turns (tenant.ts).
+      results.push(...(await Promise.all(batch.map((op) => withTenant(op.ctx.namespace, () => this.#runOne(op))))));
       this.#o.metrics?.batchSize.observe(batch.length);
       this.#o.metrics?.batchDuration.observe((performance.now() - started) / 1000);
     }
     return results;
   }
 
-  /** Forgets what this process wrote (tests; or after Vault was restored from backup). */
-  forget(): void {
-    this.#cache.clear();
-  }
-
   async #runOne(op: WriteOp): Promise<OpResult> {
     const { metrics, log } = this.#o;
     let attempts = 0;
-    const partial: Partial<OpResult> = {};
+    const progress: Progress = { requests: 0 };
     try {
       const outcome = await withRetry(
         (attempt) => {
           attempts = attempt;
-          return op.kind === 'upsert' ? this.#upsert(op, partial) : this.#delete(op, partial);
+          // After a CAS mismatch, what we knew is stale: read before deciding again.
+          const stale = attempt > 1;
+          return op.kind === 'upsert' ? this.#upsert(op, progress, stale) : this.#delete(op, progress);
         },
         this.#o.backoff,
         {
           retryIf: (err) => err.reason === 'CasConflict',
-          sleep: this.#o.sleep, random: this.#o.random, signal: this.#o.signal,
+          sleep: (ms, signal) => this.#clock.sleep(ms, signal), random: () => this.#clock.random(), signal: this.#o.signal,
           onRetry: (err, attempt, delayMs) => {
             log?.info('retrying vault operation', { resource: op.resource, op: op.kind, reason: err.reason, attempt, delayMs });
           },
         },
       );
       metrics?.batchOperations.inc({ operation: op.kind, result: outcome === 'unchanged' || outcome === 'absent' ? 'skipped' : 'success' });
-      return { id: op.id, kind: op.kind, outcome, attempts, ...partial };
+      return { id: op.id, kind: op.kind, outcome, attempts, ...progress };
     } catch (err) {
       const error = asSyncError(err, `${op.resource}: vault ${op.kind}`);
       metrics?.batchOperations.inc({ operation: op.kind, result: 'failure' });
       countWriteError(metrics, error.reason);
       log?.warn('vault operation failed', { resource: op.resource, op: op.kind, reason: error.reason, error: error.message, attempts });
-      return { id: op.id, kind: op.kind, outcome: 'failed', attempts, error, ...partial };
+      return { id: op.id, kind: op.kind, outcome: 'failed', attempts, error, ...progress };
     }
   }
 
-  async #resolve(op: WriteOp, partial: Partial<OpResult>, checkPolicy: boolean): Promise<LogicalPath> {
-    if (checkPolicy) checkWrittenPath(this.#o.policy, op.path, op.ctx, op.resource);
+  async #resolve(op: WriteOp, progress: Progress): Promise<LogicalPath> {
+    checkWrittenPath(this.#o.policy, op.path, op.ctx, op.resource);
     const mount = await this.#o.kv.resolveMount(op.path, op.resource);
     const logical = toLogical(op.path, mount, op.resource);
-    if (checkPolicy) checkLogicalPath(this.#o.policy, logical, op.ctx, op.resource);
-    partial.path = logicalKey(logical);
-    partial.kvVersion = logical.kvVersion;
+    checkLogicalPath(this.#o.policy, logical, op.ctx, op.resource);
+    progress.path = logicalKey(logical);
+    progress.kvVersion = logical.kvVersion;
     return logical;
   }
 
-  #trackSize(key: string, payload: Payload, op: UpsertOp, partial: Partial<OpResult>): void {
+  /** What is known of our last write here: this process's memory first, else the authenticated ledger. */
+  #known(key: string, op: WriteOp): Known | undefined {
+    const remembered = this.#memory.get(key);
+    if (remembered && remembered.owner === op.owner) return remembered;
+    return op.known;
+  }
+
+  #remember(key: string, owner: string, version: number, tag: string, meta: Record<string, string>): void {
+    this.#memory.delete(key); // re-insert: most recent last
+    this.#memory.set(key, { owner, version, tag, meta });
+    if (this.#memory.size > this.#o.memoryEntries) this.#memory.delete(this.#memory.keys().next().value!);
+  }
+
+  #trackSize(key: string, op: UpsertOp, progress: Progress): void {
+    const { payload } = op;
     const large = payload.bytes > this.#o.largeSecretBytes;
-    partial.bytes = payload.bytes;
-    partial.large = large;
+    progress.bytes = payload.bytes;
+    progress.large = large;
     if (large) {
       if (!this.#largePaths.has(key)) {
         this.#o.log?.warn('large secret', { resource: op.resource, path: key, bytes: payload.bytes, threshold: this.#o.largeSecretBytes });
       }
       this.#largePaths.add(key);
-      // Large documents are remembered by hash only, never by value.
+      // Large documents are remembered by tag only, never by value.
       this.#o.metrics?.memoryOptimizations.inc({ optimization: 'hash_only_cache' });
     } else {
       this.#largePaths.delete(key);
@@ -206,108 +286,153 @@ export class BatchWriter {
     this.#o.metrics?.largeSecrets.set(this.#largePaths.size);
   }
 
-  async #upsert(op: UpsertOp, partial: Partial<OpResult>): Promise<Outcome> {
+  #conflict(key: string, op: WriteOp, currentOwner: string | undefined): OwnershipConflictError {
+    // Name the other owner only inside the caller's own namespace and cluster: never an oracle across tenants.
+    const prefix = `${op.owner.split('/').slice(0, 2).join('/')}/`;
+    return new OwnershipConflictError(key, op.owner, currentOwner?.startsWith(prefix) ? currentOwner : undefined, currentOwner !== undefined);
+  }
+
+  async #upsert(op: UpsertOp, progress: Progress, stale: boolean): Promise<Outcome> {
     const { kv } = this.#o;
     const { payload } = op;
-    partial.bytes = payload.bytes;
+    progress.bytes = payload.bytes;
     if (payload.bytes > this.#o.maxSecretBytes) throw new OversizeError(op.path.segments.join('/'), payload.bytes, this.#o.maxSecretBytes);
-    const logical = await this.#resolve(op, partial, true);
+    const logical = await this.#resolve(op, progress);
     const key = logicalKey(logical);
-    this.#trackSize(key, payload, op, partial);
+    this.#trackSize(key, op, progress);
+    const tag = this.tag(payload.hash);
+    const known = this.#known(key, op);
+    const contested = op.contested ?? false;
 
-    const cached = op.verify ? undefined : this.#cache.get(key);
-    if (cached && cached.owner === op.owner && cached.hash === payload.hash && !op.force) return 'unchanged';
-
-    if (logical.kvVersion === 1) return this.#upsertV1(op, logical, key, partial);
-
-    // We wrote the current version ourselves: write on top of it without a read.
-    // A CAS mismatch means someone else wrote since; the retry re-reads.
-    if (cached && cached.owner === op.owner) {
-      return this.#writeV2(op, logical, key, cached.version, cached.meta, partial, 'updated');
+    if (logical.kvVersion === 1) {
+      const v1Tag = this.#v1Tag(payload.values);
+      progress.requests++;
+      const stored = await kv.read(logical);
+      const storedTag = stored?.data ? this.#v1Tag(stored.data) : undefined;
+      const step = decideUpsertV1({ tag: v1Tag, force: op.force ?? false, adopt: op.adopt ?? false, known, contested, storedTag });
+      if (step.do === 'conflict') throw this.#conflict(key, op, undefined);
+      if (step.do === 'write') {
+        this.#memory.delete(key);
+        progress.requests++;
+        await kv.write(logical, payload.values);
+      }
+      this.#remember(key, op.owner, 0, v1Tag, {});
+      progress.version = 0;
+      progress.tag = v1Tag;
+      return step.do === 'skip' ? 'unchanged' : step.outcome;
     }
-    const existing = await kv.readMetadata(logical);
-    if (!existing) return this.#writeV2(op, logical, key, 0, {}, partial, 'created');
 
-    const ownership = ownershipOf(existing, op.owner);
-    if (ownership === 'unowned' && !op.adopt && (await this.#isOurInterruptedCreate(logical, existing, payload))) {
-      // Our own create whose metadata write never happened: claim it, write nothing.
-      await this.#claim(logical, key, op, existing.currentVersion, existing.customMetadata);
-      partial.version = existing.currentVersion;
-      return 'unchanged';
+    let existing: ExistingSecret | 'absent' | undefined;
+    for (;;) {
+      const step = decideUpsertV2({
+        tag, owner: op.owner, force: op.force ?? false, verify: op.verify ?? false, adopt: op.adopt ?? false,
+        known, contested, stale, existing, likelyExists: op.likelyExists, legacyHash: payload.hash,
+      });
+      switch (step.do) {
+        case 'skip': {
+          const version = step.version ?? known?.version ?? 0;
+          const remembered = this.#memory.get(key);
+          this.#remember(key, op.owner, version, tag, remembered?.meta ?? (existing && existing !== 'absent' ? keyListEntries(existing.customMetadata) : {}));
+          progress.version = version;
+          progress.tag = tag;
+          return 'unchanged';
+        }
+        case 'read':
+          progress.requests++;
+          existing = (await kv.readMetadata(logical)) ?? 'absent';
+          continue;
+        case 'check-interrupted-create': {
+          progress.requests++;
+          const current = await kv.read(logical);
+          const same = current?.data !== undefined && hashStored(current.data, payload.base64Keys) === payload.hash;
+          if (!same) throw this.#conflict(key, op, undefined);
+          // Our own create whose bookkeeping never happened: claim it, write no data.
+          const version = (existing as ExistingSecret).currentVersion;
+          await this.#writeMarker(key, logical, op, tag, version, (existing as ExistingSecret).customMetadata, 'now', progress);
+          progress.version = version;
+          progress.tag = tag;
+          return 'unchanged';
+        }
+        case 'conflict':
+          throw this.#conflict(key, op, step.currentOwner);
+        case 'write': {
+          this.#memory.delete(key);
+          progress.requests++;
+          const written = await kv.write(logical, payload.values, step.cas);
+          const previous = this.#memory.get(key)?.meta ?? written.customMetadata;
+          const desired = ownedMetadata({ owner: op.owner, hash: tag, version: written.version, base64Keys: payload.base64Keys, previous });
+          const urgency = markerUrgency(desired, written.customMetadata, step.takeover);
+          await this.#writeMarker(key, logical, op, tag, written.version, written.customMetadata, urgency, progress);
+          progress.version = written.version;
+          progress.tag = tag;
+          return step.outcome;
+        }
+      }
     }
-    if (ownership !== 'ours' && !op.adopt) throw new OwnershipConflictError(key, op.owner, currentOwner(existing));
-    if (!op.force && ownership === 'ours' && isUnchanged(existing, payload.hash)) {
-      this.#cache.set(key, { owner: op.owner, hash: payload.hash, version: existing.currentVersion, meta: keyListEntries(existing.customMetadata) });
-      partial.version = existing.currentVersion;
-      return 'unchanged';
-    }
-    return this.#writeV2(op, logical, key, existing.currentVersion, existing.customMetadata, partial, 'updated');
   }
 
-  async #isOurInterruptedCreate(logical: LogicalPath, existing: ExistingSecret, payload: Payload): Promise<boolean> {
-    if (existing.currentVersion !== 1 || existing.currentDeleted) return false;
-    const current = await this.#o.kv.read(logical);
-    return current?.data !== undefined && hashStored(current.data, payload.base64Keys) === payload.hash;
-  }
-
-  async #writeV2(op: UpsertOp, logical: LogicalPath, key: string, cas: number, previousMeta: Record<string, string>, partial: Partial<OpResult>, outcome: Outcome): Promise<Outcome> {
-    this.#cache.delete(key);
-    const version = await this.#o.kv.write(logical, op.payload.values, cas);
-    await this.#claim(logical, key, op, version, previousMeta);
-    partial.version = version;
-    return outcome;
-  }
-
-  async #claim(logical: LogicalPath, key: string, op: UpsertOp, version: number, previousMeta: Record<string, string>): Promise<void> {
-    const meta = ownedMetadata({ owner: op.owner, hash: op.payload.hash, version, base64Keys: op.payload.base64Keys, previous: previousMeta });
-    await this.#o.kv.patchMetadata(logical, meta);
-    const kept: Record<string, string> = { ...previousMeta };
+  /** Records what we wrote, and brings the marker up to date now or in spare budget. */
+  async #writeMarker(key: string, logical: LogicalPath, op: UpsertOp, tag: string, version: number, current: Record<string, string>, urgency: 'now' | 'background' | 'none', progress: Progress): Promise<void> {
+    const meta = ownedMetadata({ owner: op.owner, hash: tag, version, base64Keys: op.payload.base64Keys, previous: current });
+    const kept: Record<string, string> = { ...keyListEntries(current) };
     for (const [k, v] of Object.entries(meta)) {
       if (v === null) delete kept[k];
       else kept[k] = v;
     }
-    this.#cache.set(key, { owner: op.owner, hash: op.payload.hash, version, meta: keyListEntries(kept) });
-  }
-
-  async #upsertV1(op: UpsertOp, logical: LogicalPath, key: string, partial: Partial<OpResult>): Promise<Outcome> {
-    // KV v1 has neither metadata nor CAS: ownership comes from the caller's ledger, writes are last-writer-wins.
-    const existing = await this.#o.kv.read(logical);
-    if (existing?.data) {
-      if (!op.force && hashStored(existing.data, op.payload.base64Keys) === op.payload.hash) {
-        this.#cache.set(key, { owner: op.owner, hash: op.payload.hash, version: 0, meta: {} });
-        return 'unchanged';
-      }
-      if (!op.knownOwned && !op.adopt) throw new OwnershipConflictError(key, op.owner, undefined);
+    if (urgency === 'now') {
+      this.#markers.drop(key);
+      progress.requests++;
+      await this.#o.kv.patchMetadata(logical, meta);
+      this.#o.metrics?.markers.inc({ lane: 'foreground', result: 'written' });
+    } else if (urgency === 'background') {
+      this.#markers.enqueue(key, logical, meta);
     }
-    this.#cache.delete(key);
-    await this.#o.kv.write(logical, op.payload.values);
-    this.#cache.set(key, { owner: op.owner, hash: op.payload.hash, version: 0, meta: {} });
-    partial.version = 0;
-    return existing?.data ? 'updated' : 'created';
+    this.#remember(key, op.owner, version, tag, keyListEntries(kept));
   }
 
-  async #delete(op: DeleteOp, partial: Partial<OpResult>): Promise<Outcome> {
+  async #delete(op: DeleteOp, progress: Progress): Promise<Outcome> {
     const { kv } = this.#o;
-    // Deleting what we wrote is allowed even if the policy has since narrowed; ownership still guards it.
-    const logical = await this.#resolve(op, partial, false);
+    // Deletes obey the path policy like writes: a ledger never widens what a namespace may touch.
+    const logical = await this.#resolve(op, progress);
     const key = logicalKey(logical);
+    const known = this.#known(key, op);
+    const contested = op.contested ?? false;
+    const adopt = op.adopt ?? false;
     if (logical.kvVersion === 1) {
-      const existing = await kv.read(logical);
-      if (!existing) return this.#forget(key, 'absent');
-      if (!op.knownOwned && !op.adopt) throw new OwnershipConflictError(key, op.owner, undefined);
+      progress.requests++;
+      const stored = await kv.read(logical);
+      const step = decideDeleteV1({ adopt, known, contested, storedTag: stored?.data ? this.#v1Tag(stored.data) : undefined });
+      if (step.do === 'absent') return this.#forget(key, 'absent');
+      if (step.do === 'conflict') throw this.#conflict(key, op, undefined);
+      progress.requests++;
       await kv.deleteAll(logical);
       return this.#forget(key, 'deleted');
     }
-    const existing = await kv.readMetadata(logical);
-    if (!existing) return this.#forget(key, 'absent');
-    if (ownershipOf(existing, op.owner) !== 'ours' && !op.adopt) throw new OwnershipConflictError(key, op.owner, currentOwner(existing));
-    if ((op.mode ?? this.#o.defaultDeleteMode) === 'latest') await kv.deleteLatest(logical);
-    else await kv.deleteAll(logical);
-    return this.#forget(key, 'deleted');
+    let existing: ExistingSecret | 'absent' | undefined;
+    for (;;) {
+      const step = decideDeleteV2({ owner: op.owner, adopt, known, contested, existing });
+      if (step.do === 'read') {
+        progress.requests++;
+        existing = (await kv.readMetadata(logical)) ?? 'absent';
+        continue;
+      }
+      if (step.do === 'absent') return this.#forget(key, 'absent');
+      if (step.do === 'conflict') throw this.#conflict(key, op, step.currentOwner);
+      progress.requests++;
+      if ((op.mode ?? this.#o.defaultDeleteMode) === 'latest') await kv.deleteLatest(logical);
+      else await kv.deleteAll(logical);
+      return this.#forget(key, 'deleted');
+    }
+  }
+
+  /** KV v1 keeps no list of base64 keys, so its tag covers the stored text alone (what a later read can recompute). */
+  #v1Tag(values: Record<string, string>): string {
+    return this.tag(hashStored(values, []));
   }
 
   #forget(key: string, outcome: Outcome): Outcome {
-    this.#cache.delete(key);
+    this.#memory.delete(key);
+    this.#markers.drop(key);
     if (this.#largePaths.delete(key)) this.#o.metrics?.largeSecrets.set(this.#largePaths.size);
     return outcome;
   }

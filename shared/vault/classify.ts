@@ -17,15 +17,17 @@ export interface FailedRequest {
   status?: number;
   /** Vault's `errors` array, when the server answered with one. */
   vaultErrors?: unknown;
-  /** Node/axios error code (ECONNREFUSED, ECONNABORTED, ...), when it did not. */
+  /** Transport error code (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT, ...), when it did not. */
   code?: string;
+  /** Retry-After the server sent, ms. */
+  retryAfterMs?: number;
   /** The request body carried secret data. */
   carriedPayload: boolean;
   /** The request was a KV v2 write with options.cas. */
   usedCas: boolean;
 }
 
-const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export function reasonForStatus(status: number, usedCas: boolean): ErrorReason {
   if (status === 400) return usedCas ? 'CasConflict' : 'InvalidRequest';
@@ -34,6 +36,9 @@ export function reasonForStatus(status: number, usedCas: boolean): ErrorReason {
   if (status === 413) return 'Oversize';
   if (status === 429) return 'RateLimited';
   if (status === 503) return 'Sealed'; // sealed, or a standby without an active node
+  // Redirects are not followed (the token must not travel elsewhere): a
+  // standby that redirects may be active again later, so retry.
+  if (status >= 300 && status < 400) return 'VaultUnavailable';
   if (status >= 500) return 'VaultUnavailable';
   return 'InvalidRequest';
 }
@@ -48,7 +53,10 @@ export function classifyFailure(req: FailedRequest): VaultRequestError {
   if (req.status !== undefined) {
     const reason = reasonForStatus(req.status, req.usedCas);
     const detail = req.carriedPayload ? '' : vaultDetail(req.vaultErrors);
-    return new VaultRequestError(reason, req.operation, `HTTP ${req.status}${detail}`, req.status);
+    const redirect = req.status >= 300 && req.status < 400
+      ? ' (a redirect, not followed so the token never leaves the configured address; point --vault-addr at the active node or its load balancer)'
+      : '';
+    return new VaultRequestError(reason, req.operation, `HTTP ${req.status}${detail}${redirect}`, req.status, { retryAfterMs: req.retryAfterMs });
   }
   const code = req.code ?? 'unknown';
   const reason: ErrorReason = TIMEOUT_CODES.has(code) ? 'Timeout' : 'Network';

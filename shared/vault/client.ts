@@ -1,5 +1,5 @@
 // The one Vault client. Every request the product makes goes through `send`:
-//   throttle (one token) -> node-vault -> classification -> metrics.
+//   throttle (one token) -> transport (http.ts) -> classification -> metrics.
 //
 // Token lifecycle:
 //   - login on first use; renew-self at 2/3 of the TTL; a token that cannot
@@ -9,34 +9,21 @@
 //     if it is alive, the 403 is a policy denial and is terminal.
 //   - logins are single-flight: many requests failing together cause one login.
 //
-// Connection hazards handled here: node-vault reads VAULT_* environment
-// variables on its own (VAULT_SKIP_VERIFY=false would turn TLS checks off),
-// has no default timeout, and logs request bodies under DEBUG=node-vault.
-// All of that is overridden explicitly.
-import nodeVault from 'node-vault';
+// Retries honour the server's Retry-After (a floor under the backoff).
 import { performance } from 'node:perf_hooks';
-import { SyncError, isSyncError } from '../errors.ts';
+import { SyncError, VaultRequestError, isSyncError } from '../errors.ts';
 import type { Metrics, VaultOperation } from '../metrics.ts';
-import type { Throttle } from '../throttle.ts';
+import type { Lane, Throttle } from '../throttle.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_BACKOFF, withRetry, type BackoffPolicy, type RetryHooks } from '../retry.ts';
 import { classifyFailure } from './classify.ts';
+import { VaultHttp, VaultTransportError, type VaultConnection } from './http.ts';
 import {
   MIN_USEFUL_TTL_SECONDS, planLogin, renewalDelayMs, tokenFromLogin, tokenFromLookup,
   type AuthConfig, type FileReader, type TokenInfo,
 } from './auth.ts';
 
-export interface VaultConnection {
-  addr: string;
-  /** Vault Enterprise / OpenBao namespace header. */
-  namespace?: string;
-  caPem?: string;
-  /** TLS server name to verify, when it differs from the host in `addr`. */
-  tlsServerName?: string;
-  /** Only ever true when explicitly configured; see parseBool in config. */
-  skipVerify?: boolean;
-  timeoutMs?: number;
-}
+export type { VaultConnection };
 
 export interface VaultClientOptions {
   connection: VaultConnection;
@@ -61,6 +48,8 @@ export interface SendOptions {
   allow404?: boolean;
   /** Merge-patch content type (KV v2 metadata PATCH). */
   mergePatch?: boolean;
+  /** Throttle lane: background work only spends tokens the foreground would waste. */
+  lane?: Lane;
 }
 
 export interface AuthStatus {
@@ -71,31 +60,8 @@ export interface AuthStatus {
   lastError?: string;
 }
 
-type NodeVaultClient = ReturnType<typeof nodeVault>;
-
-function buildNodeVault(conn: VaultConnection): NodeVaultClient {
-  const client = nodeVault({
-    endpoint: conn.addr,
-    apiVersion: 'v1',
-    // A no-op sink: node-vault's debug output includes request bodies.
-    debug: () => {},
-    rpDefaults: { strictSSL: !conn.skipVerify, timeout: conn.timeoutMs ?? 30_000 },
-    requestOptions: {
-      ...(conn.caPem ? { ca: conn.caPem } : {}),
-      strictSSL: !conn.skipVerify,
-      ...(conn.tlsServerName ? { agentOptions: { servername: conn.tlsServerName } } : {}),
-    },
-  } as nodeVault.VaultOptions);
-  // node-vault falls back to VAULT_TOKEN / VAULT_PREFIX / VAULT_NAMESPACE from
-  // the environment when a field is empty; we decide these ourselves.
-  client.token = '';
-  (client as unknown as { pathPrefix: string }).pathPrefix = '';
-  (client as unknown as { namespace?: string }).namespace = conn.namespace;
-  return client;
-}
-
 export class VaultClient {
-  readonly #nv: NodeVaultClient;
+  readonly #http: VaultHttp;
   readonly #opts: VaultClientOptions;
   #token: TokenInfo | undefined;
   #expiresAt: number | undefined;
@@ -106,7 +72,7 @@ export class VaultClient {
 
   constructor(opts: VaultClientOptions) {
     this.#opts = opts;
-    this.#nv = buildNodeVault(opts.connection);
+    this.#http = new VaultHttp(opts.connection);
   }
 
   get addr(): string {
@@ -127,6 +93,7 @@ export class VaultClient {
   stop(): void {
     this.#stopped = true;
     if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    void this.#http.close();
   }
 
   /**
@@ -139,6 +106,7 @@ export class VaultClient {
     const { backoff, signal, sleep, metrics, log } = this.#opts;
     return withRetry(() => this.#sendOnce(operation, method, path, opts), backoff ?? DEFAULT_BACKOFF, {
       retryIf: (err) => err.reason !== 'CasConflict',
+      minDelayMs: (err) => (err instanceof VaultRequestError ? err.retryAfterMs : undefined),
       signal,
       sleep,
       onRetry: (err, attempt, delayMs) => {
@@ -168,29 +136,27 @@ export class VaultClient {
       const started = performance.now();
       let status = 'network';
       try {
-        const headers: Record<string, string> = {};
-        if (withToken && this.#token) headers['X-Vault-Token'] = this.#token.token;
-        if (opts.mergePatch) headers['Content-Type'] = 'application/merge-patch+json';
-        const result = await this.#nv.request({ path: `/${path}`, method, json: opts.body, headers });
-        status = '2xx';
-        return result;
+        const res = await this.#http.request({
+          method, path, body: opts.body,
+          token: withToken ? this.#token?.token : undefined,
+          contentType: opts.mergePatch ? 'application/merge-patch+json' : undefined,
+        });
+        status = res.status >= 200 && res.status < 300 ? '2xx' : String(res.status);
+        if (res.status >= 200 && res.status < 300) return res.body;
+        if (res.status === 404 && opts.allow404) return undefined;
+        throw classifyFailure({
+          operation, status: res.status, vaultErrors: res.body?.errors, retryAfterMs: res.retryAfterMs,
+          carriedPayload: opts.carriesPayload ?? false, usedCas: opts.usesCas ?? false,
+        });
       } catch (err) {
-        const response = (err as { response?: { statusCode?: number; body?: any } }).response;
-        if (response?.statusCode !== undefined) {
-          status = String(response.statusCode);
-          if (response.statusCode === 404 && opts.allow404) return undefined;
-          throw classifyFailure({
-            operation, status: response.statusCode, vaultErrors: response.body?.errors,
-            carriedPayload: opts.carriesPayload ?? false, usedCas: opts.usesCas ?? false,
-          });
-        }
-        throw classifyFailure({ operation, code: (err as { code?: string }).code, carriedPayload: opts.carriesPayload ?? false, usedCas: false });
+        if (!(err instanceof VaultTransportError)) throw err;
+        throw classifyFailure({ operation, code: err.code, carriedPayload: opts.carriesPayload ?? false, usedCas: false });
       } finally {
         const seconds = (performance.now() - started) / 1000;
         metrics?.vaultRequests.inc({ operation, status });
         metrics?.vaultRequestDuration.observe({ operation, status }, seconds);
       }
-    });
+    }, { lane: opts.lane });
   }
 
   /** lookup-self with the current token: true when Vault still accepts it. */

@@ -5,11 +5,18 @@
 // GET sys/internal/ui/mounts/<path> names the mount and its KV version. The
 // answer is cached per mount (Vault refuses overlapping mounts, so a mount
 // prefix identifies the mount of every path below it) for `mountTtlMs`.
+import { systemClock, type Clock } from '../clock.ts';
 import { ConfigError } from '../errors.ts';
 import { formatPath, apiPath, type LogicalPath, type MountInfo, type VaultPath } from '../paths.ts';
 import type { Logger } from '../log.ts';
+import type { Lane } from '../throttle.ts';
 import type { VaultClient } from './client.ts';
 import type { ExistingSecret } from './ownership.ts';
+
+export interface WriteResult {
+  version: number;
+  customMetadata: Record<string, string>;
+}
 
 export interface KvVersionRead extends ExistingSecret {
   /** undefined when the current version is deleted, or on KV v1 when absent. */
@@ -21,16 +28,18 @@ export class KvStore {
   readonly #mounts = new Map<string, { info: MountInfo; until: number }>();
   readonly #mountTtlMs: number;
   readonly #log: Logger | undefined;
+  readonly #clock: Clock;
 
-  constructor(client: VaultClient, opts: { mountTtlMs?: number; log?: Logger } = {}) {
+  constructor(client: VaultClient, opts: { mountTtlMs?: number; log?: Logger; clock?: Clock } = {}) {
     this.#client = client;
     this.#mountTtlMs = opts.mountTtlMs ?? 10 * 60_000;
     this.#log = opts.log;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   /** The mount holding `path`, from cache or from Vault. */
   async resolveMount(path: VaultPath, resource: string): Promise<MountInfo> {
-    const now = Date.now();
+    const now = this.#clock.now();
     for (let n = path.segments.length - 1; n >= 1; n--) {
       const cached = this.#mounts.get(path.segments.slice(0, n).join('/'));
       if (cached && cached.until > now) return cached.info;
@@ -87,23 +96,27 @@ export class KvStore {
     };
   }
 
-  /** Writes data; on v2 with check-and-set against `cas`. Resolves the new version (0 on v1). */
-  async write(path: LogicalPath, data: Record<string, string>, cas?: number): Promise<number> {
+  /**
+   * Writes data; on v2 with check-and-set against `cas`. Resolves the new
+   * version (0 on v1) and the key's custom_metadata as the write response
+   * carries it (v2), which tells whose marker the path holds at no extra cost.
+   */
+  async write(path: LogicalPath, data: Record<string, string>, cas?: number): Promise<WriteResult> {
     if (path.kvVersion === 1) {
       await this.#client.send('write', 'POST', apiPath(path, 'data'), { body: data, carriesPayload: true });
-      return 0;
+      return { version: 0, customMetadata: {} };
     }
     const body = await this.#client.send('write', 'POST', apiPath(path, 'data'), {
       body: cas === undefined ? { data } : { data, options: { cas } },
       carriesPayload: true,
       usesCas: cas !== undefined,
     });
-    return Number(body?.data?.version ?? 0);
+    return { version: Number(body?.data?.version ?? 0), customMetadata: { ...(body?.data?.custom_metadata ?? {}) } };
   }
 
-  /** KV v2: merges custom_metadata (null removes a key). */
-  async patchMetadata(path: LogicalPath, customMetadata: Record<string, string | null>): Promise<void> {
-    await this.#client.send('write_metadata', 'PATCH', apiPath(path, 'metadata'), { body: { custom_metadata: customMetadata }, mergePatch: true });
+  /** KV v2: merges custom_metadata (null removes a key). A missing key answers 404 (it is never created here). */
+  async patchMetadata(path: LogicalPath, customMetadata: Record<string, string | null>, opts: { lane?: Lane } = {}): Promise<void> {
+    await this.#client.send('write_metadata', 'PATCH', apiPath(path, 'metadata'), { body: { custom_metadata: customMetadata }, mergePatch: true, lane: opts.lane });
   }
 
   /** Removes the secret: every version and the metadata on v2. */

@@ -142,7 +142,7 @@ describe('controller end to end under failure', function () {
     const ctrl = await startController({ runtime: 'deno', args: [...auth, `--namespaces=${ns}`, '--metrics-auth=false'] });
     await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'd', annotations: { 'vault-sync.io/path': `secret/data/${ns}/d` } }, stringData: { k: 'deno' } } });
     await waitFor(async () => (await read(admin, `secret/data/${ns}/d`))?.k === 'deno', { what: 'sync under Deno', proc: ctrl });
-    assert.match(await (await fetch(`${ctrl.metricsUrl}/metrics`)).text(), /vault_sync_operator_sync_attempts_total\{kind="Secret",result="success"\} 1/);
+    await waitFor(async () => /vault_sync_operator_sync_attempts_total\{kind="Secret",result="success"\} 1/.test(await (await fetch(`${ctrl.metricsUrl}/metrics`)).text()), { what: 'the sync counted under Deno', proc: ctrl });
     assert.equal(await ctrl.stop('SIGTERM'), 0);
   });
 });

@@ -40,6 +40,8 @@ describe('core engine: transient Vault failures', function () {
 
   describe('a sealed server', () => {
     let server: FileOpenBaoServer;
+    /** What the resource's signed ledger would hold after the sealed-server run. */
+    let known: { version: number; tag: string } | undefined;
     before(async () => {
       server = await startPersistentVault();
     });
@@ -59,6 +61,7 @@ describe('core engine: transient Vault failures', function () {
         await server.unseal();
         const results = await pending;
         assert.deepEqual(results.map((r) => r.outcome), ['created', 'updated'], results.map((r) => r.error?.message).join('; '));
+        known = { version: results[1]!.version!, tag: results[1]!.tag! };
         const metrics = await engine.registry.metrics();
         assert.match(metrics, /status="503"\} [1-9]/);
         assert.match(metrics, /vault_sync_operator_vault_retries_total\{operation="[a-z_]+",reason="Sealed"\} [1-9]/);
@@ -71,8 +74,9 @@ describe('core engine: transient Vault failures', function () {
       await server.restart();
       const engine = testEngine({ connection: { addr: server.addr }, auth: { method: 'token', token: server.rootToken } });
       try {
-        const [r] = await engine.writer.run([op('secret/data/before-seal', '2')]);
-        assert.equal(r!.outcome, 'unchanged');
+        const [r] = await engine.writer.run([{ ...op('secret/data/before-seal', '2'), known, verify: true }]);
+        assert.equal(r!.outcome, 'unchanged', 'the data survived the restart: verified with one read, nothing written');
+        assert.equal(r!.requests, 1);
       } finally {
         await engine.stop();
       }

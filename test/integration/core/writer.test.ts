@@ -48,21 +48,29 @@ describe('core engine against OpenBao', () => {
     assert.equal(r!.path, `${v2}/same`);
   });
 
-  it('records ownership and a content hash in custom_metadata', async () => {
-    await engine.writer.run([upsert(`${v2}/data/owned`, fromBytes({ k: 'v' }))]);
+  it('records ownership and a keyed content tag in custom_metadata, off the critical path', async () => {
+    const [r] = await engine.writer.run([upsert(`${v2}/data/owned`, fromBytes({ k: 'v' }))]);
+    assert.equal(r!.requests, 1, 'the create is one request');
+    await engine.writer.markersIdle();
     const meta = (await admin.read(`${v2}/metadata/owned`)).data;
     assert.equal(meta.custom_metadata['managed-by'], 'vault-sync-operator');
     assert.equal(meta.custom_metadata.owner, owner);
-    assert.match(meta.custom_metadata['content-hash'], /^[0-9a-f]{64}$/);
+    assert.equal(meta.custom_metadata['content-hash'], r!.tag);
+    assert.notEqual(meta.custom_metadata['content-hash'], fromBytes({ k: 'v' }).hash, 'never the plain content hash');
     assert.equal(meta.custom_metadata['synced-version'], String(meta.current_version));
   });
 
-  it('skips unchanged content with zero write calls, also in a fresh process', async () => {
-    await engine.writer.run([upsert(`${v2}/data/steady`, fromBytes({ k: 'v' }))]);
+  it('skips unchanged content with zero requests, also in a fresh process holding the signed ledger; one read with only a hint', async () => {
+    const [first] = await engine.writer.run([upsert(`${v2}/data/steady`, fromBytes({ k: 'v' }))]);
+    await engine.writer.markersIdle();
+    const known = { version: first!.version!, tag: first!.tag! };
     const fresh = testEngine();
     try {
-      const [r] = await fresh.writer.run([upsert(`${v2}/data/steady`, fromBytes({ k: 'v' }))]);
-      assert.equal(r!.outcome, 'unchanged');
+      await fresh.client.ensureLogin();
+      const [r] = await fresh.writer.run([upsert(`${v2}/data/steady`, fromBytes({ k: 'v' }), { known })]);
+      assert.deepEqual([r!.outcome, r!.requests], ['unchanged', 0]);
+      const [hinted] = await fresh.writer.run([upsert(`${v2}/data/steady`, fromBytes({ k: 'v' }), { likelyExists: true, verify: true })]);
+      assert.deepEqual([hinted!.outcome, hinted!.requests], ['unchanged', 1]);
       const metrics = await fresh.registry.metrics();
       assert.doesNotMatch(metrics, /vault_sync_operator_vault_requests_total\{operation="write/);
       assert.match(metrics, /vault_sync_operator_vault_requests_total\{operation="read_metadata",status="2xx"\} 1/);
@@ -85,11 +93,18 @@ describe('core engine against OpenBao', () => {
     assert.equal(adopted!.outcome, 'updated');
   });
 
-  it('refuses another resource\'s secret (two owners, one path)', async () => {
+  it('refuses another resource\'s secret (two owners, one path), naming the owner only within the namespace', async () => {
     await engine.writer.run([upsert(`${v2}/data/contested`, fromBytes({ k: 'a' }))]);
-    const [r] = await engine.writer.run([upsert(`${v2}/data/contested`, fromBytes({ k: 'b' }), { owner: 'test/other/Deployment/api' })]);
+    await engine.writer.markersIdle();
+    const other = { namespace: 'other', name: 'api', kind: 'Deployment', cluster: 'test' };
+    const [r] = await engine.writer.run([upsert(`${v2}/data/contested`, fromBytes({ k: 'b' }), { owner: 'test/other/Deployment/api', ctx: other, contested: true })]);
     assert.equal(r!.error?.reason, 'OwnershipConflict');
-    assert.match(r!.error!.message, /managed by test\/ns\/Deployment\/web/);
+    assert.match(r!.error!.message, /managed by another resource/);
+    assert.doesNotMatch(r!.error!.message, /ns\/Deployment\/web/);
+    const sibling = { namespace: 'ns', name: 'api', kind: 'Deployment', cluster: 'test' };
+    const [s] = await engine.writer.run([upsert(`${v2}/data/contested`, fromBytes({ k: 'b' }), { owner: 'test/ns/Deployment/api', ctx: sibling, contested: true })]);
+    assert.match(s!.error!.message, /managed by test\/ns\/Deployment\/web/);
+    assert.deepEqual((await admin.read(`${v2}/data/contested`)).data.data, { k: 'a' });
   });
 
   it('survives a CAS race between two writers: the last content wins and metadata matches it', async () => {
@@ -106,9 +121,11 @@ describe('core engine against OpenBao', () => {
       const meta = (await admin.read(`${v2}/metadata/race`)).data;
       const data = (await admin.read(`${v2}/data/race`)).data;
       assert.equal(meta.current_version, 3);
-      assert.equal(meta.custom_metadata['synced-version'], '3');
       const winner = data.data.k === 'A' ? 'A' : 'B';
-      assert.equal(meta.custom_metadata['content-hash'], fromBytes({ k: winner }).hash);
+      await Promise.all([engine.writer.markersIdle(), other.writer.markersIdle()]);
+      const settled = (await admin.read(`${v2}/metadata/race`)).data;
+      assert.equal(settled.custom_metadata['synced-version'], '3');
+      assert.equal(settled.custom_metadata['content-hash'], engine.writer.tag(fromBytes({ k: winner }).hash));
     } finally {
       await other.stop();
     }
@@ -116,7 +133,8 @@ describe('core engine against OpenBao', () => {
 
   it('round-trips binary values byte for byte and lists them as base64', async () => {
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    await engine.writer.run([upsert(`${v2}/data/binary`, fromBytes({ blob: bytes, text: 'héllo' }))]);
+    const [w] = await engine.writer.run([upsert(`${v2}/data/binary`, fromBytes({ blob: bytes, text: 'héllo' }))]);
+    assert.equal(w!.requests, 2, 'a new base64 key list is written with the data, not later');
     const read = await admin.read(`${v2}/data/binary`);
     assert.deepEqual(Buffer.from(read.data.data.blob, 'base64'), bytes);
     assert.equal(read.data.data.text, 'héllo');

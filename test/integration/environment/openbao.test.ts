@@ -59,7 +59,7 @@ describe('test environment: OpenBao', () => {
       assert.equal((await baoApi(bao.addr, bao.rootToken, 'GET', 'secret/data/absent')).status, 404);
       const entries = audit.since(mark);
       assert.deepEqual(entries.map((e) => `${e.operation} ${e.path}`), ['create secret/data/counted', 'read secret/metadata/counted', 'read secret/data/absent']);
-      assert.equal(entries[0]!.displayName, 'root');
+      assert.ok(entries.every((e) => e.displayName === entries[0]!.displayName && e.displayName), 'each entry names the token');
     } finally {
       await bao.stop();
     }

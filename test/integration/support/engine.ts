@@ -6,6 +6,10 @@ import { parseVaultPath } from '../../../shared/paths.ts';
 import { buildPayload, type Payload } from '../../../shared/payload.ts';
 import type { UpsertOp } from '../../../shared/writer.ts';
 import { createLogger } from '../../../shared/log.ts';
+import { LedgerKey } from '../../../shared/ledger.ts';
+
+/** One controller key for every engine a test builds: a "fresh process" is the same controller restarted. */
+export const TEST_LEDGER_KEY = new LedgerKey(Buffer.alloc(32, 0x5a));
 import { testEnv } from './env.ts';
 
 export interface TestEngine extends Engine {
@@ -23,6 +27,7 @@ export function testEngine(overrides: Partial<EngineConfig> = {}): TestEngine {
     burst: 100,
     backoff: { baseMs: 50, maxMs: 500, maxAttempts: 6 },
     registry,
+    ledgerKey: TEST_LEDGER_KEY,
     log: createLogger({ level: 'debug', write: (line) => void logLines.push(line) }),
     ...overrides,
   });

@@ -74,6 +74,13 @@ describe('annotations', () => {
     assert.match(bad.warnings[0]!.message, /not a duration/);
   });
 
+  it('clamps a reconcile interval above 24h (600h would overflow timers into a 1 ms loop), with a warning', () => {
+    const parsed = parseSyncAnnotations(R, { 'vault-sync.io/path': 'secret/a', 'vault-sync.io/reconcile': '600h' });
+    assert.ok(parsed.managed && parsed.spec);
+    assert.equal(parsed.spec.reconcileEveryMs, 24 * 3600_000);
+    assert.match(parsed.warnings[0]!.message, /above the 24h maximum/);
+  });
+
   it('keeps Vault data when preserve-on-delete is unreadable (the Go operator deleted)', () => {
     const parsed = parseSyncAnnotations(R, { 'vault-sync.io/path': 'secret/a', 'vault-sync.io/preserve-on-delete': 'yes' });
     assert.ok(parsed.managed && parsed.spec);

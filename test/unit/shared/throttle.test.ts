@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { SyncError } from '../../../shared/errors.ts';
 import { createThrottle, type Lane } from '../../../shared/throttle.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { withTenant } from '../../../shared/tenant.ts';
 
 /** Largest excess of any window of starts over rate*t + burst (piecewise rates allowed). */
 function worstExcess(starts: readonly number[], allowed: (a: number, b: number) => number): number {
@@ -124,5 +125,23 @@ describe('throttle (token bucket and concurrency gate)', () => {
     const after = at.filter((s) => s > sw + 0.05);
     const observed = (after.length - 1) / (after.at(-1)! - after[0]!);
     assert.ok(Math.abs(observed - 25) < 0.5, `rate after the switch ${observed}`);
+  });
+
+  it('gives tenants turns: a flood from one namespace delays another by one turn, not by the flood', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 10, burst: 1, clock });
+    const rec = recorder(clock);
+    const work: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) work.push(withTenant('noisy', () => throttle.schedule('write', rec.run(`noisy${i}`))));
+    await clock.advance(250);
+    for (let i = 0; i < 3; i++) work.push(withTenant('quiet', () => throttle.schedule('write', rec.run(`quiet${i}`))));
+    await clock.runUntil(() => rec.starts.length === 53);
+    await Promise.all(work);
+    await throttle.stop();
+    const names = rec.starts.map((s) => s.name);
+    const quiet = names.map((n, i) => (n.startsWith('quiet') ? i : -1)).filter((i) => i >= 0);
+    // The quiet namespace's three requests alternate with the flood instead of waiting behind 47 of them.
+    assert.ok(quiet[0]! <= 5 && quiet[2]! <= 9, `quiet requests started at positions ${quiet}`);
+    assert.deepEqual(names.filter((n) => n.startsWith('noisy')), Array.from({ length: 50 }, (_, i) => `noisy${i}`), 'FIFO within a tenant');
   });
 });

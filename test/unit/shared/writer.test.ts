@@ -1,28 +1,30 @@
-// Batch writer decisions against an in-memory KV v2 store that mimics
-// OpenBao's semantics (CAS, versions, custom_metadata merge). The same
-// behaviours run against real OpenBao in test/integration/core.
+// Batch writer behaviour against an in-memory KV store that mimics
+// OpenBao's semantics (CAS, versions, custom_metadata merge, KV v1 on the
+// `kv1` mount). The same behaviours run against real OpenBao in
+// test/integration/core; request counts there come from OpenBao's audit log.
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { SyncError } from '../../../shared/errors.ts';
+import { LedgerKey } from '../../../shared/ledger.ts';
 import { createMetrics } from '../../../shared/metrics.ts';
 import { apiPath, parsePathPolicy, parseVaultPath, type LogicalPath, type VaultPath } from '../../../shared/paths.ts';
 import { buildPayload } from '../../../shared/payload.ts';
-import { BatchWriter, type UpsertOp } from '../../../shared/writer.ts';
+import { BatchWriter, type DeleteOp, type UpsertOp } from '../../../shared/writer.ts';
 import type { KvOperations } from '../../../shared/vault/kv.ts';
 
+type Doc = { versions: Record<string, string>[]; meta: Record<string, string>; deleted: Set<number> };
+
 class MemoryKv implements KvOperations {
-  docs = new Map<string, { versions: Record<string, string>[]; meta: Record<string, string>; deleted: Set<number> }>();
+  docs = new Map<string, Doc>();
   calls: string[] = [];
   failNext = new Map<string, SyncError[]>();
 
   #maybeFail(key: string) {
-    const queue = this.failNext.get(key);
-    const err = queue?.shift();
+    const err = this.failNext.get(key)?.shift();
     if (err) throw err;
   }
-  async resolveMount(_p: VaultPath) {
-    this.calls.push('mount');
-    return { mount: 'secret', kvVersion: 2 as const };
+  async resolveMount(p: VaultPath) {
+    return p.segments[0] === 'kv1' ? { mount: 'kv1', kvVersion: 1 as const } : { mount: 'secret', kvVersion: 2 as const };
   }
   async readMetadata(p: LogicalPath) {
     this.calls.push('read_metadata');
@@ -41,14 +43,16 @@ class MemoryKv implements KvOperations {
     const key = apiPath(p, 'data');
     this.#maybeFail(key);
     const d = this.docs.get(key) ?? { versions: [], meta: {}, deleted: new Set<number>() };
+    if (p.kvVersion === 1) d.versions = [];
     if (cas !== undefined && cas !== d.versions.length) throw new SyncError('CasConflict', 'HTTP 400');
     d.versions.push({ ...data });
     this.docs.set(key, d);
-    return d.versions.length;
+    return { version: p.kvVersion === 1 ? 0 : d.versions.length, customMetadata: { ...d.meta } };
   }
   async patchMetadata(p: LogicalPath, meta: Record<string, string | null>) {
     this.calls.push('write_metadata');
-    const d = this.docs.get(apiPath(p, 'data'))!;
+    const d = this.docs.get(apiPath(p, 'data'));
+    if (!d) throw new SyncError('InvalidRequest', 'HTTP 404');
     for (const [k, v] of Object.entries(meta)) if (v === null) delete d.meta[k]; else d.meta[k] = v;
   }
   async deleteAll(p: LogicalPath) {
@@ -64,22 +68,28 @@ class MemoryKv implements KvOperations {
 
 const ctx = { namespace: 'ns', name: 'web', kind: 'Deployment', cluster: 'c' };
 const owner = 'c/ns/Deployment/web';
-const payload = (values: Record<string, string>) => buildPayload(Object.entries(values).map(([k, v]) => [k, { value: v, base64: false }]));
+const payload = (values: Record<string, string>, base64: string[] = []) => buildPayload(Object.entries(values).map(([k, v]) => [k, { value: v, base64: base64.includes(k) }]));
 const upsert = (id: string, path: string, values: Record<string, string>, extra: Partial<UpsertOp> = {}): UpsertOp => ({
   kind: 'upsert', id, resource: 'Deployment ns/web', path: parseVaultPath(path, 'test'), ctx, owner, payload: payload(values), ...extra,
 });
+const del = (id: string, path: string, extra: Partial<DeleteOp> = {}): DeleteOp => ({
+  kind: 'delete', id, resource: 'Deployment ns/web', path: parseVaultPath(path, 'test'), ctx, owner, ...extra,
+});
 
-function setup(opts: { batchSize?: number; policy?: string; maxSecretBytes?: number; largeSecretBytes?: number } = {}) {
-  const kv = new MemoryKv();
+function setup(opts: { batchSize?: number; policy?: string; maxSecretBytes?: number; largeSecretBytes?: number; kv?: MemoryKv; key?: LedgerKey } = {}) {
+  const kv = opts.kv ?? new MemoryKv();
   const registry = new Registry();
   const metrics = createMetrics(registry);
+  const ledgerKey = opts.key ?? new LedgerKey(Buffer.alloc(32, 7));
   const writer = new BatchWriter({
-    kv, policy: parsePathPolicy(opts.policy ?? '*'), metrics, batchSize: opts.batchSize ?? 5,
-    backoff: { baseMs: 1, maxMs: 2, maxAttempts: 4 }, sleep: async () => {},
+    kv, policy: parsePathPolicy(opts.policy ?? '*'), metrics, batchSize: opts.batchSize ?? 5, ledgerKey,
+    backoff: { baseMs: 1, maxMs: 2, maxAttempts: 4 },
     ...(opts.maxSecretBytes ? { maxSecretBytes: opts.maxSecretBytes } : {}),
     ...(opts.largeSecretBytes ? { largeSecretBytes: opts.largeSecretBytes } : {}),
   });
-  return { kv, writer, registry, metrics };
+  /** A restarted controller: same Vault, same key, empty memory. */
+  const restart = () => setup({ ...opts, kv, key: ledgerKey });
+  return { kv, writer, registry, metrics, ledgerKey, restart };
 }
 
 describe('batch writer', () => {
@@ -109,78 +119,170 @@ describe('batch writer', () => {
     assert.match(await registry.metrics(), /^vault_batch_size_histogram_count 3$/m);
   });
 
-  it('costs zero calls for unchanged content it wrote, and one metadata read after a restart', async () => {
+  it('creates with one request; the ownership marker follows off the critical path', async () => {
     const { kv, writer } = setup();
-    await writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
-    kv.calls = [];
-    assert.equal((await writer.run([upsert('a', 'secret/a', { k: '1' })]))[0]!.outcome, 'unchanged');
-    assert.deepEqual(kv.calls, ['mount']);
-    writer.forget();
-    kv.calls = [];
-    assert.equal((await writer.run([upsert('a', 'secret/data/a', { k: '1' })]))[0]!.outcome, 'unchanged');
-    assert.deepEqual(kv.calls, ['mount', 'read_metadata']);
+    const [r] = await writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
+    assert.equal(r!.outcome, 'created');
+    assert.equal(r!.requests, 1);
+    assert.deepEqual(kv.calls.slice(0, 1), ['write']);
+    await writer.markersIdle();
+    assert.deepEqual(kv.calls, ['write', 'write_metadata']);
+    const meta = kv.docs.get('secret/data/a')!.meta;
+    assert.equal(meta.owner, owner);
+    assert.equal(meta['synced-version'], '1');
+    assert.equal(meta['content-hash'], r!.tag, 'the marker holds the keyed tag, not the content hash');
+    assert.notEqual(r!.tag, payload({ k: '1' }).hash);
   });
 
-  it('updates with CAS on the version it saw and records hash and version', async () => {
+  it('updates a path it wrote with one CAS request, and unchanged content costs nothing', async () => {
     const { kv, writer } = setup();
     await writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
-    const [r] = await writer.run([upsert('a', 'secret/data/a', { k: '2' })]);
-    assert.equal(r!.outcome, 'updated');
-    assert.equal(r!.version, 2);
+    await writer.markersIdle();
+    kv.calls = [];
+    const [u] = await writer.run([upsert('a', 'secret/a', { k: '2' })]);
+    assert.deepEqual([u!.outcome, u!.version, u!.requests], ['updated', 2, 1]);
+    const [same] = await writer.run([upsert('a', 'secret/data/a', { k: '2' })]);
+    assert.deepEqual([same!.outcome, same!.requests], ['unchanged', 0]);
+    await writer.markersIdle();
+    assert.deepEqual(kv.calls, ['write', 'write_metadata']);
     assert.equal(kv.docs.get('secret/data/a')!.meta['synced-version'], '2');
   });
 
-  it('on a CAS race re-reads and writes on top of the newer version', async () => {
+  it('after a restart, the authenticated ledger makes unchanged content cost nothing and an update cost one request', async () => {
+    const first = setup();
+    const [r] = await first.writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
+    const known = { version: r!.version!, tag: r!.tag! };
+    const { kv, writer } = first.restart();
+    kv.calls = [];
+    const [same] = await writer.run([upsert('a', 'secret/data/a', { k: '1' }, { known })]);
+    assert.deepEqual([same!.outcome, same!.requests], ['unchanged', 0]);
+    const [upd] = await writer.run([upsert('a', 'secret/data/a', { k: '2' }, { known })]);
+    assert.deepEqual([upd!.outcome, upd!.requests], ['updated', 1]);
+  });
+
+  it('without a trusted ledger after a restart: one metadata read proves unchanged content (hint), or CAS tells it exists', async () => {
+    const first = setup();
+    await first.writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
+    await first.writer.markersIdle();
+    const { kv, writer } = first.restart();
+    kv.calls = [];
+    const [hinted] = await writer.run([upsert('a', 'secret/data/a', { k: '1' }, { likelyExists: true })]);
+    assert.deepEqual([hinted!.outcome, kv.calls], ['unchanged', ['read_metadata']]);
+    const again = first.restart();
+    again.kv.calls = [];
+    const [blind] = await again.writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
+    assert.deepEqual([blind!.outcome, again.kv.calls], ['unchanged', ['write', 'read_metadata']]);
+    assert.equal(kv.docs.get('secret/data/a')!.versions.length, 1, 'no redundant version');
+  });
+
+  it('detects a foreign write between two of ours through CAS, and writes on top of it', async () => {
     const { kv, writer } = setup();
     await writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
-    kv.docs.get('secret/data/a')!.versions.push({ k: 'someone else' }); // drift behind our back
+    await writer.markersIdle();
+    kv.docs.get('secret/data/a')!.versions.push({ k: 'someone else' });
     const [r] = await writer.run([upsert('a', 'secret/data/a', { k: '2' })]);
     assert.equal(r!.outcome, 'updated');
     assert.equal(r!.attempts, 2);
     assert.deepEqual(kv.docs.get('secret/data/a')!.versions.at(-1), { k: '2' });
   });
 
-  it('restores drifted content even when the desired content did not change', async () => {
+  it('restores drifted content on a periodic verify with one read, and verifies an untouched path with one read', async () => {
     const { kv, writer } = setup();
-    await writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
-    kv.docs.get('secret/data/a')!.versions.push({ k: 'tampered' });
-    writer.forget();
     const [r] = await writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
-    assert.equal(r!.outcome, 'updated');
+    await writer.markersIdle();
+    kv.calls = [];
+    const [ok] = await writer.run([upsert('a', 'secret/data/a', { k: '1' }, { verify: true })]);
+    assert.deepEqual([ok!.outcome, kv.calls], ['unchanged', ['read_metadata']]);
+    kv.docs.get('secret/data/a')!.versions.push({ k: 'tampered' });
+    const [restored] = await writer.run([upsert('a', 'secret/data/a', { k: '1' }, { verify: true, known: { version: r!.version!, tag: r!.tag! } })]);
+    assert.equal(restored!.outcome, 'updated');
     assert.deepEqual(kv.docs.get('secret/data/a')!.versions.at(-1), { k: '1' });
   });
 
-  it('refuses to overwrite or delete a secret owned by someone else, unless adopting', async () => {
+  it('refuses to overwrite or delete a secret owned by someone else, unless adopting, and names only a same-namespace owner', async () => {
     const { kv, writer } = setup();
     kv.docs.set('secret/data/theirs', { versions: [{ k: 'x' }], meta: { 'managed-by': 'vault-sync-operator', owner: 'other/ns/Deployment/x' }, deleted: new Set() });
+    kv.docs.set('secret/data/neighbour', { versions: [{ k: 'x' }], meta: { 'managed-by': 'vault-sync-operator', owner: 'c/ns/Deployment/api' }, deleted: new Set() });
     kv.docs.set('secret/data/manual', { versions: [{ k: 'x' }], meta: {}, deleted: new Set() });
     const results = await writer.run([
       upsert('1', 'secret/data/theirs', { k: '1' }),
       upsert('2', 'secret/data/manual', { k: '1' }),
-      { kind: 'delete', id: '3', resource: 'r', path: parseVaultPath('secret/data/theirs', 't'), ctx, owner },
+      del('3', 'secret/data/theirs'),
+      upsert('4', 'secret/data/neighbour', { k: '1' }),
     ]);
-    assert.deepEqual(results.map((r) => r.error?.reason), ['OwnershipConflict', 'OwnershipConflict', 'OwnershipConflict']);
-    assert.match(results[0]!.error!.message, /managed by other\/ns\/Deployment\/x/);
+    assert.deepEqual(results.map((r) => r.error?.reason), ['OwnershipConflict', 'OwnershipConflict', 'OwnershipConflict', 'OwnershipConflict']);
+    assert.match(results[0]!.error!.message, /managed by another resource/);
+    assert.doesNotMatch(results[0]!.error!.message, /other\/ns/);
+    assert.match(results[1]!.error!.message, /not written by vault-sync-operator/);
+    assert.match(results[3]!.error!.message, /managed by c\/ns\/Deployment\/api/);
     assert.deepEqual(kv.docs.get('secret/data/theirs')!.versions, [{ k: 'x' }]);
-    const [adopted] = await writer.run([upsert('4', 'secret/data/manual', { k: '1' }, { adopt: true })]);
+    const [adopted] = await writer.run([upsert('5', 'secret/data/manual', { k: '1' }, { adopt: true })]);
     assert.equal(adopted!.outcome, 'updated');
-    assert.equal(kv.docs.get('secret/data/manual')!.meta.owner, owner);
+    assert.equal(kv.docs.get('secret/data/manual')!.meta.owner, owner, 'a takeover writes the marker at once');
   });
 
-  it('claims its own create that crashed before the metadata write, without writing again', async () => {
+  it('a replayed ledger on a path another resource claims grants nothing: Vault decides', async () => {
+    const { kv, writer } = setup();
+    // The path was ours once (version 1), was released, and is now another resource's, same version number.
+    kv.docs.set('secret/data/p', { versions: [{ k: 'theirs' }], meta: { 'managed-by': 'vault-sync-operator', owner: 'c/other/Deployment/b' }, deleted: new Set() });
+    const stale = { version: 1, tag: 'ffffffffffffffffffffffffffffffff' };
+    const [w, d] = await writer.run([upsert('w', 'secret/data/p', { k: 'mine' }, { known: stale, contested: true }), del('d', 'secret/data/p', { known: stale, contested: true })]);
+    assert.deepEqual([w!.error?.reason, d!.error?.reason], ['OwnershipConflict', 'OwnershipConflict']);
+    assert.deepEqual(kv.docs.get('secret/data/p')!.versions, [{ k: 'theirs' }]);
+    assert.ok(!kv.calls.includes('write') && !kv.calls.includes('delete_metadata'));
+  });
+
+  it('claims its own create that crashed before any bookkeeping, without writing again, unless the path is contested', async () => {
     const { kv, writer } = setup();
     kv.docs.set('secret/data/a', { versions: [{ k: '1' }], meta: {}, deleted: new Set() });
-    const [r] = await writer.run([upsert('a', 'secret/data/a', { k: '1' })]);
-    assert.equal(r!.outcome, 'unchanged');
+    kv.docs.set('secret/data/b', { versions: [{ k: '1' }], meta: {}, deleted: new Set() });
+    const [a, b] = await writer.run([upsert('a', 'secret/data/a', { k: '1' }), upsert('b', 'secret/data/b', { k: '1' }, { contested: true })]);
+    assert.equal(a!.outcome, 'unchanged');
     assert.equal(kv.docs.get('secret/data/a')!.versions.length, 1);
     assert.equal(kv.docs.get('secret/data/a')!.meta.owner, owner);
+    assert.equal(b!.error?.reason, 'OwnershipConflict', 'equal content on a contested path is not proof it is ours');
   });
 
-  it('refuses paths outside the policy and oversize documents before any Vault call', async () => {
+  it('writes the marker at once when the base64 key list changes (readers need it to decode)', async () => {
+    const { kv, writer } = setup();
+    const bin = (values: Record<string, string>, b64: string[]) => ({ ...upsert('a', 'secret/data/a', {}), payload: payload(values, b64) });
+    const [created] = await writer.run([bin({ blob: 'AAEC' }, ['blob'])]);
+    assert.equal(created!.requests, 2);
+    assert.equal(kv.docs.get('secret/data/a')!.meta['base64-keys'], 'blob');
+    const [text] = await writer.run([bin({ blob: 'plain' }, [])]);
+    assert.equal(text!.requests, 2);
+    assert.equal(kv.docs.get('secret/data/a')!.meta['base64-keys'], undefined);
+  });
+
+  it('refuses paths outside the policy (writes and deletes) and oversize documents before any Vault call', async () => {
     const { kv, writer } = setup({ policy: 'secret/{namespace}/*', maxSecretBytes: 10 });
-    const results = await writer.run([upsert('a', 'secret/data/other-ns/x', { k: '1' }), upsert('b', 'secret/data/ns/x', { k: 'x'.repeat(20) })]);
-    assert.deepEqual(results.map((r) => r.error?.reason), ['PathDenied', 'Oversize']);
+    const results = await writer.run([
+      upsert('a', 'secret/data/other-ns/x', { k: '1' }),
+      upsert('b', 'secret/data/ns/x', { k: 'x'.repeat(20) }),
+      del('c', 'secret/data/other-ns/x', { known: { version: 1, tag: 'x'.repeat(32) } }),
+      del('d', 'kv1/other-ns/db', { known: { version: 0, tag: 'x'.repeat(32) } }),
+    ]);
+    assert.deepEqual(results.map((r) => r.error?.reason), ['PathDenied', 'Oversize', 'PathDenied', 'PathDenied']);
     assert.deepEqual(kv.calls, []);
+  });
+
+  it('KV v1: a path is ours only when its content is what we last wrote', async () => {
+    const { kv, writer, restart } = setup();
+    const [c] = await writer.run([upsert('a', 'kv1/ns/app', { k: '1' })]);
+    assert.equal(c!.outcome, 'created');
+    const known = { version: 0, tag: c!.tag! };
+    // Someone else rewrote it: our memory and ledger no longer match the content.
+    kv.docs.get('kv1/ns/app')!.versions = [{ k: 'theirs' }];
+    const later = restart();
+    const [w, d] = await later.writer.run([upsert('w', 'kv1/ns/app', { k: '2' }, { known }), del('d', 'kv1/ns/app', { known })]);
+    assert.deepEqual([w!.error?.reason, d!.error?.reason], ['OwnershipConflict', 'OwnershipConflict']);
+    assert.deepEqual(kv.docs.get('kv1/ns/app')!.versions, [{ k: 'theirs' }]);
+    // With no known tag at all (a forged or unsigned ledger), nothing is deleted either.
+    kv.docs.get('kv1/ns/app')!.versions = [{ k: '1' }];
+    const [forged] = await later.writer.run([del('f', 'kv1/ns/app')]);
+    assert.equal(forged!.error?.reason, 'OwnershipConflict');
+    const [mine] = await later.writer.run([del('m', 'kv1/ns/app', { known })]);
+    assert.equal(mine!.outcome, 'deleted');
   });
 
   it('flags large documents and counts them', async () => {
@@ -190,12 +292,13 @@ describe('batch writer', () => {
     assert.equal((await metrics.largeSecrets.get()).values[0]!.value, 1);
   });
 
-  it('deletes all versions by default, soft-deletes on request, and reports absent paths', async () => {
+  it('deletes a path it wrote with one request, soft-deletes on request, reads first when nothing is known', async () => {
     const { kv, writer } = setup();
     await writer.run([upsert('a', 'secret/data/a', { k: '1' }), upsert('b', 'secret/data/b', { k: '1' })]);
-    const del = (id: string, path: string, mode?: 'all' | 'latest') => ({ kind: 'delete' as const, id, resource: 'r', path: parseVaultPath(path, 't'), ctx, owner, ...(mode ? { mode } : {}) });
-    const results = await writer.run([del('a', 'secret/data/a'), del('b', 'secret/data/b', 'latest'), del('c', 'secret/data/never')]);
-    assert.deepEqual(results.map((r) => r.outcome), ['deleted', 'deleted', 'absent']);
+    await writer.markersIdle();
+    kv.calls = [];
+    const results = await writer.run([del('a', 'secret/data/a'), del('b', 'secret/data/b', { mode: 'latest' }), del('c', 'secret/data/never')]);
+    assert.deepEqual(results.map((r) => [r.outcome, r.requests]), [['deleted', 1], ['deleted', 1], ['absent', 1]]);
     assert.equal(kv.docs.has('secret/data/a'), false);
     assert.equal(kv.docs.get('secret/data/b')!.deleted.has(1), true);
   });

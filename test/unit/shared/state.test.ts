@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  FINALIZER, STATUS_ANNOTATION, formatSecretVersions, parseSecretVersions, parseSyncRecord, readResourceState, type SyncRecord,
+  FINALIZER, STATUS_ANNOTATION, canonicalRecord, formatSecretVersions, formatSyncRecord, parseSecretVersions, parseSyncRecord, readResourceState, type SyncRecord,
 } from '../../../shared/state.ts';
 
 const EMPTY: SyncRecord = { v: 1, paths: [] };
@@ -37,8 +37,27 @@ describe('parseSyncRecord', () => {
   });
 
   it('round-trips what the controller writes', () => {
-    const written: SyncRecord = { v: 1, paths: [{ path: 'secret/data/a', kv: 2, keys: ['k'], keysTruncated: false, bytes: 3, large: false }], config: '0123456789abcdef' };
-    assert.deepEqual(parseSyncRecord(JSON.stringify(written)), written);
+    const written: SyncRecord = {
+      v: 2,
+      paths: [{ path: 'secret/data/a', key: 'secret/a', kv: 2, ver: 3, h: '0123456789abcdef0123456789abcdef', keys: ['k'], bytes: 3, large: true }],
+      config: '0123456789abcdef', mac: 'fedcba9876543210fedcba9876543210',
+    };
+    assert.deepEqual(parseSyncRecord(formatSyncRecord(written)), written);
+  });
+
+  it('keeps only known scalar fields, however deep or odd the JSON', () => {
+    const deep = `${'['.repeat(60_000)}"x"${']'.repeat(60_000)}`;
+    const raw = `{"v":2,"paths":[{"path":"secret/a","kv":2,"ver":-1,"h":{"x":1},"keys":["k",7,{"a":1}],"extra":${deep}}],"config":${deep},"reason":"PathDenied"}`;
+    const record = parseSyncRecord(raw);
+    assert.deepEqual(record, { v: 2, paths: [{ path: 'secret/a', kv: 2, keys: ['k'] }], reason: 'PathDenied' });
+    assert.doesNotThrow(() => JSON.stringify(readResourceState('Deployment', 'ns', 'n', { [STATUS_ANNOTATION.syncState]: raw })));
+  });
+
+  it('gives one canonical text per record, whatever the field order it was written in', () => {
+    const a = parseSyncRecord('{"v":2,"config":"c","paths":[{"kv":2,"path":"secret/a"}]}');
+    const b = parseSyncRecord('{"paths":[{"path":"secret/a","kv":2}],"config":"c","v":2}');
+    assert.equal(canonicalRecord(a), canonicalRecord(b));
+    assert.equal(canonicalRecord({ ...a, mac: 'x'.repeat(32) }), canonicalRecord(a), 'the MAC is not part of what it covers');
   });
 });
 
