@@ -67,13 +67,17 @@ function apiserverArgs(pki: Pki, port: number, etcdUrl: string, certDir: string)
     // Inside the sandbox also on its own address (nodes and the service proxy's
     // peers live there); outside it, loopback only.
     `--bind-address=${currentSandbox() ? '0.0.0.0' : '127.0.0.1'}`,
-    `--advertise-address=127.0.0.1`,
+    `--advertise-address=${currentSandbox()?.address ?? '127.0.0.1'}`,
     `--secure-port=${port}`,
     `--cert-dir=${certDir}`,
     `--tls-cert-file=${pki.serverCert}`,
     `--tls-private-key-file=${pki.serverKey}`,
     `--client-ca-file=${pki.caCert}`,
-    '--authorization-mode=RBAC',
+    // Node + NodeRestriction: what the node profile's kubelets are held to, as in a real cluster.
+    '--authorization-mode=Node,RBAC',
+    '--enable-admission-plugins=NodeRestriction',
+    `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+    `--kubelet-client-key=${pki.kubeletClientKey}`,
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,

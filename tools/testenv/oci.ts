@@ -121,6 +121,7 @@ export async function writeOciImage(opts: { rootfs: string; name: string; config
     mediaType: 'application/vnd.oci.image.index.v1+json',
     manifests: [{
       mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifest.digest, size: manifest.size,
+      platform: { architecture: 'amd64', os: 'linux' },
       annotations: { 'io.containerd.image.name': opts.name, 'org.opencontainers.image.ref.name': tag },
     }],
   }));
