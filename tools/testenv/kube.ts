@@ -78,6 +78,8 @@ function apiserverArgs(pki: Pki, port: number, etcdUrl: string, certDir: string)
     '--enable-admission-plugins=NodeRestriction',
     `--kubelet-client-certificate=${pki.kubeletClientCert}`,
     `--kubelet-client-key=${pki.kubeletClientKey}`,
+    // Node names resolve nowhere here (and must not be looked up in the machine's DNS).
+    '--kubelet-preferred-address-types=InternalIP',
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
