@@ -115,7 +115,8 @@ async function main(): Promise<number> {
   });
   const heapLimit = getHeapStatistics().heap_size_limit;
   const budget = new ReadBudget(config.secretReadBudget ?? Math.min(64 * 1024 * 1024, Math.floor(heapLimit / 3)));
-  controllerMetrics.readBudgetFree.set(budget.free);
+  controllerMetrics.probes.budgetFree = () => budget.free;
+  controllerMetrics.probes.budgetWaiting = () => budget.waiting;
   const secrets = new SecretSource({ http, budget, maxBytesPerResource: config.maxBytesPerResource });
 
   const state = new StateStore();

@@ -2,9 +2,21 @@
 // next to the engine's metrics on the same Registry.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** Readings taken at scrape time (filled in by main once the objects exist). */
+export interface ControllerProbes {
+  budgetFree?: () => number;
+  budgetWaiting?: () => number;
+}
+
 export function createControllerMetrics(registry: Registry) {
   const registers = [registry];
+  const probes: ControllerProbes = {};
+  const probe = (read: keyof ControllerProbes) => function (this: Gauge) {
+    const value = probes[read]?.();
+    if (value !== undefined) this.set(value);
+  };
   return {
+    probes,
     queueDepth: new Gauge({ name: 'vault_sync_operator_workqueue_depth', help: 'Keys waiting in the workqueue', registers }),
     queueAdds: new Counter({ name: 'vault_sync_operator_workqueue_adds_total', help: 'Keys added to the workqueue', registers }),
     queueRetries: new Counter({ name: 'vault_sync_operator_workqueue_retries_total', help: 'Keys requeued with backoff after a failure', registers }),
@@ -31,8 +43,8 @@ export function createControllerMetrics(registry: Registry) {
       help: 'Signed-format ledger annotations whose MAC did not verify (forged, copied from another resource, or signed by another key)',
       registers,
     }),
-    readBudgetWaiting: new Gauge({ name: 'vault_sync_operator_secret_read_budget_waiting', help: 'Reconciles waiting for the Secret read memory budget', registers }),
-    readBudgetFree: new Gauge({ name: 'vault_sync_operator_secret_read_budget_free_bytes', help: 'Bytes of the Secret read memory budget free now', registers }),
+    readBudgetWaiting: new Gauge({ name: 'vault_sync_operator_secret_read_budget_waiting', help: 'Reconciles waiting for the Secret read memory budget', registers, collect: probe('budgetWaiting') }),
+    readBudgetFree: new Gauge({ name: 'vault_sync_operator_secret_read_budget_free_bytes', help: 'Bytes of the Secret read memory budget free now', registers, collect: probe('budgetFree') }),
   };
 }
 

@@ -38,6 +38,8 @@ export interface KubeRequest {
   signal?: AbortSignal;
   /** Resolve undefined on 404 instead of failing. */
   allow404?: boolean;
+  /** Extra request headers (e.g. the caller's identity for the controller's status listener). */
+  headers?: Record<string, string>;
 }
 
 const HTTP_METHOD: Record<string, HttpMethod> = {
@@ -76,7 +78,7 @@ export class KubeHttp {
       // Let requests in flight on the old pool finish, then close it.
       if (previous) setTimeout(() => void previous.close().catch(() => {}), 60_000).unref?.();
     }
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: req.accept ?? ACCEPT_JSON };
+    const headers: Record<string, string> = { ...req.headers, ...ctx.getHeaders(), Accept: req.accept ?? ACCEPT_JSON };
     if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? ACCEPT_JSON;
     return fetch(url, {
       method,

@@ -94,7 +94,7 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       const kinds = objects.map((o) => o.kind).sort();
       assert.deepEqual(kinds, [
         'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Namespace',
-        'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
+        'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount',
       ]);
       assertNoWarnings(await dryRunAll(http, objects));
       assertNoWarnings(await dryRunPods(http, objects));
@@ -145,7 +145,7 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       const objects = helmTemplate({ namespace: ns });
       assert.deepEqual(objects.map((o) => o.kind).sort(), [
         'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment',
-        'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
+        'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount',
       ], 'no ServiceMonitor or PrometheusRule unless enabled');
       assertNoWarnings(await dryRunAll(http, objects));
       assertNoWarnings(await dryRunPods(http, objects));
@@ -163,6 +163,9 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       assert.deepEqual(svc.spec.ports.map((p: any) => `${p.name}:${p.port}`), ['metrics:8080', 'status:8082']);
       // Cluster-wide watch scope: one ClusterRole with exactly the watch rules.
       assert.deepEqual(grants(objects, 'ClusterRole', 'vault-sync-operator').get('ClusterRole vault-sync-operator'), WATCH_GRANTS);
+      assert.deepEqual(grants(objects, 'Role', 'vault-sync-operator-ledger-key').get(`Role ${ns}/vault-sync-operator-ledger-key`), [
+        '/secrets:create', '/secrets:get[vault-sync-operator-ledger-key]',
+      ], 'the ledger key Secret only');
       assert.deepEqual(grants(objects, 'Role', 'vault-sync-operator-leader-election').get(`Role ${ns}/vault-sync-operator-leader-election`), [
         'coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get[vault-sync-operator.io]', 'coordination.k8s.io/leases:update[vault-sync-operator.io]',
       ]);
@@ -259,6 +262,8 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
         leaderElectRenewDeadline: '15s', leaderElectRetryPeriod: '3s', maxConcurrentReconciles: 16, rateLimit: 0.5, rateLimitBurst: 1000000,
         batchSize: 7, requeueBaseDelay: '10ms', requeueMaxDelay: '10m', largeSecretThreshold: '2Mi', maxSecretSize: '20Mi',
         pathPolicy: 'secret/{namespace}/{name}, shared/{namespace}/*', adoptPolicy: 'always', deleteMode: 'latest', logLevel: 'warn',
+        adoptNamespaces: ['team-a', 'team-b'], ledgerKeySecret: 'vso-system/key', maxSecretsPerResource: 20, maxBytesPerResource: '4Mi',
+        secretReadBudget: '32Mi', minForcedWriteInterval: '2m',
       };
       const flags = FLAGS.map((f) => f.name).filter((n) => !NOT_VALUES.has(n));
       assert.deepEqual(Object.keys(sample).sort(), flags.map(flagKey).sort(), 'the sample sets every flag');
@@ -273,6 +278,8 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       assert.deepEqual(config.namespaces, ['a', 'b']);
       assert.equal(config.rateLimitBurst, 1_000_000);
       assert.equal(config.adoptPolicy, 'always');
+      assert.deepEqual(config.adoptNamespaces, ['team-a', 'team-b']);
+      assert.equal(config.secretReadBudget, 32 * 1024 * 1024);
       assert.deepEqual(config.vault.auth, { method: 'approle', mount: 'approle-x', roleId: 'role-id', secretIdFile: '/t/secret-id' });
     });
 

@@ -181,7 +181,8 @@ describe('deploy/vault/setup.sh + the chart\'s RBAC: the controller logs in and 
     await waitFor(async () => (await vaultGet(secretPath)).status === 200, { what: `${secretPath} in OpenBao`, proc: ctrl });
     const written = (await vaultGet(secretPath)).json.data;
     assert.deepEqual(written.data, { user: 'app', password: 'pw-1' });
-    assert.equal(written.metadata.custom_metadata.owner, `${cluster}/${appNs}/Secret/app-creds`);
+    // The ownership marker follows in spare throttle budget.
+    await waitFor(async () => (await vaultGet(secretPath.replace('/data/', '/metadata/'))).json?.data?.custom_metadata?.owner === `${cluster}/${appNs}/Secret/app-creds`, { what: 'ownership marker', proc: ctrl });
     await waitFor(async () => (await kube.core.readNamespacedSecret({ name: 'app-creds', namespace: appNs })).metadata?.annotations?.['vault-sync.io/status'] === 'Synced', { what: 'status annotation', proc: ctrl });
 
     // Deployment, auto-discovery.
@@ -238,7 +239,22 @@ describe('deploy/vault/setup.sh + the chart\'s RBAC: the controller logs in and 
     assert.equal(res.status, 200, await res.clone().text());
     const state: any = await res.json();
     assert.equal(state.clusterName, cluster);
-    assert.ok(state.resources.some((r: any) => r.kind === 'Deployment' && r.name === 'web'), 'the Deployment is in /state');
+    assert.deepEqual(state.resources, [], 'without proof of who is asking, no tenant\'s resources');
+    // A caller who proves who they are (their token in x-vault-sync-authorization) sees the namespaces they may list.
+    // (A Role of its own: the aggregated "view" ClusterRole stays empty without kube-controller-manager.)
+    await admin.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNs}/roles`, {
+      body: { metadata: { name: 'deployment-viewer' }, rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch'] }] },
+    });
+    await admin.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${appNs}/rolebindings`, {
+      body: { metadata: { name: 'deployment-viewer' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deployment-viewer' }, subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: ns }] },
+    });
+    // RBAC takes a moment to see a new binding; the controller caches a denial for 30 s.
+    await waitFor(() => sar(`system:serviceaccount:${ns}:viewer`, { verb: 'list', group: 'apps', resource: 'deployments', namespace: appNs }), { what: 'the view binding in effect' });
+    const viewerToken = await issueToken(admin, ns, 'viewer', 600);
+    const { kc } = tokenKubeConfig(testEnv().kubeServer, testEnv().kubeCaPem, viewerToken);
+    const identified = await new KubeHttp(kc).request('GET', proxyPath, { headers: { 'x-vault-sync-authorization': `Bearer ${viewerToken}` } });
+    assert.ok(identified.resources.some((r: any) => r.kind === 'Deployment' && r.name === 'web'), 'the Deployment is in /state');
+    assert.ok(identified.resources.every((r: any) => r.namespace === appNs));
   });
 
   it('the chart grants no more than it says: no Secrets outside the watched namespace, no deletes, one Lease', async () => {
@@ -248,6 +264,7 @@ describe('deploy/vault/setup.sh + the chart\'s RBAC: the controller logs in and 
     assert.equal(await sar(user, { verb: 'patch', group: 'apps', resource: 'deployments', namespace: appNs }), true);
     assert.equal(await sar(user, { verb: 'list', resource: 'secrets' }), false, 'no cluster-wide Secret list');
     assert.equal(await sar(user, { verb: 'get', resource: 'secrets', namespace: ns }), false, 'no Secrets in its own namespace');
+    assert.equal(await sar(user, { verb: 'get', resource: 'secrets', name: `${fullname}-ledger-key`, namespace: ns }), true, 'but its ledger key');
     assert.equal(await sar(user, { verb: 'get', resource: 'secrets', namespace: 'kube-system' }), false);
     for (const verb of ['create', 'update', 'delete']) assert.equal(await sar(user, { verb, resource: 'secrets', namespace: appNs }), false, `no ${verb} on Secrets`);
     assert.equal(await sar(user, { verb: 'update', group: 'apps', resource: 'deployments', namespace: appNs }), false);

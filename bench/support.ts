@@ -1,0 +1,100 @@
+// What the controller benchmarks share: populating the test apiserver,
+// running the controller bundle as a child process, and reading its metrics.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { randomBytes } from 'node:crypto';
+import type { KubeHttp } from '../shared/kube/http.ts';
+import { repoRoot } from '../tools/testenv/binaries.ts';
+import type { TestEnvironment } from '../tools/testenv/environment.ts';
+import { freePorts } from '../tools/testenv/ports.ts';
+
+// As deploy/image/entrypoint.sh sets them for the chart's default 256 MiB memory limit.
+export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128', '--optimize-for-size'];
+
+export const value4k = () => randomBytes(2048).toString('hex');
+
+export async function inParallel<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+/** `n` Deployments, each reading its own 4 KiB Secret (auto-discovery), in a new namespace. */
+export async function populate(http: KubeHttp, namespace: string, n: number, opts: { annotations?: Record<string, string>; pathOf?: (i: number) => string } = {}): Promise<void> {
+  await http.request('POST', '/api/v1/namespaces', { body: { metadata: { name: namespace } } });
+  const t0 = performance.now();
+  await inParallel([...Array(n).keys()], 32, async (i) => {
+    await http.request('POST', `/api/v1/namespaces/${namespace}/secrets`, { body: { metadata: { name: `s${i}` }, stringData: { value: value4k() } } });
+    await http.request('POST', `/apis/apps/v1/namespaces/${namespace}/deployments`, {
+      body: {
+        metadata: { name: `d${i}`, annotations: { 'vault-sync.io/path': opts.pathOf?.(i) ?? `secret/data/${namespace}/d${i}`, ...opts.annotations } },
+        spec: {
+          selector: { matchLabels: { app: `d${i}` } },
+          template: { metadata: { labels: { app: `d${i}` } }, spec: { containers: [{ name: 'c', image: 'x', envFrom: [{ secretRef: { name: `s${i}` } }] }] } },
+        },
+      },
+    });
+  });
+  process.stderr.write(`  created ${n} Deployments + ${n} Secrets in ${namespace} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+export interface BenchController {
+  child: ChildProcess;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchController(env: TestEnvironment, opts: {
+  namespaces: string[];
+  vaultAddr?: string;
+  vaultToken?: string;
+  nodeFlags?: string[];
+  args?: string[];
+}): Promise<BenchController> {
+  const [metricsPort, probePort] = await freePorts(2);
+  const log = openSync(join(env.dir, `controller-${opts.namespaces.join('_').slice(0, 60)}-${Date.now()}.log`), 'a');
+  const child = spawn(process.execPath, [
+    ...(opts.nodeFlags ?? []), join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, `--vault-addr=${opts.vaultAddr ?? env.vaultAddr}`, '--vault-auth-method=token',
+    `--namespaces=${opts.namespaces.join(',')}`, '--metrics-auth=false', `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`,
+    '--log-level=warn', ...(opts.args ?? []),
+  ], { env: { ...process.env, VAULT_TOKEN: opts.vaultToken ?? env.vaultToken }, stdio: ['ignore', log, log] });
+  const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${probePort}/healthz`)).ok) break;
+    } catch { /* starting */ }
+    if (i > 300) throw new Error('controller did not start');
+    await sleep(50);
+  }
+  return {
+    child, metrics,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export function sample(text: string, re: RegExp): number {
+  return text.split('\n').filter((l) => !l.startsWith('#') && re.test(l)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+
+export async function waitForCount(c: BenchController, re: RegExp, target: number, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const n = sample(await c.metrics(), re);
+    if (n >= target) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`only ${n} of ${target} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** Resident set size of a process, MiB, from /proc (what the kernel charges it). */
+export function rssMiB(text: string): number {
+  return sample(text, /^process_resident_memory_bytes/) / 2 ** 20;
+}
