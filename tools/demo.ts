@@ -23,13 +23,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { KubeConfig, loadAllYaml } from '@kubernetes/client-node';
 import { KubeHttp } from '../shared/kube/http.ts';
+import { IMAGE_NAME, readBuiltImage } from './image.ts';
 import { requireBinaries, repoRoot } from './testenv/binaries.ts';
+import { ensureDeployTools } from './testenv/deploy-tools.ts';
 import { startEnvironment } from './testenv/environment.ts';
 import { forward, type Forwarder } from './testenv/forward.ts';
 import { currentSandbox } from './testenv/network.ts';
 import { requireNodeBinaries } from './testenv/node-binaries.ts';
+import { startNodes, type NodeCluster } from './testenv/nodes.ts';
 import { freePorts } from './testenv/ports.ts';
-import { configureKubernetesAuth } from './testenv/vault-kube-auth.ts';
+import { configureKubernetesAuth, enableKubernetesAuthMount } from './testenv/vault-kube-auth.ts';
 import { exposeAsService, sandboxAddress } from './testenv/service-proxy.ts';
 
 const NAMESPACE = 'demo';
@@ -37,6 +40,7 @@ const CONTROLLER_NAMESPACE = 'vault-sync-system';
 const dir = join(repoRoot, '.testenv', 'demo');
 const socketDir = join(dir, 'sockets');
 const readyFile = join(dir, 'ready.json');
+const withNodes = process.argv.includes('--with-nodes');
 const say = (text: string) => process.stdout.write(`\n== ${text}\n`);
 
 /** What the inner run hands to the outer one. */
@@ -44,10 +48,10 @@ interface Ready {
   kubeconfig: string;
   vaultToken: string;
   /** name -> Unix socket in socketDir, forwarded to a sandbox TCP port. */
-  sockets: Record<'apiserver' | 'vault' | 'metrics', string>;
-  logFile: string;
+  sockets: { apiserver: string; vault: string; metrics?: string };
+  /** Where the controller's log is: a file, or the pods (--with-nodes). */
+  logFile?: string;
   vaultPaths: string[];
-  controllerPods?: boolean;
 }
 
 if (!currentSandbox()) await host();
@@ -98,6 +102,10 @@ async function host(): Promise<void> {
   }
   process.stdout.write(`\n$ kubectl get deployments,secrets -n ${NAMESPACE}\n`);
   process.stdout.write(await run('kubectl', ['get', 'deployments,secrets', '-n', NAMESPACE], { KUBECONFIG: kubeconfig }));
+  if (!ready.logFile) {
+    process.stdout.write(`\n$ kubectl get pods -n ${CONTROLLER_NAMESPACE} -o wide\n`);
+    process.stdout.write(await run('kubectl', ['get', 'pods', '-n', CONTROLLER_NAMESPACE, '-o', 'wide'], { KUBECONFIG: kubeconfig }));
+  }
 
   say('running; the sandbox is forwarded to this machine\'s loopback. Try it:');
   const rel = (p: string) => p.replace(`${repoRoot}/`, '');
@@ -106,11 +114,18 @@ async function host(): Promise<void> {
     `   kubectl apply -n ${NAMESPACE} -f deploy/examples/custom-mode.yaml      # the examples are applied already; edit one and apply`,
     `   kubectl describe deployment my-app -n ${NAMESPACE}                      # our Events at the bottom`,
     `   kubectl get events -n ${NAMESPACE}`,
-    `   kubectl get pods -A -o wide${ready.controllerPods ? '                                     # the controller runs as pods from the built image' : ''}`,
     `   bao kv get -mount=secret demo/my-app`,
-    `   curl -s http://127.0.0.1:${port.metrics}/state | head -40      # what the controller knows (/state)`,
-    `   curl -s http://127.0.0.1:${port.metrics}/metrics | grep vault_   # metrics`,
-    `   controller log: ${rel(ready.logFile)}`,
+    ...(ready.logFile ? [
+      `   curl -s http://127.0.0.1:${port.metrics}/state | head -40      # what the controller knows (/state)`,
+      `   curl -s http://127.0.0.1:${port.metrics}/metrics | grep vault_   # metrics`,
+      `   controller log: ${rel(ready.logFile!)}`,
+    ] : [
+      `   kubectl get pods -n ${CONTROLLER_NAMESPACE} -o wide                # the controller as pods from the built image (helm install)`,
+      `   kubectl get lease -n ${CONTROLLER_NAMESPACE} vault-sync-operator.io   # which pod leads`,
+      `   kubectl logs -n ${CONTROLLER_NAMESPACE} deployment/vault-sync-operator`,
+      `   kubectl get --raw /api/v1/namespaces/${CONTROLLER_NAMESPACE}/services/vault-sync-operator:status/proxy/state   # /state, the VS Code extension's way`,
+      `   kubectl get nodes -o wide; kubectl get pods -n ${NAMESPACE}   # the examples' nginx pods cannot pull: no registry here`,
+    ]),
     `   VS Code: install dist/vault-sync-*.vsix (npm run package:vsix), then KUBECONFIG=${kubeconfig} code .   (context vault-sync-test)`,
     '   Ctrl-C stops everything.',
     '',
@@ -133,31 +148,59 @@ async function inside(): Promise<void> {
   const http = new KubeHttp(kc);
   for (const ns of [NAMESPACE, CONTROLLER_NAMESPACE]) await http.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
 
-  say('configuring OpenBao kubernetes auth against the apiserver (TokenReview)');
-  const setup = await configureKubernetesAuth({
-    http, kubeServer: env.kubeServer, kubeCaPem: env.kubeCaPem, vaultAddr: env.vaultAddr, vaultToken: env.vaultToken,
-    namespace: CONTROLLER_NAMESPACE, serviceAccount: 'vault-sync-operator', mount: 'kubernetes', tokenFile: join(dir, 'controller-token'),
-    policyRules: readFileSync(join(repoRoot, 'deploy', 'vault', 'policy.hcl'), 'utf8'),
-  });
-
-  say('starting the controller (dist/controller.mjs)');
-  const [metricsPort, probePort, statusPort] = await freePorts(3);
-  // The VS Code extension reads the controller through the apiserver's service
-  // proxy, which refuses loopback: the status port listens on the sandbox's address.
-  const address = sandboxAddress();
-  const logFile = join(dir, 'controller.log');
-  const controller = spawn(process.execPath, [
-    join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, ...setup.controllerArgs,
-    `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`, '--metrics-auth=false',
-    '--leader-elect', `--leader-election-namespace=${CONTROLLER_NAMESPACE}`, `--status-bind-address=${address}:${statusPort}`,
-  ], { stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] });
-  await exposeAsService(http, { namespace: CONTROLLER_NAMESPACE, service: 'vault-sync-operator', portName: 'status', port: 8082, address, targetPort: statusPort! });
-
   const forwarders: Forwarder[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  let metricsPort: number | undefined;
+  let logFile: string | undefined;
+  if (withNodes) {
+    say('starting two nodes (kubelet + containerd + runc each), kube-controller-manager and kube-scheduler');
+    const image = readBuiltImage();
+    const cluster: NodeCluster = await startNodes({ env, dir: join(dir, 'nodes'), images: [image.archive], log: (l) => process.stdout.write(`   ${l}\n`) });
+    stops.push(() => cluster.stop());
+    say(`OpenBao kubernetes auth (role wants the chart's token audience "vault"), helm install of deploy/helm/vault-sync-operator with the image built by tools/image (${image.digest.slice(0, 19)}...)`);
+    const mount = await enableKubernetesAuthMount({ http, kubeServer: env.kubeServer, kubeCaPem: env.kubeCaPem, vaultAddr: env.vaultAddr, vaultToken: env.vaultToken, namespace: CONTROLLER_NAMESPACE, mount: 'kubernetes' });
+    const bao = (method: string, path: string, body: unknown) => fetch(`${env.vaultAddr}/v1/${path}`, { method, headers: { 'X-Vault-Token': env.vaultToken }, body: JSON.stringify(body) });
+    await bao('PUT', 'sys/policies/acl/vault-sync-operator', { policy: readFileSync(join(repoRoot, 'deploy', 'vault', 'policy.hcl'), 'utf8') });
+    await bao('POST', `auth/${mount}/role/vault-sync-operator`, {
+      bound_service_account_names: ['vault-sync-operator'], bound_service_account_namespaces: [CONTROLLER_NAMESPACE], token_policies: ['vault-sync-operator'], audience: 'vault', token_ttl: '1h',
+    });
+    const values = join(dir, 'values.json');
+    writeFileSync(values, JSON.stringify({
+      image: { repository: IMAGE_NAME.slice(0, IMAGE_NAME.lastIndexOf(':')), tag: IMAGE_NAME.slice(IMAGE_NAME.lastIndexOf(':') + 1), pullPolicy: 'Never' },
+      config: { vaultAddr: cluster.vaultAddrForPods, vaultAuthPath: mount, vaultRole: 'vault-sync-operator' },
+      vault: { tokenAudience: 'vault' },
+    }));
+    const helm = ensureDeployTools().helm;
+    process.stdout.write(await promisify(execFile)(helm, ['install', 'vault-sync-operator', join(repoRoot, 'deploy', 'helm', 'vault-sync-operator'), '-n', CONTROLLER_NAMESPACE, '-f', values, '--kubeconfig', env.kubeconfig, '--wait', '--timeout', '180s'], { encoding: 'utf8' }).then((r) => r.stdout.split('\n').slice(0, 6).join('\n')));
+    stops.unshift(async () => { await promisify(execFile)(helm, ['uninstall', 'vault-sync-operator', '-n', CONTROLLER_NAMESPACE, '--kubeconfig', env.kubeconfig]).catch(() => {}); });
+  } else {
+    say('configuring OpenBao kubernetes auth against the apiserver (TokenReview), starting the controller (dist/controller.mjs)');
+    const setup = await configureKubernetesAuth({
+      http, kubeServer: env.kubeServer, kubeCaPem: env.kubeCaPem, vaultAddr: env.vaultAddr, vaultToken: env.vaultToken,
+      namespace: CONTROLLER_NAMESPACE, serviceAccount: 'vault-sync-operator', mount: 'kubernetes', tokenFile: join(dir, 'controller-token'),
+      policyRules: readFileSync(join(repoRoot, 'deploy', 'vault', 'policy.hcl'), 'utf8'),
+    });
+    const [metrics, probePort, statusPort] = await freePorts(3);
+    metricsPort = metrics;
+    // The VS Code extension reads the controller through the apiserver's service
+    // proxy, which refuses loopback: the status port listens on the sandbox's address.
+    const address = sandboxAddress();
+    logFile = join(dir, 'controller.log');
+    const controller = spawn(process.execPath, [
+      join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, ...setup.controllerArgs,
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`, '--metrics-auth=false',
+      '--leader-elect', `--leader-election-namespace=${CONTROLLER_NAMESPACE}`, `--status-bind-address=${address}:${statusPort}`,
+    ], { stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] });
+    await exposeAsService(http, { namespace: CONTROLLER_NAMESPACE, service: 'vault-sync-operator', portName: 'status', port: 8082, address, targetPort: statusPort! });
+    stops.push(async () => {
+      controller.kill('SIGTERM');
+      await new Promise((r) => controller.once('exit', r));
+    });
+  }
+
   const stopAll = async () => {
     for (const f of forwarders) await f.close();
-    controller.kill('SIGTERM');
-    await new Promise((r) => controller.once('exit', r));
+    for (const stop of stops) await stop();
     await env.stop({ keepDir: true });
   };
   process.once('SIGINT', () => void stopAll().then(() => process.exit(0)));
@@ -188,19 +231,19 @@ async function inside(): Promise<void> {
         for (const p of JSON.parse(a['vault-sync.io/sync-state'] ?? '{"paths":[]}').paths) vaultPaths.push(p.path);
         break;
       }
-      if (Date.now() > deadline) throw new Error(`${r.kind} ${r.name} was not synced in 60 s; see ${logFile}`);
+      if (Date.now() > deadline) throw new Error(`${r.kind} ${r.name} was not synced in 60 s; see ${logFile ?? `kubectl logs -n ${CONTROLLER_NAMESPACE} deployment/vault-sync-operator`}`);
       await sleep(200);
     }
   }
 
   // Unix sockets the host side forwards its loopback ports to.
-  const sockets: Ready['sockets'] = { apiserver: join(socketDir, 'apiserver.sock'), vault: join(socketDir, 'vault.sock'), metrics: join(socketDir, 'metrics.sock') };
-  const vaultPort = Number(new URL(env.vaultAddr).port);
-  const targets = { apiserver: env.kube.port, vault: vaultPort, metrics: metricsPort! };
-  for (const name of Object.keys(sockets) as (keyof typeof sockets)[]) {
-    forwarders.push(await forward({ path: sockets[name] }, { host: '127.0.0.1', port: targets[name] }));
+  const targets: Record<string, number> = { apiserver: env.kube.port, vault: Number(new URL(env.vaultAddr).port), ...(metricsPort ? { metrics: metricsPort } : {}) };
+  const sockets: Record<string, string> = {};
+  for (const [name, port] of Object.entries(targets)) {
+    sockets[name] = join(socketDir, `${name}.sock`);
+    forwarders.push(await forward({ path: sockets[name]! }, { host: '127.0.0.1', port }));
   }
-  const ready: Ready = { kubeconfig: env.kubeconfig, vaultToken: env.vaultToken, sockets, logFile, vaultPaths };
+  const ready: Ready = { kubeconfig: env.kubeconfig, vaultToken: env.vaultToken, sockets: sockets as Ready['sockets'], logFile, vaultPaths };
   writeFileSync(readyFile, JSON.stringify(ready, null, 2), { mode: 0o600 });
   await new Promise(() => {});
 }

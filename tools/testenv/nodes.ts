@@ -17,8 +17,9 @@
 // /var/lib/kubelet/device-plugins, /var/log/containers, /var/log/pods,
 // /run/containerd, /var/lib/cni). Each node's mount namespace is private
 // (propagation private) and has, bind-mounted over those, the node's own
-// copies: /var/lib, /var/log and /run are folders of the node, and each sysctl
-// file is a regular file of the node holding the host's value. Nothing
+// copies: /var/lib, /var/log and /run are folders of the node, each sysctl
+// file is a regular file of the node holding the host's value, and
+// /etc/resolv.conf names the node's loopback (no registry is reachable). Nothing
 // reaches the host's files. Cgroups: each node's cgroupRoot is one new
 // directory per v1 controller (vso-<id>-<node>), removed at stop with
 // everything under it; the hierarchy is never remounted or reconfigured.
@@ -36,7 +37,7 @@ import { requireNodeBinaries, type NodeBinaries } from './node-binaries.ts';
 import { writeOciImage } from './oci.ts';
 import { issueCertificate } from './pki.ts';
 import { freePorts } from './ports.ts';
-import { startProcess, waitUntil, type ManagedProcess } from './processes.ts';
+import { onInterrupt, startProcess, waitUntil, type ManagedProcess } from './processes.ts';
 
 export const PAUSE_IMAGE = 'localhost/vso/pause:1';
 
@@ -289,6 +290,12 @@ async function startNode(opts: { index: number; id: string; dir: string; env: En
 
   // Mounts: the node's own /var/lib, /var/log, /run and sysctl files.
   for (const path of PRIVATE_DIRS) inNode(holderPid, ['-m'], ['mount', '--bind', join(dir, `private${path}`), path]);
+  // containerd resolves image names itself: give it a resolver on the node's
+  // own loopback, so a pull of a registry image fails at once and sends
+  // nothing towards the machine's DNS server.
+  const resolv = join(dir, 'resolv.conf');
+  writeFileSync(resolv, 'nameserver 127.0.0.1\n');
+  inNode(holderPid, ['-m'], ['mount', '--bind', resolv, '/etc/resolv.conf']);
   for (const s of GUARDED_SYSCTLS) {
     const copy = join(dir, 'sysctl', s.replaceAll('/', '.'));
     writeFileSync(copy, readFileSync(`/proc/sys/${s}`, 'utf8'));
@@ -383,8 +390,8 @@ export async function startNodes(opts: { env: EnvironmentInfo; count?: number; d
   for (const n of nodes) await waitUntil(`node ${n.name} Ready`, () => nodeReady(http, n.name), { timeoutMs: 120_000, process: n.kubelet, intervalMs: 250 });
   log(`node profile up in ${Date.now() - started} ms: ${nodes.map((n) => `${n.name} ${n.address}`).join(', ')}`);
 
-  let stopped = false;
-  return {
+  let stopping: Promise<void> | undefined;
+  const cluster: NodeCluster = {
     nodes, controllerManager, scheduler, vaultAddrForPods, loadImage,
     hostChanges() {
       const now = hostSnapshot();
@@ -393,39 +400,46 @@ export async function startNodes(opts: { env: EnvironmentInfo; count?: number; d
       for (const [k, v] of Object.entries(before.paths)) if (now.paths[k] !== v) changes.push(`${k}: ${v ? 'existed' : 'absent'} -> ${now.paths[k] ? 'exists' : 'gone'}`);
       return changes;
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      for (const n of nodes) await n.kubelet.stop();
-      await Promise.all([controllerManager.stop(), scheduler.stop()]);
-      for (const n of nodes) {
-        // Containers, then containerd, then its shims (they outlive it, detached, in the node's mount namespace).
-        killAll(cgroupPids(n.cgroupRoot));
-        await n.containerd.stop();
-        let mntNs: string | undefined;
-        try { mntNs = readlinkSync(`/proc/${n.holderPid}/ns/mnt`); } catch { /* holder gone */ }
-        if (mntNs) killAll(pidsInMountNs(mntNs).filter((p) => p !== n.holderPid));
-        await sleep(200);
-        killAll(cgroupPids(n.cgroupRoot));
-        for (let attempt = 0; ; attempt++) {
-          try {
-            removeCgroupRoot(n.cgroupRoot);
-            break;
-          } catch (err) {
-            if (attempt > 50) throw new Error(`node ${n.name}: cgroup ${n.cgroupRoot} not removable: ${(err as Error).message}`);
-            await sleep(100);
-          }
-        }
-        try { sh('ip', ['route', 'del', n.podCidr]); } catch { /* gone with the veth */ }
-        try { sh('ip', ['link', 'del', `vso${nodes.indexOf(n) + 1}h`]); } catch { /* gone with the namespace */ }
-      }
-      for (const n of nodes) {
-        try { process.kill(n.holderPid, 'SIGKILL'); } catch { /* gone */ }
-      }
-      await vaultForward.close();
-      await kubernetesService.close();
+    stop() {
+      // One stop, however many callers (the test's after(), an interrupt).
+      stopping ??= stopNodes();
+      return stopping;
     },
   };
+  async function stopNodes(): Promise<void> {
+    for (const n of nodes) await n.kubelet.stop();
+    await Promise.all([controllerManager.stop(), scheduler.stop()]);
+    for (const n of nodes) {
+      // Containers, then containerd, then its shims (they outlive it, detached, in the node's mount namespace).
+      killAll(cgroupPids(n.cgroupRoot));
+      await n.containerd.stop();
+      let mntNs: string | undefined;
+      try { mntNs = readlinkSync(`/proc/${n.holderPid}/ns/mnt`); } catch { /* holder gone */ }
+      if (mntNs) killAll(pidsInMountNs(mntNs).filter((p) => p !== n.holderPid));
+      await sleep(200);
+      killAll(cgroupPids(n.cgroupRoot));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          removeCgroupRoot(n.cgroupRoot);
+          break;
+        } catch (err) {
+          if (attempt > 50) throw new Error(`node ${n.name}: cgroup ${n.cgroupRoot} not removable: ${(err as Error).message}`);
+          await sleep(100);
+        }
+      }
+      try { sh('ip', ['route', 'del', n.podCidr]); } catch { /* gone with the veth */ }
+      try { sh('ip', ['link', 'del', `vso${nodes.indexOf(n) + 1}h`]); } catch { /* gone with the namespace */ }
+    }
+    for (const n of nodes) {
+      try { process.kill(n.holderPid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    await vaultForward.close();
+    await kubernetesService.close();
+    unregister();
+  }
+  // Ctrl-C or SIGTERM: containers and shims are not our children; stop them first.
+  const unregister = onInterrupt(() => cluster.stop());
+  return cluster;
 }
 
 /** Whether a cgroup root still exists under any controller (for tests). */
