@@ -32,7 +32,7 @@ import { currentSandbox } from './testenv/network.ts';
 import { requireNodeBinaries } from './testenv/node-binaries.ts';
 import { startNodes, type NodeCluster } from './testenv/nodes.ts';
 import { freePorts } from './testenv/ports.ts';
-import { configureKubernetesAuth, enableKubernetesAuthMount } from './testenv/vault-kube-auth.ts';
+import { configureKubernetesAuth, enableKubernetesAuthMount, writeRole } from './testenv/vault-kube-auth.ts';
 import { exposeAsService, sandboxAddress } from './testenv/service-proxy.ts';
 
 const NAMESPACE = 'demo';
@@ -159,10 +159,9 @@ async function inside(): Promise<void> {
     stops.push(() => cluster.stop());
     say(`OpenBao kubernetes auth (role wants the chart's token audience "vault"), helm install of deploy/helm/vault-sync-operator with the image built by tools/image (${image.digest.slice(0, 19)}...)`);
     const mount = await enableKubernetesAuthMount({ http, kubeServer: env.kubeServer, kubeCaPem: env.kubeCaPem, vaultAddr: env.vaultAddr, vaultToken: env.vaultToken, namespace: CONTROLLER_NAMESPACE, mount: 'kubernetes' });
-    const bao = (method: string, path: string, body: unknown) => fetch(`${env.vaultAddr}/v1/${path}`, { method, headers: { 'X-Vault-Token': env.vaultToken }, body: JSON.stringify(body) });
-    await bao('PUT', 'sys/policies/acl/vault-sync-operator', { policy: readFileSync(join(repoRoot, 'deploy', 'vault', 'policy.hcl'), 'utf8') });
-    await bao('POST', `auth/${mount}/role/vault-sync-operator`, {
-      bound_service_account_names: ['vault-sync-operator'], bound_service_account_namespaces: [CONTROLLER_NAMESPACE], token_policies: ['vault-sync-operator'], audience: 'vault', token_ttl: '1h',
+    await writeRole({
+      vaultAddr: env.vaultAddr, vaultToken: env.vaultToken, mount, role: 'vault-sync-operator', namespace: CONTROLLER_NAMESPACE, serviceAccount: 'vault-sync-operator',
+      policyRules: readFileSync(join(repoRoot, 'deploy', 'vault', 'policy.hcl'), 'utf8'), audience: 'vault',
     });
     const values = join(dir, 'values.json');
     writeFileSync(values, JSON.stringify({

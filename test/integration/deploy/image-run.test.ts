@@ -26,13 +26,16 @@ import { KUBERNETES_SERVICE_IP, serveKubernetesService } from '../../../tools/te
 import { baoApi } from '../../../tools/testenv/openbao.ts';
 import { freePorts } from '../../../tools/testenv/ports.ts';
 import { runImage, type Container } from '../../../tools/testenv/runc.ts';
-import { enableKubernetesAuthMount } from '../../../tools/testenv/vault-kube-auth.ts';
+import { enableKubernetesAuthMount, kvPrefixPolicy, writeRole } from '../../../tools/testenv/vault-kube-auth.ts';
 import { waitFor } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
 import { adminKubeConfig, createNamespace, kubeClients, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
 import { create, Discovery, helmTemplate, type KubeObject } from './render.ts';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const readBlob = (image: BuiltImage, digest: string) => JSON.parse(readFileSync(join(image.layoutDir, 'blobs', 'sha256', digest.replace(/^sha256:/, '')), 'utf8'));
+/** The image config (user, env, entrypoint...) of the built image. */
+const imageConfig = (image: BuiltImage) => readBlob(image, readBlob(image, image.digest).config.digest).config;
 
 describe('the built image (tools/image) under runc with the chart\'s security context', function () {
   this.timeout(180_000);
@@ -75,11 +78,7 @@ describe('the built image (tools/image) under runc with the chart\'s security co
 
     // Vault: a kubernetes auth mount whose role requires the chart's audience.
     const mount = await enableKubernetesAuthMount({ http: admin, kubeServer: env.kubeServer, kubeCaPem: env.kubeCaPem, vaultAddr: env.vaultAddr, vaultToken: env.vaultToken, namespace: ns, mount: authPath });
-    const policy = `path "secret/data/${appNs}/*" { capabilities = ["create", "read", "update", "delete"] }\npath "secret/metadata/${appNs}/*" { capabilities = ["create", "read", "update", "patch", "delete"] }`;
-    assert.equal((await baoApi(env.vaultAddr, env.vaultToken, 'PUT', `sys/policies/acl/${release}`, { policy })).status, 204);
-    assert.equal((await baoApi(env.vaultAddr, env.vaultToken, 'POST', `auth/${mount}/role/${release}`, {
-      bound_service_account_names: [fullname], bound_service_account_namespaces: [ns], token_policies: [release], audience: 'vault', token_ttl: '1h',
-    })).status, 204);
+    await writeRole({ vaultAddr: env.vaultAddr, vaultToken: env.vaultToken, mount, role: release, namespace: ns, serviceAccount: fullname, policyRules: kvPrefixPolicy(appNs), audience: 'vault' });
 
     // What kubelet puts in the pod: the API credentials and the projected Vault token, group-owned by fsGroup.
     const pod = deployment.spec.template.spec;
@@ -136,8 +135,7 @@ describe('the built image (tools/image) under runc with the chart\'s security co
     const bundled = join(work, 'bundle', 'rootfs');
     await waitFor(() => existsSync(join(bundled, 'app', 'controller.mjs')), { what: 'the unpacked image' });
     assert.equal(sha256(join(bundled, 'app', 'controller.mjs')), sha256(join(repoRoot, 'dist', 'controller.mjs')), 'the image carries the current bundle (else run tools/image)');
-    const config = JSON.parse(readFileSync(join(image.layoutDir, 'blobs', 'sha256', JSON.parse(readFileSync(join(image.layoutDir, 'blobs', 'sha256', image.digest.slice(7)), 'utf8')).config.digest.slice(7)), 'utf8'));
-    assert.equal(config.config.User, '65532:65532');
+    assert.equal(imageConfig(image).User, '65532:65532');
     for (const path of ['usr/bin/apt', 'usr/bin/dpkg', 'usr/local/bin/npm', 'usr/local/lib/node_modules', 'usr/bin/gcc', 'usr/bin/cc', 'usr/bin/perl', 'usr/share']) {
       assert.ok(!existsSync(join(bundled, path)), `${path} is not in the image`);
     }
@@ -156,7 +154,7 @@ describe('the built image (tools/image) under runc with the chart\'s security co
     assert.match(arg('DEBIAN_IMAGE', dockerfile) ?? '', /^debian:[\w.-]+@sha256:[0-9a-f]{64}$/);
     assert.deepEqual([...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]), ['${DEBIAN_IMAGE}', '${DEBIAN_IMAGE}', 'scratch']);
     assert.match(dockerfile, /^RUN sh \/inputs\/rootfs\.sh /m);
-    const config = JSON.parse(readFileSync(join(image.layoutDir, 'blobs', 'sha256', JSON.parse(readFileSync(join(image.layoutDir, 'blobs', 'sha256', image.digest.slice(7)), 'utf8')).config.digest.slice(7)), 'utf8')).config;
+    const config = imageConfig(image);
     assert.equal(/^USER (\S+)$/m.exec(dockerfile)?.[1], config.User);
     assert.equal([...dockerfile.matchAll(/^WORKDIR (\S+)$/gm)].at(-1)?.[1], config.WorkingDir, 'the runtime stage\'s WORKDIR');
     assert.deepEqual(JSON.parse(/^ENTRYPOINT (.+)$/m.exec(dockerfile)![1]!), config.Entrypoint);

@@ -25,7 +25,7 @@ import { IMAGE_NAME, readBuiltImage } from '../../../tools/image.ts';
 import { requireNodeBinaries } from '../../../tools/testenv/node-binaries.ts';
 import { cgroupRootExists, GUARDED_SYSCTLS, PAUSE_IMAGE, startNodes, type NodeCluster } from '../../../tools/testenv/nodes.ts';
 import { baoApi } from '../../../tools/testenv/openbao.ts';
-import { enableKubernetesAuthMount } from '../../../tools/testenv/vault-kube-auth.ts';
+import { enableKubernetesAuthMount, kvPrefixPolicy, writeRole } from '../../../tools/testenv/vault-kube-auth.ts';
 import { waitFor } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
 import { adminKubeConfig, uniqueName } from '../support/kube.ts';
@@ -80,11 +80,7 @@ describe('node profile: helm install on two nodes, failover, upgrade', function 
 
     // OpenBao: kubernetes auth whose role wants the chart's dedicated audience.
     const mount = await enableKubernetesAuthMount({ http, kubeServer: env.kubeServer, kubeCaPem: env.kubeCaPem, vaultAddr: env.vaultAddr, vaultToken: env.vaultToken, namespace: ns, mount: `k8s-${release}` });
-    const policy = `path "secret/data/${appNs}/*" { capabilities = ["create", "read", "update", "delete"] }\npath "secret/metadata/${appNs}/*" { capabilities = ["create", "read", "update", "patch", "delete"] }`;
-    await baoApi(env.vaultAddr, env.vaultToken, 'PUT', `sys/policies/acl/${release}`, { policy });
-    await baoApi(env.vaultAddr, env.vaultToken, 'POST', `auth/${mount}/role/${release}`, {
-      bound_service_account_names: [fullname], bound_service_account_namespaces: [ns], token_policies: [release], audience: 'vault', token_ttl: '1h',
-    });
+    await writeRole({ vaultAddr: env.vaultAddr, vaultToken: env.vaultToken, mount, role: release, namespace: ns, serviceAccount: fullname, policyRules: kvPrefixPolicy(appNs), audience: 'vault' });
     writeFileSync(valuesFile, JSON.stringify({
       image: { repository, tag, pullPolicy: 'Never' },
       config: { vaultAddr: cluster.vaultAddrForPods, vaultAuthPath: mount, vaultRole: release, namespaces: [appNs] },
