@@ -1,7 +1,7 @@
 // What the controller benchmarks share: populating the test apiserver,
 // running the controller bundle as a child process, and reading its metrics.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -44,6 +44,8 @@ export async function populate(http: KubeHttp, namespace: string, n: number, opt
 
 export interface BenchController {
   child: ChildProcess;
+  /** CPU seconds (user + system) the process used so far, from /proc. */
+  cpuSeconds(): number;
   metrics(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -54,11 +56,13 @@ export async function startBenchController(env: TestEnvironment, opts: {
   vaultToken?: string;
   nodeFlags?: string[];
   args?: string[];
+  /** The program to run (default: the bundle; controller/main.ts runs the sources, e.g. for readable profiles). */
+  entry?: string;
 }): Promise<BenchController> {
   const [metricsPort, probePort] = await freePorts(2);
   const log = openSync(join(env.dir, `controller-${opts.namespaces.join('_').slice(0, 60)}-${Date.now()}.log`), 'a');
   const child = spawn(process.execPath, [
-    ...(opts.nodeFlags ?? []), join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, `--vault-addr=${opts.vaultAddr ?? env.vaultAddr}`, '--vault-auth-method=token',
+    ...(opts.nodeFlags ?? []), opts.entry ?? join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, `--vault-addr=${opts.vaultAddr ?? env.vaultAddr}`, '--vault-auth-method=token',
     `--namespaces=${opts.namespaces.join(',')}`, '--metrics-auth=false', `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`,
     '--log-level=warn', ...(opts.args ?? []),
   ], { env: { ...process.env, VAULT_TOKEN: opts.vaultToken ?? env.vaultToken }, stdio: ['ignore', log, log] });
@@ -72,6 +76,7 @@ export async function startBenchController(env: TestEnvironment, opts: {
   }
   return {
     child, metrics,
+    cpuSeconds: () => procCpuSeconds(child.pid!),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
@@ -97,4 +102,11 @@ export async function waitForCount(c: BenchController, re: RegExp, target: numbe
 /** Resident set size of a process, MiB, from /proc (what the kernel charges it). */
 export function rssMiB(text: string): number {
   return sample(text, /^process_resident_memory_bytes/) / 2 ** 20;
+}
+
+/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 Hz here). */
+export function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }

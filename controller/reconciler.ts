@@ -108,8 +108,9 @@ export class Reconciler {
   readonly #verifiedAt = new Map<string, number>();
   /** When each key last forced a write (rotation-check disabled), for the floor. */
   readonly #forcedAt = new Map<string, number>();
-  /** Secrets discovered per key, for the secrets_discovered gauge. */
+  /** Secrets discovered per key, for the secrets_discovered gauge (totals kept as they change). */
   readonly #discovered = new Map<string, { kind: SyncKind; count: number }>();
+  readonly #discoveredTotals: Record<SyncKind, number> = { Deployment: 0, Secret: 0 };
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -161,7 +162,7 @@ export class Reconciler {
       await this.#fail(subject, parsed.errors[0]!, parsed.errors, log);
       return {};
     }
-    if (!hasFinalizer) await this.#d.status.patch(key, { finalizer: 'add' });
+    if (!hasFinalizer) this.#d.cache.recordOwnWrite(key.kind, key.namespace, key.name, await this.#d.status.patch(key, { finalizer: 'add' }));
     return this.#sync(subject, parsed.spec, log);
   }
 
@@ -241,8 +242,7 @@ export class Reconciler {
       const run = await this.#writeDocuments(s, spec, podSpec, needed, { force, verify: decision.verify, adopt });
       if (run === 'unchanged-secret') return this.#skipped(s, requeue);
       const { documents, upserts, secretVersions, content } = run;
-      this.#discovered.set(keyText, { kind: key.kind, count: needed.length });
-      this.#updateDiscoveredGauge();
+      this.#setDiscovered(keyText, { kind: key.kind, count: needed.length });
 
       const preserve = spec.preserveOnDelete;
       // Stale: in the ledger, no longer desired. After an interrupted run, "desired" is every path
@@ -432,7 +432,7 @@ export class Reconciler {
     }, st.lastSync);
     if (Object.keys(changes).length === 0) return;
     const rv = await this.#d.status.patch(s.key, { annotations: changes });
-    if (s.key.kind === 'Secret') this.#d.cache.recordOwnWrite(s.key.namespace, s.key.name, rv);
+    this.#d.cache.recordOwnWrite(s.key.kind, s.key.namespace, s.key.name, rv);
   }
 
   async #fail(s: Subject, error: SyncError, all: SyncError[], log: Logger): Promise<void> {
@@ -494,14 +494,21 @@ export class Reconciler {
   #forget(keyText: string): void {
     this.#verifiedAt.delete(keyText);
     this.#forcedAt.delete(keyText);
-    if (this.#discovered.delete(keyText)) this.#updateDiscoveredGauge();
+    this.#setDiscovered(keyText, undefined);
     this.#d.state.delete(keyText);
   }
 
-  #updateDiscoveredGauge(): void {
-    const totals: Record<string, number> = { Deployment: 0, Secret: 0 };
-    for (const { kind, count } of this.#discovered.values()) totals[kind] = (totals[kind] ?? 0) + count;
-    for (const [kind, count] of Object.entries(totals)) this.#d.metrics?.secretsDiscovered.set({ kind }, count);
+  #setDiscovered(keyText: string, entry: { kind: SyncKind; count: number } | undefined): void {
+    const before = this.#discovered.get(keyText);
+    if (before?.kind === entry?.kind && before?.count === entry?.count) return;
+    if (before) this.#discoveredTotals[before.kind] -= before.count;
+    if (entry) {
+      this.#discoveredTotals[entry.kind] += entry.count;
+      this.#discovered.set(keyText, entry);
+    } else {
+      this.#discovered.delete(keyText);
+    }
+    for (const kind of ['Deployment', 'Secret'] as const) this.#d.metrics?.secretsDiscovered.set({ kind }, this.#discoveredTotals[kind]);
   }
 }
 

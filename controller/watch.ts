@@ -72,7 +72,7 @@ export class ClusterCache {
   readonly #secrets: Reflector<SecretView>[] = [];
   /** "ns/secret" -> names of Deployments in ns that read it. */
   readonly #secretUsers = new Map<string, Set<string>>();
-  /** Secret key -> resourceVersion our own annotation patch produced. */
+  /** "Kind/ns/name" -> resourceVersion our own patch produced (its watch event is not a change to act on). */
   readonly #ownWrites = new Map<string, string>();
   readonly #enqueue: (key: string) => void;
   readonly #unhealthyAfterMs: number;
@@ -148,13 +148,17 @@ export class ClusterCache {
     };
   }
 
-  /** Remembers the resourceVersion our own patch of a Secret produced, so its watch event is not a rotation. */
-  recordOwnWrite(namespace: string, name: string, resourceVersion: string | undefined): void {
-    if (resourceVersion) this.#ownWrites.set(`${namespace}/${name}`, resourceVersion);
+  /**
+   * Remembers the resourceVersion our own patch produced, so its watch event
+   * does not trigger another reconcile (on a Secret it is not a rotation; on
+   * a Deployment our finalizer is not a configuration change).
+   */
+  recordOwnWrite(kind: 'Deployment' | 'Secret', namespace: string, name: string, resourceVersion: string | undefined): void {
+    if (resourceVersion) this.#ownWrites.set(formatKey({ kind, namespace, name }), resourceVersion);
   }
 
-  isOwnWrite(namespace: string, name: string, resourceVersion: string | undefined): boolean {
-    return resourceVersion !== undefined && this.#ownWrites.get(`${namespace}/${name}`) === resourceVersion;
+  isOwnWrite(kind: 'Deployment' | 'Secret', namespace: string, name: string, resourceVersion: string | undefined): boolean {
+    return resourceVersion !== undefined && this.#ownWrites.get(formatKey({ kind, namespace, name })) === resourceVersion;
   }
 
   /** True when a tracked resource other than `self` (a queue key) claims one of the paths. */
@@ -196,9 +200,14 @@ export class ClusterCache {
     const namespace = view?.metadata.namespace ?? '';
     const name = view?.metadata.name ?? '';
     this.#index(namespace, name, next ? referencedSecrets(next) : undefined, prev ? referencedSecrets(prev) : undefined);
-    this.#updateClaims('Deployment', type === 'DELETED' ? undefined : next, formatKey({ kind: 'Deployment', namespace, name }));
-    if (type === 'DELETED') return; // the finalizer made us clean up before this
-    if (deploymentChangeMatters(prev, next)) this.#enqueue(formatKey({ kind: 'Deployment', namespace, name }));
+    const key = formatKey({ kind: 'Deployment', namespace, name });
+    this.#updateClaims('Deployment', type === 'DELETED' ? undefined : next, key);
+    if (type === 'DELETED') {
+      this.#ownWrites.delete(key);
+      return; // the finalizer made us clean up before this
+    }
+    if (this.isOwnWrite('Deployment', namespace, name, next?.metadata.resourceVersion)) return;
+    if (deploymentChangeMatters(prev, next)) this.#enqueue(key);
   }
 
   #onSecret(type: ChangeType, _key: string, next: SecretView | undefined, prev: SecretView | undefined): void {
@@ -207,7 +216,8 @@ export class ClusterCache {
     const name = view?.metadata.name ?? '';
     if (type === 'MODIFIED' && prev?.metadata.resourceVersion === next?.metadata.resourceVersion) return;
     this.#updateClaims('Secret', type === 'DELETED' ? undefined : next, formatKey({ kind: 'Secret', namespace, name }));
-    if (type !== 'DELETED' && this.isOwnWrite(namespace, name, next?.metadata.resourceVersion)) return;
+    if (type === 'DELETED') this.#ownWrites.delete(formatKey({ kind: 'Secret', namespace, name }));
+    if (type !== 'DELETED' && this.isOwnWrite('Secret', namespace, name, next?.metadata.resourceVersion)) return;
     // The Secret itself, when it is annotated (Secret mode) or still ours to clean up.
     if (next && isTracked(next.metadata)) {
       this.#enqueue(formatKey({ kind: 'Secret', namespace, name }));

@@ -14,7 +14,7 @@
 // process. What is stored (ledger `h`, Vault custom_metadata content-hash) is
 // HMAC(key, sha256), so someone who can read metadata cannot confirm a
 // guessed value offline.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { canonicalRecord, sanitizeRecord, type SyncRecord } from './state.ts';
 
 /** Bytes of a fresh key. */
@@ -23,14 +23,15 @@ export const LEDGER_KEY_BYTES = 32;
 const TAG_HEX = 32;
 
 export class LedgerKey {
-  readonly #key: Buffer;
+  // A KeyObject, imported once: createHmac with a raw Buffer re-imports the key on every call (measured).
+  readonly #key: KeyObject;
   /** Short public id of the key (which key signed a ledger), never the key. */
   readonly id: string;
 
   constructor(key: Uint8Array) {
     if (key.length < 16) throw new Error(`ledger key too short: ${key.length} bytes, need at least 16`);
-    this.#key = Buffer.from(key);
-    this.id = createHash('sha256').update('vault-sync ledger key id|').update(this.#key).digest('hex').slice(0, 8);
+    this.#key = createSecretKey(Buffer.from(key));
+    this.id = createHash('sha256').update('vault-sync ledger key id|').update(key).digest('hex').slice(0, 8);
   }
 
   /** A random key for one process (tests, tools): nothing it signs survives a restart. */
