@@ -284,7 +284,7 @@ async function startNode(opts: { index: number; id: string; dir: string; env: En
     ['ip', 'link', 'set', 'eth0', 'up'],
     ['ip', 'route', 'add', 'default', 'via', sandboxAddress()],
     // Per network namespace: pods reach the sandbox through the node.
-    ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'],
+    ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward'],
   ]) inNode(holderPid, ['-n'], cmd);
   sh('ip', ['route', 'replace', cidr, 'via', address]);
 
