@@ -127,8 +127,8 @@ describe('node profile: helm install on two nodes, failover, upgrade', function 
     });
     await waitFor(async () => (await vaultGet(vaultPath)).json?.data?.data?.password === 'pw-1', { what: `${vaultPath} in OpenBao`, timeoutMs: 60_000 })
       .catch(async (err) => { throw new Error(`${err.message}\n${await logsOf()}`); });
-    const web: any = await http.request('GET', `/apis/apps/v1/namespaces/${appNs}/deployments/web`);
-    assert.equal(web.metadata.annotations['vault-sync.io/status'], 'Synced');
+    // The status annotation follows the Vault write.
+    await waitFor(async () => ((await http.request('GET', `/apis/apps/v1/namespaces/${appNs}/deployments/web`)) as any).metadata.annotations?.['vault-sync.io/status'] === 'Synced', { what: 'the Synced status annotation' });
     await waitFor(async () => ((await http.request('GET', `/apis/apps/v1/namespaces/${appNs}/deployments/web`)) as any).status?.availableReplicas === 1, { what: 'the application pod running', timeoutMs: 60_000 });
     const { stdout: leaderLogs } = await kubectl(['logs', '-n', ns, leader.replace(/_[^_]+$/, '')]);
     assert.match(leaderLogs, /became leader/);
