@@ -110,7 +110,8 @@ async function rotations(ns: string) {
 
 /** Requests the audit log shows for one resource's path, split into critical path and later bookkeeping. */
 function countFor(entries: AuditEntry[], path: string) {
-  const mine = entries.filter((e) => e.path.endsWith(`/${path}`));
+  // Mount discovery (sys/internal/ui/mounts) happens once per mount per process, not per operation: counted apart.
+  const mine = entries.filter((e) => e.path.endsWith(`/${path}`) && !e.path.startsWith('sys/internal/ui/mounts/'));
   const bookkeeping = mine.filter((e) => e.path.startsWith('secret/metadata/') && (e.operation === 'update' || e.operation === 'patch')).length;
   return { critical: mine.length - bookkeeping, bookkeeping };
 }

@@ -24,6 +24,10 @@ export interface ControllerConfig {
   };
   clusterName: string;
   kubeconfig?: string;
+  /** Deadline of one Kubernetes API request (watches keep their own). */
+  kubeTimeoutMs: number;
+  /** How long SIGTERM lets in-flight work finish before queued Vault work is aborted. */
+  shutdownDrainMs: number;
   namespaces: string[];
   metricsBindAddress: string;
   healthProbeBindAddress: string;
@@ -80,6 +84,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'vault-timeout', default: '30s', help: 'timeout of one Vault request' },
   { name: 'cluster-name', env: ['CLUSTER_NAME'], default: '', help: 'scopes Vault paths: inserted right after the mount' },
   { name: 'kubeconfig', env: ['KUBECONFIG'], default: '', help: 'kubeconfig file (in-cluster config when empty and running in a pod)' },
+  { name: 'kube-api-timeout', default: '30s', help: 'deadline of one Kubernetes API request (watches keep their own long timeout; lease requests stay below the renew deadline)' },
+  { name: 'graceful-shutdown-timeout', default: '10s', help: 'on SIGTERM, how long in-flight work may finish before queued Vault requests are aborted and the lease is released' },
   { name: 'namespaces', default: '', help: 'comma-separated namespaces to watch (all when empty)' },
   { name: 'metrics-bind-address', default: ':8080', help: 'address of /metrics and /state' },
   { name: 'health-probe-bind-address', default: ':8081', help: 'address of /healthz and /readyz' },
@@ -91,7 +97,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'leader-elect-lease-duration', default: '15s', help: 'how long a lease is valid without renewal' },
   { name: 'leader-elect-renew-deadline', default: '10s', help: 'how long the leader keeps trying to renew before giving up' },
   { name: 'leader-elect-retry-period', default: '2s', help: 'interval between lease attempts' },
-  { name: 'max-concurrent-reconciles', default: '4', help: 'resources reconciled at once' },
+  { name: 'max-concurrent-reconciles', default: '16', help: 'resources reconciled at once (each mostly waits on the apiserver or the throttle: enough of them keep the throttle busy)' },
   { name: 'rate-limit', default: '10', help: 'Vault requests per second (token bucket rate)' },
   { name: 'rate-limit-burst', default: '20', help: 'token bucket size' },
   { name: 'batch-size', default: '5', help: 'Vault operations per batch' },
@@ -182,6 +188,11 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     if (ms === undefined || ms < 0) throw new FlagError(`--${name}: "${get(name)}" is not a duration; use e.g. 15s or 5m`);
     return ms;
   };
+  const positiveDuration = (name: string) => {
+    const ms = duration(name);
+    if (ms === 0) throw new FlagError(`--${name}: must be above 0`);
+    return ms;
+  };
   const positive = (name: string) => {
     const n = Number(get(name));
     if (!(n > 0)) throw new FlagError(`--${name}: "${get(name)}" must be a number above 0`);
@@ -248,6 +259,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     },
     clusterName,
     kubeconfig: get('kubeconfig') || undefined,
+    kubeTimeoutMs: positiveDuration('kube-api-timeout'),
+    shutdownDrainMs: duration('graceful-shutdown-timeout'),
     namespaces: get('namespaces').split(',').map((s) => s.trim()).filter(Boolean),
     metricsBindAddress: get('metrics-bind-address'),
     healthProbeBindAddress: get('health-probe-bind-address'),

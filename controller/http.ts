@@ -1,6 +1,8 @@
 // HTTP endpoints of the controller.
 //
-//   metrics address: /metrics (Prometheus text), /state (JSON, never values)
+//   metrics address: /metrics (Prometheus text), /state (JSON, never values),
+//                    /history?kind=&namespace=&name= (KV v2 version numbers and
+//                    times of one resource's ledger paths; metadata only)
 //   probe address:   /healthz (the process is alive; never depends on Vault),
 //                    /readyz (caches synced, watches healthy, Vault login valid,
 //                    or this instance is a standby follower)
@@ -9,16 +11,22 @@
 // SubjectAccessReview for the non-resource URL with verb "get" (as
 // controller-runtime's metrics filter does). Decisions are cached: allowed
 // for 5 minutes, denied for 30 seconds. --metrics-auth=false turns it off.
+// The status listener (for the apiserver's service proxy) serves the same
+// read-only paths without token checks: RBAC on services/proxy gates it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import { ENDPOINT, IDENTITY_HEADER, type HistoryResponse, type StateResponse } from '../shared/contract/state.ts';
 import type { KubeHttp } from '../shared/kube/http.ts';
 import type { Logger } from '../shared/log.ts';
 
 export interface Probe {
   ready(): { ready: boolean; checks: Record<string, boolean | string> };
-  state(): unknown;
+  state(): StateResponse;
 }
+
+/** Answers /history for one resource; undefined when the controller does not track it. */
+export type HistorySource = (kind: 'Deployment' | 'Secret', namespace: string, name: string) => Promise<HistoryResponse | undefined>;
 
 type Verdict = 'allowed' | 'unauthenticated' | 'forbidden';
 
@@ -159,8 +167,7 @@ export class RequestAuthorizer {
   }
 }
 
-/** The header the VS Code extension sends its user's token in: the apiserver's service proxy strips Authorization. */
-export const IDENTITY_HEADER = 'x-vault-sync-authorization';
+export { IDENTITY_HEADER };
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
@@ -193,12 +200,15 @@ export async function listen(server: Server, address: string): Promise<{ host: s
  */
 export type Access = { mode: 'token'; authorizer: RequestAuthorizer } | { mode: 'proxied'; authorizer: RequestAuthorizer } | { mode: 'open' };
 
-export function metricsServer(opts: { registry: Registry; probe: Probe; access: Access; log?: Logger }): Server {
+const READ_ONLY_PATHS = new Set<string>([ENDPOINT.metrics, ENDPOINT.state, ENDPOINT.history]);
+
+export function metricsServer(opts: { registry: Registry; probe: Probe; access: Access; history?: HistorySource; log?: Logger }): Server {
   const { access } = opts;
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-      if (path !== '/metrics' && path !== '/state') return send(res, 404, 'not found\n');
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname;
+      if (!READ_ONLY_PATHS.has(path) || (path === ENDPOINT.history && !opts.history)) return send(res, 404, 'not found\n');
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
       let caller: Caller | undefined;
       if (access.mode === 'token') {
@@ -209,15 +219,37 @@ export function metricsServer(opts: { registry: Registry; probe: Probe; access: 
       } else if (access.mode === 'proxied') {
         caller = await access.authorizer.authenticate(RequestAuthorizer.bearer(req.headers[IDENTITY_HEADER]));
       }
-      if (path === '/metrics') return send(res, 200, await opts.registry.metrics(), opts.registry.contentType);
-      const state = opts.probe.state() as { resources?: { kind: string; namespace: string }[] };
-      if (access.mode !== 'open' && Array.isArray(state.resources)) state.resources = await access.authorizer.visible(caller, state.resources);
+      if (path === ENDPOINT.metrics) return send(res, 200, await opts.registry.metrics(), opts.registry.contentType);
+      if (path === ENDPOINT.history) {
+        const q = historyQuery(url.searchParams);
+        if (!q) return send(res, 400, 'bad request: give kind=Deployment|Secret, namespace and name\n');
+        // The same gate as the resources of /state: the caller may list that kind in that namespace.
+        if (access.mode !== 'open' && (await access.authorizer.visible(caller, [q])).length === 0) {
+          return send(res, 403, `forbidden: the caller may not list ${q.kind === 'Secret' ? 'secrets' : 'deployments'} in ${q.namespace}\n`);
+        }
+        const body = await opts.history!(q.kind, q.namespace, q.name);
+        if (!body) return send(res, 404, `not found: ${q.kind} ${q.namespace}/${q.name} is not synced by this controller\n`);
+        return send(res, 200, `${JSON.stringify(body)}\n`, 'application/json');
+      }
+      const state = opts.probe.state();
+      if (access.mode !== 'open') state.resources = await access.authorizer.visible(caller, state.resources);
       return send(res, 200, `${JSON.stringify(state, null, 2)}\n`, 'application/json');
     })().catch((err) => {
       opts.log?.error('metrics endpoint failed', { error: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent) send(res, 500, 'internal error\n');
     });
   });
+}
+
+// Kubernetes object names: DNS subdomains (Secrets) or labels (Deployments); the subdomain rule covers both.
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function historyQuery(q: URLSearchParams): { kind: 'Deployment' | 'Secret'; namespace: string; name: string } | undefined {
+  const kind = q.get('kind');
+  const namespace = q.get('namespace') ?? '';
+  const name = q.get('name') ?? '';
+  if ((kind !== 'Deployment' && kind !== 'Secret') || !OBJECT_NAME.test(namespace) || !OBJECT_NAME.test(name)) return undefined;
+  return { kind, namespace, name };
 }
 
 export function probeServer(probe: Probe): Server {

@@ -1,6 +1,7 @@
 // Metrics of the controller host itself (workqueue, watches, leadership),
 // next to the engine's metrics on the same Registry.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { METRIC } from '../shared/contract/metrics.ts';
 
 /** Readings taken at scrape time (filled in by main once the objects exist). */
 export interface ControllerProbes {
@@ -17,34 +18,34 @@ export function createControllerMetrics(registry: Registry) {
   };
   return {
     probes,
-    queueDepth: new Gauge({ name: 'vault_sync_operator_workqueue_depth', help: 'Keys waiting in the workqueue', registers }),
-    queueAdds: new Counter({ name: 'vault_sync_operator_workqueue_adds_total', help: 'Keys added to the workqueue', registers }),
-    queueRetries: new Counter({ name: 'vault_sync_operator_workqueue_retries_total', help: 'Keys requeued with backoff after a failure', registers }),
+    queueDepth: new Gauge({ name: METRIC.queueDepth, help: 'Keys waiting in the workqueue', registers }),
+    queueAdds: new Counter({ name: METRIC.queueAdds, help: 'Keys added to the workqueue', registers }),
+    queueRetries: new Counter({ name: METRIC.queueRetries, help: 'Keys requeued with backoff after a failure', registers }),
     queueLatency: new Histogram({
-      name: 'vault_sync_operator_workqueue_queue_duration_seconds', help: 'Time a key waited in the queue before processing',
+      name: METRIC.queueLatency, help: 'Time a key waited in the queue before processing',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60], registers,
     }),
     workDuration: new Histogram({
-      name: 'vault_sync_operator_workqueue_work_duration_seconds', help: 'Time spent reconciling one key',
+      name: METRIC.workDuration, help: 'Time spent reconciling one key',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60], registers,
     }),
-    inFlight: new Gauge({ name: 'vault_sync_operator_workqueue_in_flight', help: 'Keys being reconciled now', registers }),
+    inFlight: new Gauge({ name: METRIC.inFlight, help: 'Keys being reconciled now', registers }),
     reconcileResults: new Counter({
-      name: 'vault_sync_operator_reconcile_total', help: 'Reconciles, by kind and outcome (synced, skipped, cleaned, failed, terminal)',
+      name: METRIC.reconcileResults, help: 'Reconciles, by kind and outcome (synced, skipped, cleaned, failed, terminal)',
       labelNames: ['kind', 'outcome'], registers,
     }),
-    watchRelists: new Counter({ name: 'vault_sync_operator_watch_relists_total', help: 'Full relists of a watched resource, by reason', labelNames: ['resource', 'reason'], registers }),
-    watchErrors: new Counter({ name: 'vault_sync_operator_watch_errors_total', help: 'List or watch failures (each retried with backoff)', labelNames: ['resource', 'phase'], registers }),
-    watchHealthy: new Gauge({ name: 'vault_sync_operator_watch_healthy', help: '1 when the watch of a resource is connected', labelNames: ['resource'], registers }),
-    leader: new Gauge({ name: 'vault_sync_operator_leader', help: '1 while this instance holds the leader lease', registers }),
-    events: new Counter({ name: 'vault_sync_operator_events_total', help: 'Kubernetes Events emitted, by reason', labelNames: ['reason'], registers }),
+    watchRelists: new Counter({ name: METRIC.watchRelists, help: 'Full relists of a watched resource, by reason', labelNames: ['resource', 'reason'], registers }),
+    watchErrors: new Counter({ name: METRIC.watchErrors, help: 'List or watch failures (each retried with backoff)', labelNames: ['resource', 'phase'], registers }),
+    watchHealthy: new Gauge({ name: METRIC.watchHealthy, help: '1 when the watch of a resource is connected', labelNames: ['resource'], registers }),
+    leader: new Gauge({ name: METRIC.leader, help: '1 while this instance holds the leader lease', registers }),
+    events: new Counter({ name: METRIC.events, help: 'Kubernetes Events emitted, by reason', labelNames: ['reason'], registers }),
     ledgerRejected: new Counter({
-      name: 'vault_sync_operator_ledger_rejected_total',
+      name: METRIC.ledgerRejected,
       help: 'Signed-format ledger annotations whose MAC did not verify (forged, copied from another resource, or signed by another key)',
       registers,
     }),
-    readBudgetWaiting: new Gauge({ name: 'vault_sync_operator_secret_read_budget_waiting', help: 'Reconciles waiting for the Secret read memory budget', registers, collect: probe('budgetWaiting') }),
-    readBudgetFree: new Gauge({ name: 'vault_sync_operator_secret_read_budget_free_bytes', help: 'Bytes of the Secret read memory budget free now', registers, collect: probe('budgetFree') }),
+    readBudgetWaiting: new Gauge({ name: METRIC.readBudgetWaiting, help: 'Reconciles waiting for the Secret read memory budget', registers, collect: probe('budgetWaiting') }),
+    readBudgetFree: new Gauge({ name: METRIC.readBudgetFree, help: 'Bytes of the Secret read memory budget free now', registers, collect: probe('budgetFree') }),
   };
 }
 

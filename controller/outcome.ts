@@ -10,7 +10,9 @@
 //     earlier sync had recorded it (that older data of ours is still there);
 //   - a document whose op failed after it may have written (network,
 //     timeout): the earlier entry stays, or a bare entry without version
-//     and tag, so cleanup still knows the path may hold our data;
+//     and tag, so cleanup still knows the path may hold our data; with the
+//     data tags of the unanswered writes (`try`), so a later read can tell
+//     Vault applied one of ours;
 //   - a stale path (no longer desired): dropped once deleted, absent, or
 //     not ours to delete (refused by ownership or policy), or when kept on
 //     purpose (preserve-on-delete); kept, marked stale, while its delete
@@ -60,7 +62,11 @@ export function ledgerAfter(input: {
       if (earlier) out.push({ ...earlier, stale: undefined });
       return;
     }
-    out.push(earlier ? { ...earlier, stale: undefined } : { path: d.path, ...(r.path ? { key: r.path } : {}), ...(r.kvVersion ? { kv: r.kvVersion } : {}), ...display });
+    // It may have written: keep what we knew, and which data we may have sent, so it can be recognised as ours.
+    const tried = r.maybeTags?.length ? { try: r.maybeTags } : {};
+    out.push(earlier
+      ? { ...earlier, stale: undefined, ...tried }
+      : { path: d.path, ...(r.path ? { key: r.path } : {}), ...(r.kvVersion ? { kv: r.kvVersion } : {}), ...display, ...tried });
   });
   if (input.deletes === 'not-attempted') {
     for (const p of input.stale) out.push({ ...p, stale: true });

@@ -205,8 +205,11 @@ export class Reconciler {
     const currentVersions: Record<string, string | undefined> = {};
     for (const n of needed) currentVersions[n.name] = cache.secret(key.namespace, n.name)?.metadata.resourceVersion;
     const fingerprint = configFingerprint(key.kind, spec, config.cluster, podSpec);
-    const lastVerified = this.#verifiedAt.get(keyText);
-    const periodicDue = spec.reconcileEveryMs !== undefined && (lastVerified === undefined || now.getTime() - lastVerified >= spec.reconcileEveryMs - 1000);
+    // The first periodic verify comes one interval after this process first sees the resource:
+    // a restart over synced resources costs no Vault request, and never a burst of verifies.
+    let lastVerified = this.#verifiedAt.get(keyText);
+    if (lastVerified === undefined && spec.reconcileEveryMs !== undefined) this.#verifiedAt.set(keyText, (lastVerified = now.getTime()));
+    const periodicDue = spec.reconcileEveryMs !== undefined && now.getTime() - lastVerified! >= spec.reconcileEveryMs - 1000;
     const status = annotations[STATUS_ANNOTATION.status];
     const decision = decideSync({
       synced: status === 'Synced' && record.config !== undefined,
@@ -384,11 +387,14 @@ export class Reconciler {
     return { documents, upserts, secretVersions, ...(content ? { content } : {}) };
   }
 
-  /** What the authenticated ledger says we wrote at a path. */
-  #known(s: Subject, path: string): Known | undefined {
-    if (!s.trusted) return undefined;
+  /** What the authenticated ledger says we wrote at a path, and which unanswered writes of ours may have landed. */
+  #known(s: Subject, path: string): { known?: Known; maybeTags?: string[] } {
+    if (!s.trusted) return {};
     const entry = s.record.paths.find((p) => p.path === path);
-    return entry?.ver !== undefined && entry.h ? { version: entry.ver, tag: entry.h } : undefined;
+    return {
+      ...(entry?.ver !== undefined && entry.h ? { known: { version: entry.ver, tag: entry.h } } : {}),
+      ...(entry?.try ? { maybeTags: entry.try } : {}),
+    };
   }
 
   #contested(s: Subject, path: PathRecord | string): boolean {
@@ -408,7 +414,7 @@ export class Reconciler {
     return {
       kind: 'upsert', id: path, resource: s.label, path: d.path, ctx: s.ctx, owner: s.owner, payload: d.payload,
       force: flags.force, verify: flags.verify, adopt: flags.adopt,
-      known: this.#known(s, path), contested: this.#contested(s, path),
+      ...this.#known(s, path), contested: this.#contested(s, path),
       likelyExists: s.record.paths.some((p) => p.path === path),
     };
   }
@@ -416,7 +422,7 @@ export class Reconciler {
   #deleteOp(s: Subject, p: PathRecord, adopt: boolean): DeleteOp {
     return {
       kind: 'delete', id: p.path, resource: s.label, path: parseVaultPath(p.path, s.label), ctx: s.ctx, owner: s.owner,
-      mode: this.#d.config.deleteMode, adopt, known: this.#known(s, p.path), contested: this.#contested(s, p),
+      mode: this.#d.config.deleteMode, adopt, ...this.#known(s, p.path), contested: this.#contested(s, p),
     };
   }
 

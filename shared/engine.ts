@@ -36,6 +36,8 @@ export interface EngineConfig {
   log?: Logger;
   signal?: AbortSignal;
   readFile?: FileReader;
+  /** Checked right before each Vault request is sent; false refuses it (the controller's leader fence). */
+  fence?: () => boolean;
   /** The controller's key (content tags, ledger MACs); a per-process one when absent. */
   ledgerKey?: LedgerKey;
   /** Wraps the KV store the writer uses (instrumentation; fault injection at the KV seam in tests). */
@@ -74,6 +76,7 @@ export function createEngine(config: EngineConfig): Engine {
   }
   const client = new VaultClient({
     connection: config.connection, auth: config.auth, throttle, backoff: config.backoff, signal: config.signal, metrics, log: config.log, readFile: config.readFile,
+    fence: config.fence, clock: config.clock,
   });
   const kv = new KvStore(client, { log: config.log, clock: config.clock });
   const writer = new BatchWriter({
@@ -90,6 +93,7 @@ export function createEngine(config: EngineConfig): Engine {
     log: config.log,
     signal: config.signal,
   });
+  if (metrics) metrics.throttleProbes.markersPending = () => writer.pendingMarkers;
   return {
     throttle, client, kv, writer, metrics,
     async stop() {

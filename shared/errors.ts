@@ -169,6 +169,19 @@ export class VaultRequestError extends SyncError {
   }
 }
 
+/**
+ * A Vault request refused before it was sent because this process may no
+ * longer act (its leader lease may have expired, or it is shutting down past
+ * its drain bound). Nothing reached Vault; never retried here: the process is
+ * stepping down.
+ */
+export class FencedError extends SyncError {
+  constructor(operation: string) {
+    super('Aborted', `Vault ${operation} not sent: this instance may no longer write (fenced: its leader lease may have expired, or it is shutting down)`, { retryable: false });
+    this.name = 'FencedError';
+  }
+}
+
 export function isSyncError(err: unknown): err is SyncError {
   return err instanceof SyncError;
 }

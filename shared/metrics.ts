@@ -5,6 +5,7 @@
 // Labels are small closed sets (operation, status class, kind, result,
 // error_type). No label ever carries a path, a name or a value.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { METRIC } from './contract/metrics.ts';
 import type { ErrorReason } from './errors.ts';
 
 export type VaultOperation =
@@ -20,6 +21,8 @@ export interface ThrottleProbes {
   tokens?: () => number;
   queued?: () => number;
   rate?: () => number;
+  /** Ownership markers waiting for spare budget (the writer's). */
+  markersPending?: () => number;
 }
 
 export function createMetrics(registry: Registry) {
@@ -33,161 +36,167 @@ export function createMetrics(registry: Registry) {
     throttleProbes,
     // --- throttle (names from the performance document) ---
     rateLimitWait: new Histogram({
-      name: 'vault_rate_limit_wait_duration_seconds',
+      name: METRIC.rateLimitWait,
       help: 'Time a Vault request waited for a throttle token',
       labelNames: ['operation'],
       buckets: [0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
     rateLimitRequests: new Counter({
-      name: 'vault_rate_limit_requests_total',
+      name: METRIC.rateLimitRequests,
       help: 'Vault requests that passed through the throttle',
       labelNames: ['operation'],
       registers,
     }),
     rateLimitConfigured: new Gauge({
-      name: 'vault_rate_limit_configured_rate',
+      name: METRIC.rateLimitConfigured,
       help: 'Configured Vault request rate (requests/s): the ceiling the effective rate never exceeds',
       registers,
     }),
     rateLimitEffective: new Gauge({
-      name: 'vault_rate_limit_effective_rate',
+      name: METRIC.rateLimitEffective,
       help: 'Rate the throttle refills at now (requests/s)',
       registers,
       collect: probe('rate'),
     }),
     rateLimitTokens: new Gauge({
-      name: 'vault_rate_limit_bucket_tokens',
+      name: METRIC.rateLimitTokens,
       help: 'Tokens in the throttle bucket now (burst = full)',
       registers,
       collect: probe('tokens'),
     }),
     rateLimitQueued: new Gauge({
-      name: 'vault_rate_limit_queued_requests',
+      name: METRIC.rateLimitQueued,
       help: 'Vault requests waiting for a throttle token or a concurrency slot',
       registers,
       collect: probe('queued'),
     }),
     rateLimitBurst: new Gauge({
-      name: 'vault_rate_limit_burst',
+      name: METRIC.rateLimitBurst,
       help: 'Configured throttle burst (bucket size)',
       registers,
     }),
+    markersPending: new Gauge({
+      name: METRIC.ownershipMarkersPending,
+      help: 'Ownership markers waiting for spare throttle budget',
+      registers,
+      collect: probe('markersPending'),
+    }),
     markers: new Counter({
-      name: 'vault_sync_operator_ownership_markers_total',
+      name: METRIC.ownershipMarkers,
       help: 'Ownership marker (custom_metadata) writes, by throttle lane and result (written, failed, dropped)',
       labelNames: ['lane', 'result'],
       registers,
     }),
     // --- batches ---
     batchOperations: new Counter({
-      name: 'vault_batch_operations_total',
+      name: METRIC.batchOperations,
       help: 'Operations processed by the batch writer, by result',
       labelNames: ['operation', 'result'],
       registers,
     }),
     batchSize: new Histogram({
-      name: 'vault_batch_size_histogram',
+      name: METRIC.batchSize,
       help: 'Operations per batch',
       buckets: [1, 2, 3, 5, 10, 20, 50, 100],
       registers,
     }),
     batchDuration: new Histogram({
-      name: 'vault_batch_duration_seconds',
+      name: METRIC.batchDuration,
       help: 'Wall time of one batch, retries included',
       buckets: LATENCY_BUCKETS,
       registers,
     }),
     // --- large secrets ---
     largeSecrets: new Gauge({
-      name: 'vault_large_secret_count',
+      name: METRIC.largeSecrets,
       help: 'Vault documents currently above the large-secret threshold',
       registers,
     }),
     memoryOptimizations: new Counter({
-      name: 'vault_memory_optimization_applied_total',
+      name: METRIC.memoryOptimizations,
       help: 'Times a payload copy was avoided, by optimisation',
       labelNames: ['optimization'],
       registers,
     }),
     // --- Go operator names ---
     syncAttempts: new Counter({
-      name: 'vault_sync_operator_sync_attempts_total',
+      name: METRIC.syncAttempts,
       help: 'Sync attempts, by resource kind and result',
       labelNames: ['kind', 'result'],
       registers,
     }),
     syncDuration: new Histogram({
-      name: 'vault_sync_operator_sync_duration_seconds',
+      name: METRIC.syncDuration,
       help: 'Duration of one sync of one resource',
       labelNames: ['kind'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),
     secretsDiscovered: new Gauge({
-      name: 'vault_sync_operator_secrets_discovered',
+      name: METRIC.secretsDiscovered,
       help: 'Secrets referenced by annotated resources, as of the last sync of each',
       labelNames: ['kind'],
       registers,
     }),
     secretNotFound: new Counter({
-      name: 'vault_sync_operator_secret_not_found_errors_total',
+      name: METRIC.secretNotFound,
       help: 'Syncs that failed because a referenced Secret does not exist',
       registers,
     }),
     secretKeyMissing: new Counter({
-      name: 'vault_sync_operator_secret_key_missing_errors_total',
+      name: METRIC.secretKeyMissing,
       help: 'Syncs that failed because a referenced key is missing from its Secret',
       registers,
     }),
     configParseErrors: new Counter({
-      name: 'vault_sync_operator_config_parse_errors_total',
+      name: METRIC.configParseErrors,
       help: 'Annotations that failed to parse or validate',
       registers,
     }),
     vaultWriteErrors: new Counter({
-      name: 'vault_sync_operator_vault_write_errors_total',
+      name: METRIC.vaultWriteErrors,
       help: 'Failed Vault write or delete operations, by error type',
       labelNames: ['error_type'],
       registers,
     }),
     authAttempts: new Counter({
-      name: 'vault_sync_operator_auth_attempts_total',
+      name: METRIC.authAttempts,
       help: 'Vault logins and renewals, by method and result',
       labelNames: ['method', 'result'],
       registers,
     }),
     // --- rotation ---
     rotationChecks: new Counter({
-      name: 'vault_sync_rotation_checks_total',
+      name: METRIC.rotationChecks,
       help: 'Rotation checks (did any referenced Secret change since the last sync?)',
       registers,
     }),
     rotationDetected: new Counter({
-      name: 'vault_sync_rotation_detected_total',
+      name: METRIC.rotationDetected,
       help: 'Rotation checks that found a change and led to a write',
       registers,
     }),
     rotationSkipped: new Counter({
-      name: 'vault_sync_rotation_skipped_total',
+      name: METRIC.rotationSkipped,
       help: 'Rotation checks that found nothing changed, so nothing was written',
       registers,
     }),
     // --- every Vault request ---
     vaultRequests: new Counter({
-      name: 'vault_sync_operator_vault_requests_total',
+      name: METRIC.vaultRequests,
       help: 'Vault HTTP requests, by operation and status (HTTP code, or "network")',
       labelNames: ['operation', 'status'],
       registers,
     }),
     vaultRetries: new Counter({
-      name: 'vault_sync_operator_vault_retries_total',
+      name: METRIC.vaultRetries,
       help: 'Vault requests retried after a transient failure, by operation and reason',
       labelNames: ['operation', 'reason'],
       registers,
     }),
     vaultRequestDuration: new Histogram({
-      name: 'vault_sync_operator_vault_request_duration_seconds',
+      name: METRIC.vaultRequestDuration,
       help: 'Vault HTTP request latency (after the throttle), by operation and status',
       labelNames: ['operation', 'status'],
       buckets: LATENCY_BUCKETS,

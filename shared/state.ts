@@ -39,6 +39,8 @@ export interface PathRecord {
   ver?: number;
   /** Content tag of what the controller wrote last (ledger.ts: keyed, never the content's hash). */
   h?: string;
+  /** Data tags of writes sent but never answered (a timeout): Vault may hold one of them, and it is ours. */
+  try?: string[];
   /** Key names, never values (capped at MAX_KEYS_RECORDED). */
   keys?: string[];
   keysTruncated?: boolean;
@@ -89,6 +91,10 @@ function sanitizePath(p: any): PathRecord | undefined {
   if (ver !== undefined) out.ver = ver;
   const h = text(p.h, 64);
   if (h) out.h = h;
+  if (Array.isArray(p.try)) {
+    const tags = p.try.filter((t: unknown): t is string => typeof t === 'string' && t.length <= 64).slice(0, 4);
+    if (tags.length) out.try = tags;
+  }
   if (keys) out.keys = keys;
   if (flag(p.keysTruncated)) out.keysTruncated = true;
   const bytes = int(p.bytes);

@@ -9,13 +9,17 @@
 //   - Fair across tenants: waiting foreground requests are grouped by the
 //     tenant (namespace) they run for (tenant.ts) and tenants take turns,
 //     one request each; within a tenant, requests start in the order they
-//     were scheduled. A namespace with thousands of requests queued delays
-//     another namespace's next request by at most one turn per tenant.
+//     were scheduled. A quarter of the burst is a reserve that only light
+//     tenants (one request waiting) may spend: a tenant with a backlog runs
+//     at the full rate but never drains the bucket, so a quiet namespace's
+//     next request starts at once even while a flood binds the throttle.
 //   - Two lanes. Foreground is the sync's critical path. Background
 //     (bookkeeping such as ownership markers) only ever takes a token the
 //     bucket would otherwise waste: when no foreground request is waiting
-//     and the bucket is full, so refill is overflowing. While the throttle
-//     binds (someone is waiting), background never starts.
+//     and the bucket has stayed full for as long as it takes to refill it
+//     (burst / rate), so refill has been overflowing, not just paused
+//     between two bursts of work. While the throttle binds (someone is
+//     waiting), background never starts.
 //   - At most `maxConcurrent` requests are in flight at once; background
 //     requests only take a free slot nobody in the foreground is waiting for.
 //   - `setRate` / `setBurst` retune a running throttle: tokens accrued so far
@@ -67,6 +71,26 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+/**
+ * Who spent tokens lately: a tenant that took `reserve` tokens within the
+ * last refill window is heavy. Keeps at most `reserve` times per tenant.
+ */
+class RecentUse {
+  readonly #times = new Map<string, number[]>();
+  heavy(tenant: string, now: number, reserve: number, windowMs: number): boolean {
+    const t = this.#times.get(tenant);
+    return reserve > 0 && t !== undefined && t.length >= reserve && now - t[t.length - reserve]! < windowMs;
+  }
+  record(tenant: string, now: number, reserve: number, windowMs: number): void {
+    let t = this.#times.get(tenant);
+    if (!t) this.#times.set(tenant, (t = []));
+    t.push(now);
+    if (t.length > Math.max(1, reserve)) t.shift();
+    // Forget tenants idle for a window: the map stays as small as the set of active namespaces.
+    if (this.#times.size > 64) for (const [k, v] of this.#times) if (now - v[v.length - 1]! >= windowMs) this.#times.delete(k);
+  }
+}
+
 /** FIFO per tenant; tenants served round-robin (a Map keeps insertion order: a served tenant moves to the back). */
 class FairLine {
   readonly #queues = new Map<string, Waiter[]>();
@@ -74,16 +98,33 @@ class FairLine {
   get length(): number {
     return this.#size;
   }
-  push(tenant: string, w: Waiter): void {
+  push(tenant: string, w: Waiter & { tenant?: string }): void {
+    w.tenant = tenant;
     let q = this.#queues.get(tenant);
     if (!q) this.#queues.set(tenant, (q = []));
     q.push(w);
     this.#size++;
   }
   shift(): Waiter | undefined {
-    const next = this.#queues.entries().next();
-    if (next.done) return undefined;
-    const [tenant, q] = next.value;
+    const next = this.#queues.keys().next();
+    return next.done ? undefined : this.#serve(next.value);
+  }
+  /** The tenant whose turn it is. */
+  get head(): string | undefined {
+    const next = this.#queues.keys().next();
+    return next.done ? undefined : next.value;
+  }
+  /** The first waiting tenant, in turn order, that passes `ok`. */
+  find(ok: (tenant: string) => boolean): string | undefined {
+    for (const tenant of this.#queues.keys()) if (ok(tenant)) return tenant;
+    return undefined;
+  }
+  /** Serves one request of `tenant` and moves the tenant to the back. */
+  serve(tenant: string): Waiter {
+    return this.#serve(tenant);
+  }
+  #serve(tenant: string): Waiter {
+    const q = this.#queues.get(tenant)!;
     const w = q.shift()!;
     this.#queues.delete(tenant);
     if (q.length > 0) this.#queues.set(tenant, q);
@@ -125,6 +166,9 @@ export class TokenBucket {
   readonly #clock: Clock;
   #level: number;
   #at: number;
+  /** Since when the bucket has been full (undefined while it is not). */
+  #fullSince: number | undefined;
+  readonly #recent = new RecentUse();
   readonly #lines = new Lines();
   #timer: Timer | undefined;
 
@@ -134,6 +178,17 @@ export class TokenBucket {
     this.#clock = clock;
     this.#level = burst;
     this.#at = clock.now();
+    this.#fullSince = this.#at;
+  }
+
+  /** Tokens kept for light tenants: a quarter of the burst (none below a burst of 4). */
+  get #reserve(): number {
+    return Math.floor(this.#burst / 4);
+  }
+
+  /** How long the bucket must stay full before background work may spend from it: one full refill. */
+  get #quietMs(): number {
+    return this.#burst / this.#rate;
   }
 
   get waiting(): number {
@@ -177,8 +232,15 @@ export class TokenBucket {
 
   #accrue(): void {
     const now = this.#clock.now();
-    this.#level = Math.min(this.#burst, this.#level + (now - this.#at) * this.#rate);
+    const raw = this.#level + (now - this.#at) * this.#rate;
+    if (raw >= this.#burst && this.#fullSince === undefined) this.#fullSince = now - (raw - this.#burst) / this.#rate;
+    this.#level = Math.min(this.#burst, raw);
     this.#at = now;
+  }
+
+  #take(): void {
+    this.#level -= 1;
+    this.#fullSince = undefined;
   }
 
   #rearm(): void {
@@ -190,19 +252,29 @@ export class TokenBucket {
   #pump(): void {
     this.#accrue();
     const { fg, bg } = this.#lines;
-    while (fg.length > 0 && this.#level >= 1) {
-      this.#level -= 1;
-      fg.shift()!.resolve();
+    // A heavy tenant (it spent a reserve's worth within a refill window) may not dig into the
+    // reserve; a light one may, so a quiet namespace's rotation never waits behind a flood for a token.
+    const now = this.#clock.now();
+    const light = (tenant: string) => !this.#recent.heavy(tenant, now, this.#reserve, this.#quietMs);
+    for (;;) {
+      if (fg.length === 0 || this.#level < 1) break;
+      const tenant = this.#level >= this.#reserve + 1 ? fg.head! : fg.find(light);
+      if (tenant === undefined) break;
+      this.#take();
+      this.#recent.record(tenant, now, this.#reserve, this.#quietMs);
+      fg.serve(tenant).resolve();
     }
-    // Background only takes what would overflow: the bucket is full and nobody waits.
-    while (fg.length === 0 && bg.length > 0 && this.#level >= this.#burst) {
-      this.#level -= 1;
+    // Background only takes what would overflow: nobody waits, and the bucket has been full a whole refill.
+    const quietFor = () => (this.#fullSince === undefined ? -Infinity : this.#clock.now() - this.#fullSince);
+    if (fg.length === 0 && bg.length > 0 && quietFor() >= this.#quietMs) {
+      this.#take();
       bg.shift()!.resolve();
     }
     if (this.#timer || this.#lines.size === 0) return;
-    const target = fg.length > 0 ? 1 : this.#burst;
     // A late timer only delays the head; the level keeps accruing from the clock.
-    const ms = Math.max(1, Math.ceil((target - this.#level) / this.#rate));
+    const ms = fg.length > 0
+      ? Math.max(1, Math.ceil(((fg.find(light) !== undefined ? 1 : this.#reserve + 1) - this.#level) / this.#rate))
+      : Math.max(1, Math.ceil(Math.max(0, (this.#burst - this.#level) / this.#rate) + this.#quietMs - Math.max(0, quietFor())));
     this.#timer = this.#clock.setTimer(() => {
       this.#timer = undefined;
       this.#pump();

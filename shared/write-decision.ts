@@ -17,8 +17,10 @@
 //   write    [1]  check-and-set on the version we know (or 0 to create); a
 //                 CAS mismatch means someone else wrote: read, decide again
 //   read     [1]  metadata (no data crosses the wire)
-//   check-interrupted-create [1]  our create whose bookkeeping never
-//                 happened (crash): read the data and compare
+//   check-data [1]  an unmarked path that may hold our write: our create
+//                 whose bookkeeping never happened (a crash), or a write
+//                 that timed out and that Vault applied later: read the data
+//                 and compare it with what we sent
 //   conflict [0]  someone else's secret: never overwritten without adopt
 // KV v1 has neither CAS nor metadata: every op reads the data first, and
 // only content equal to our known tag proves a path ours.
@@ -44,6 +46,8 @@ export interface UpsertFacts {
   likelyExists?: boolean;
   /** The unkeyed content hash the previous release stored as content-hash: equal means unchanged too. */
   legacyHash?: string;
+  /** Data tags of writes we sent that may have been applied without an answer (timeouts). */
+  maybeTags?: readonly string[];
   existing?: ExistingSecret | 'absent';
 }
 
@@ -51,8 +55,13 @@ export type UpsertStep =
   | { do: 'skip'; version?: number }
   | { do: 'write'; cas: number; outcome: 'created' | 'updated'; takeover: boolean }
   | { do: 'read' }
-  | { do: 'check-interrupted-create' }
+  | { do: 'check-data' }
   | { do: 'conflict'; currentOwner?: string };
+
+/** An unmarked, live, uncontested path that our own unanswered write (or interrupted create) may have produced. */
+function mayHoldOurData(marker: string, existing: ExistingSecret, contested: boolean, maybeTags: readonly string[] | undefined): boolean {
+  return marker === 'unowned' && !contested && !existing.currentDeleted && (existing.currentVersion === 1 || (maybeTags?.length ?? 0) > 0);
+}
 
 /** The known facts may stand in for Vault's marker only when nobody else claims the path. */
 function trustKnown(f: { known?: Known; contested: boolean; stale: boolean }): Known | undefined {
@@ -75,13 +84,14 @@ export function decideUpsertV2(f: UpsertFacts): UpsertStep {
   // Our marker, or our own create whose marker is still pending (known, uncontested, unmarked).
   const ours = marker === 'ours' || (known !== undefined && marker === 'unowned');
   if (!ours && !f.adopt) {
-    if (marker === 'unowned' && !f.contested && existing.currentVersion === 1 && !existing.currentDeleted) return { do: 'check-interrupted-create' };
+    if (mayHoldOurData(marker, existing, f.contested, f.maybeTags)) return { do: 'check-data' };
     return { do: 'conflict', currentOwner: marker === 'foreign' ? existing.customMetadata.owner : undefined };
   }
   const liveIsKnown = known !== undefined && known.version === existing.currentVersion && !existing.currentDeleted;
-  const unchanged = marker === 'ours'
-    ? isUnchanged(existing, f.tag) || (f.legacyHash !== undefined && isUnchanged(existing, f.legacyHash))
-    : liveIsKnown && known!.tag === f.tag;
+  // Unchanged when the marker proves it, or when the live version is the one we know we wrote with this
+  // content (the marker may still be on its way, or stale after a restart that dropped it).
+  const unchanged = (marker === 'ours' && (isUnchanged(existing, f.tag) || (f.legacyHash !== undefined && isUnchanged(existing, f.legacyHash))))
+    || (liveIsKnown && known!.tag === f.tag);
   if (!f.force && unchanged) return { do: 'skip', version: existing.currentVersion };
   return { do: 'write', cas: existing.currentVersion, outcome: 'updated', takeover: marker !== 'ours' };
 }
@@ -91,10 +101,11 @@ export interface DeleteFacts {
   adopt: boolean;
   known?: Known;
   contested: boolean;
+  maybeTags?: readonly string[];
   existing?: ExistingSecret | 'absent';
 }
 
-export type DeleteStep = { do: 'delete' } | { do: 'read' } | { do: 'absent' } | { do: 'conflict'; currentOwner?: string };
+export type DeleteStep = { do: 'delete' } | { do: 'read' } | { do: 'absent' } | { do: 'check-data' } | { do: 'conflict'; currentOwner?: string };
 
 export function decideDeleteV2(f: DeleteFacts): DeleteStep {
   const known = trustKnown({ ...f, stale: false });
@@ -102,6 +113,7 @@ export function decideDeleteV2(f: DeleteFacts): DeleteStep {
   if (f.existing === 'absent') return { do: 'absent' };
   const marker = ownershipOf(f.existing, f.owner);
   if (marker === 'ours' || f.adopt) return { do: 'delete' };
+  if ((f.maybeTags?.length ?? 0) > 0 && mayHoldOurData(marker, f.existing, f.contested, f.maybeTags)) return { do: 'check-data' };
   return { do: 'conflict', currentOwner: marker === 'foreign' ? f.existing.customMetadata.owner : undefined };
 }
 
@@ -113,6 +125,13 @@ export interface V1Facts {
   contested: boolean;
   /** Tag of the data stored now; undefined when the path is absent. */
   storedTag: string | undefined;
+  /** Tags of writes we sent that may have been applied without an answer. */
+  maybeTags?: readonly string[];
+}
+
+/** KV v1: the stored content is what we last wrote, or what an unanswered write of ours sent. */
+function v1Ours(f: Omit<V1Facts, 'tag' | 'force'>): boolean {
+  return !f.contested && f.storedTag !== undefined && (f.known?.tag === f.storedTag || (f.maybeTags ?? []).includes(f.storedTag));
 }
 
 export type V1UpsertStep = { do: 'skip' } | { do: 'write'; outcome: 'created' | 'updated' } | { do: 'conflict' };
@@ -121,16 +140,14 @@ export type V1UpsertStep = { do: 'skip' } | { do: 'write'; outcome: 'created' | 
 export function decideUpsertV1(f: V1Facts): V1UpsertStep {
   if (f.storedTag === undefined) return { do: 'write', outcome: 'created' };
   if (!f.force && f.storedTag === f.tag) return { do: 'skip' };
-  const ours = !f.contested && f.known !== undefined && f.known.tag === f.storedTag;
-  return ours || f.adopt ? { do: 'write', outcome: 'updated' } : { do: 'conflict' };
+  return v1Ours(f) || f.adopt ? { do: 'write', outcome: 'updated' } : { do: 'conflict' };
 }
 
 export type V1DeleteStep = { do: 'delete' } | { do: 'absent' } | { do: 'conflict' };
 
 export function decideDeleteV1(f: Omit<V1Facts, 'tag' | 'force'>): V1DeleteStep {
   if (f.storedTag === undefined) return { do: 'absent' };
-  const ours = !f.contested && f.known !== undefined && f.known.tag === f.storedTag;
-  return ours || f.adopt ? { do: 'delete' } : { do: 'conflict' };
+  return v1Ours(f) || f.adopt ? { do: 'delete' } : { do: 'conflict' };
 }
 
 /**

@@ -72,6 +72,9 @@ import {
 export const DEFAULT_BATCH_SIZE = 5;
 export const DEFAULT_LARGE_SECRET_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_SECRET_BYTES = 16 * 1024 * 1024;
+const MAX_MAYBE = 4;
+/** Failures after which the request may have been applied: the server was sent it and never answered. */
+const UNANSWERED = new Set(['Timeout', 'Network']);
 
 interface OpBase {
   /** Caller's correlation id, echoed in the result. */
@@ -89,6 +92,8 @@ interface OpBase {
   contested?: boolean;
   /** Unauthenticated hint that the path exists (an unsigned ledger lists it): read before writing. */
   likelyExists?: boolean;
+  /** From the authenticated ledger: data tags of writes sent but never answered (they may have landed). */
+  maybeTags?: readonly string[];
 }
 
 export interface UpsertOp extends OpBase {
@@ -126,6 +131,8 @@ export interface OpResult {
   attempts: number;
   /** Vault requests this op made (instrumentation, tests, benchmarks). */
   requests: number;
+  /** A write was sent and never answered (timeout, connection lost): these data tags may be in Vault now. */
+  maybeTags?: string[];
   error?: SyncError;
 }
 
@@ -161,6 +168,8 @@ export class BatchWriter {
   /** What this process wrote last per logical path: versions and tags, never values. */
   readonly #memory = new Map<string, Remembered>();
   readonly #largePaths = new Set<string>();
+  /** Data tags of unanswered writes per path (at most MAX_MAYBE): Vault may apply them after we gave up. */
+  readonly #maybe = new Map<string, string[]>();
   readonly #markers: MarkerQueue;
   readonly #clock: Clock;
 
@@ -303,19 +312,22 @@ export class BatchWriter {
     const tag = this.tag(payload.hash);
     const known = this.#known(key, op);
     const contested = op.contested ?? false;
+    const maybeTags = this.#maybeTags(key, op);
+    const dataTag = this.#v1Tag(payload.values);
 
     if (logical.kvVersion === 1) {
-      const v1Tag = this.#v1Tag(payload.values);
       progress.requests++;
       const stored = await kv.read(logical);
       const storedTag = stored?.data ? this.#v1Tag(stored.data) : undefined;
-      const step = decideUpsertV1({ tag: v1Tag, force: op.force ?? false, adopt: op.adopt ?? false, known, contested, storedTag });
+      const step = decideUpsertV1({ tag: dataTag, force: op.force ?? false, adopt: op.adopt ?? false, known, contested, storedTag, maybeTags });
       if (step.do === 'conflict') throw this.#conflict(key, op, undefined);
       if (step.do === 'write') {
         this.#memory.delete(key);
         progress.requests++;
-        await kv.write(logical, payload.values);
+        await this.#unanswered(key, dataTag, progress, () => kv.write(logical, payload.values));
       }
+      this.#maybe.delete(key);
+      const v1Tag = dataTag;
       this.#remember(key, op.owner, 0, v1Tag, {});
       progress.version = 0;
       progress.tag = v1Tag;
@@ -326,10 +338,11 @@ export class BatchWriter {
     for (;;) {
       const step = decideUpsertV2({
         tag, owner: op.owner, force: op.force ?? false, verify: op.verify ?? false, adopt: op.adopt ?? false,
-        known, contested, stale, existing, likelyExists: op.likelyExists, legacyHash: payload.hash,
+        known, contested, stale, existing, likelyExists: op.likelyExists, legacyHash: payload.hash, maybeTags,
       });
       switch (step.do) {
         case 'skip': {
+          this.#maybe.delete(key);
           const version = step.version ?? known?.version ?? 0;
           const remembered = this.#memory.get(key);
           this.#remember(key, op.owner, version, tag, remembered?.meta ?? (existing && existing !== 'absent' ? keyListEntries(existing.customMetadata) : {}));
@@ -341,24 +354,35 @@ export class BatchWriter {
           progress.requests++;
           existing = (await kv.readMetadata(logical)) ?? 'absent';
           continue;
-        case 'check-interrupted-create': {
+        case 'check-data': {
           progress.requests++;
           const current = await kv.read(logical);
-          const same = current?.data !== undefined && hashStored(current.data, payload.base64Keys) === payload.hash;
-          if (!same) throw this.#conflict(key, op, undefined);
-          // Our own create whose bookkeeping never happened: claim it, write no data.
-          const version = (existing as ExistingSecret).currentVersion;
-          await this.#writeMarker(key, logical, op, tag, version, (existing as ExistingSecret).customMetadata, 'now', progress);
-          progress.version = version;
+          const storedTag = current?.data !== undefined ? this.#v1Tag(current.data) : undefined;
+          const live = existing as ExistingSecret;
+          if (storedTag === dataTag && hashStored(current!.data!, payload.base64Keys) === payload.hash) {
+            // Our own write whose bookkeeping never happened: claim it, write no data.
+            this.#maybe.delete(key);
+            await this.#writeMarker(key, logical, op, tag, live.currentVersion, live.customMetadata, 'now', progress);
+            progress.version = live.currentVersion;
+            progress.tag = tag;
+            return 'unchanged';
+          }
+          if (storedTag === undefined || !maybeTags.includes(storedTag)) throw this.#conflict(key, op, undefined);
+          // An older write of ours that Vault applied after we gave up on it: ours, so write on top and claim.
+          const written = await this.#unanswered(key, dataTag, progress, () => kv.write(logical, payload.values, live.currentVersion));
+          this.#maybe.delete(key);
+          await this.#writeMarker(key, logical, op, tag, written.version, written.customMetadata, 'now', progress);
+          progress.version = written.version;
           progress.tag = tag;
-          return 'unchanged';
+          return 'updated';
         }
         case 'conflict':
           throw this.#conflict(key, op, step.currentOwner);
         case 'write': {
           this.#memory.delete(key);
           progress.requests++;
-          const written = await kv.write(logical, payload.values, step.cas);
+          const written = await this.#unanswered(key, dataTag, progress, () => kv.write(logical, payload.values, step.cas));
+          this.#maybe.delete(key);
           const previous = this.#memory.get(key)?.meta ?? written.customMetadata;
           const desired = ownedMetadata({ owner: op.owner, hash: tag, version: written.version, base64Keys: payload.base64Keys, previous });
           const urgency = markerUrgency(desired, written.customMetadata, step.takeover);
@@ -398,10 +422,11 @@ export class BatchWriter {
     const known = this.#known(key, op);
     const contested = op.contested ?? false;
     const adopt = op.adopt ?? false;
+    const maybeTags = this.#maybeTags(key, op);
     if (logical.kvVersion === 1) {
       progress.requests++;
       const stored = await kv.read(logical);
-      const step = decideDeleteV1({ adopt, known, contested, storedTag: stored?.data ? this.#v1Tag(stored.data) : undefined });
+      const step = decideDeleteV1({ adopt, known, contested, maybeTags, storedTag: stored?.data ? this.#v1Tag(stored.data) : undefined });
       if (step.do === 'absent') return this.#forget(key, 'absent');
       if (step.do === 'conflict') throw this.#conflict(key, op, undefined);
       progress.requests++;
@@ -410,10 +435,19 @@ export class BatchWriter {
     }
     let existing: ExistingSecret | 'absent' | undefined;
     for (;;) {
-      const step = decideDeleteV2({ owner: op.owner, adopt, known, contested, existing });
+      const step = decideDeleteV2({ owner: op.owner, adopt, known, contested, existing, maybeTags });
       if (step.do === 'read') {
         progress.requests++;
         existing = (await kv.readMetadata(logical)) ?? 'absent';
+        continue;
+      }
+      if (step.do === 'check-data') {
+        progress.requests++;
+        const current = await kv.read(logical);
+        const storedTag = current?.data !== undefined ? this.#v1Tag(current.data) : undefined;
+        if (storedTag === undefined || !maybeTags.includes(storedTag)) throw this.#conflict(key, op, undefined);
+        // An unanswered write of ours that landed: ours to delete.
+        existing = { ...(existing as ExistingSecret), customMetadata: { 'managed-by': 'vault-sync-operator', owner: op.owner } };
         continue;
       }
       if (step.do === 'absent') return this.#forget(key, 'absent');
@@ -425,6 +459,29 @@ export class BatchWriter {
     }
   }
 
+  /** Unanswered writes' data tags for a path: this process's and the ledger's. */
+  #maybeTags(key: string, op: WriteOp): string[] {
+    return [...new Set([...(this.#maybe.get(key) ?? []), ...(op.maybeTags ?? [])])].slice(-MAX_MAYBE);
+  }
+
+  /**
+   * Sends a write; if it goes unanswered (timeout, connection lost), Vault
+   * may still apply it: its data tag is remembered (and reported for the
+   * ledger), so a later read can recognise the data as ours.
+   */
+  async #unanswered<T>(key: string, dataTag: string, progress: Progress, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (err) {
+      if (err instanceof Error && 'reason' in err && UNANSWERED.has(String((err as SyncError).reason))) {
+        const tags = [...(this.#maybe.get(key) ?? []).filter((t) => t !== dataTag), dataTag].slice(-MAX_MAYBE);
+        this.#maybe.set(key, tags);
+        progress.maybeTags = tags;
+      }
+      throw err;
+    }
+  }
+
   /** KV v1 keeps no list of base64 keys, so its tag covers the stored text alone (what a later read can recompute). */
   #v1Tag(values: Record<string, string>): string {
     return this.tag(hashStored(values, []));
@@ -432,6 +489,7 @@ export class BatchWriter {
 
   #forget(key: string, outcome: Outcome): Outcome {
     this.#memory.delete(key);
+    this.#maybe.delete(key);
     this.#markers.drop(key);
     if (this.#largePaths.delete(key)) this.#o.metrics?.largeSecrets.set(this.#largePaths.size);
     return outcome;

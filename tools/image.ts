@@ -7,7 +7,7 @@
 //   node tools/image.ts --node NODE_BINARY [--out DIR] -- DEB...
 //   (use tools/image, which fetches the inputs)
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { repoRoot } from './testenv/binaries.ts';
 import { writeOciImage, type OciImage } from './testenv/oci.ts';
@@ -45,7 +45,8 @@ export async function buildImage(opts: { node: string; debs: string[]; out: stri
     for (const deb of opts.debs) symlinkSync(resolve(deb), join(debDir, basename(deb)));
     const app = join(work, 'app');
     mkdirSync(app);
-    copyFileSync(join(repoRoot, 'dist', 'controller.mjs'), join(app, 'controller.mjs'));
+    // The bundle and its lazily loaded chunks (not the source maps).
+    for (const file of readdirSync(join(repoRoot, 'dist')).filter((f) => /^controller.*\.mjs$/.test(f))) copyFileSync(join(repoRoot, 'dist', file), join(app, file));
     copyFileSync(join(repoRoot, 'deploy', 'image', 'entrypoint.sh'), join(app, 'entrypoint.sh'));
     copyFileSync(join(repoRoot, 'LICENSE'), join(app, 'LICENSE'));
     const rootfs = join(work, 'rootfs');

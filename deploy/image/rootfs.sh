@@ -10,7 +10,7 @@
 # DEBS_DIR holds the .deb files of: libc6, libgcc-s1, libstdc++6, gcc-12-base
 # (what the node binary links), dash (/bin/sh for the entrypoint) and
 # ca-certificates (only its certificate files are kept, as one bundle).
-# APP_DIR holds controller.mjs, entrypoint.sh and LICENSE.
+# APP_DIR holds controller.mjs (and its chunks controller-*.mjs), entrypoint.sh and LICENSE.
 #
 # The packages are unpacked, not installed: no maintainer scripts run, and
 # there is no dpkg, apt, npm or compiler in the result. What Debian ships
@@ -41,7 +41,9 @@ ln -s dash "$rootfs/bin/sh"
 # Node.js and the application.
 install -D -m 0755 "$node" "$rootfs/usr/local/bin/node"
 install -d -m 0755 "$rootfs/app"
-install -m 0444 "$app/controller.mjs" "$rootfs/app/controller.mjs"
+for bundle in "$app"/controller*.mjs; do   # the bundle and its lazily loaded chunks
+  install -m 0444 "$bundle" "$rootfs/app/"
+done
 install -m 0555 "$app/entrypoint.sh" "$rootfs/app/entrypoint.sh"
 install -m 0444 "$app/LICENSE" "$rootfs/app/LICENSE"
 

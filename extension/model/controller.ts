@@ -1,17 +1,14 @@
 // The Controller view's model: what the controller's /state and /metrics
 // say, reduced to the figures people look at. Pure.
+// Metric names and the /state shape come from the contract the controller
+// builds them with (shared/contract/), never from string literals here.
+import { METRIC } from '../../shared/contract/metrics.ts';
+import type { StateResponse } from '../../shared/contract/state.ts';
+import type { Problem } from './connection.ts';
 import { buckets, bucketDelta, parsePrometheus, quantile, sum, type Sample } from './prometheus.ts';
 
-export interface ControllerState {
-  version?: string;
-  identity?: string;
-  leader?: boolean;
-  leaderIdentity?: string;
-  ready?: { ready: boolean; checks: Record<string, boolean | string> };
-  watches?: { synced: boolean; healthy: boolean };
-  queue?: { depth: number; inFlight: number };
-  vault?: { addr?: string; authenticated?: boolean };
-}
+/** What the extension reads of /state: the contract's type, every field optional (an older controller may lack some). */
+export type ControllerState = Partial<StateResponse>;
 
 export interface MetricsScrape {
   at: number;
@@ -29,6 +26,8 @@ export interface ControllerSummary {
   rateLimitWaitP50: number | undefined;
   rateLimitWaitP95: number | undefined;
   errorsByType: Record<string, number>;
+  /** Reconciles that failed (failed or terminal outcome), since the controller started. */
+  failedReconciles: number;
   largeSecrets: number | undefined;
 }
 
@@ -43,32 +42,32 @@ export function summarise(state: ControllerState | undefined, now: MetricsScrape
   const has = (name: string) => s.some((x) => x.name === name);
   let vaultWriteRate: number | undefined;
   if (now && before && now.at > before.at) {
-    const writes = (m: MetricsScrape) => sum(m.samples, 'vault_sync_operator_vault_requests_total', { operation: WRITES });
+    const writes = (m: MetricsScrape) => sum(m.samples, METRIC.vaultRequests, { operation: WRITES });
     vaultWriteRate = Math.max(0, writes(now) - writes(before)) / ((now.at - before.at) / 1000);
   }
-  const waits = bucketDelta(buckets(s, 'vault_rate_limit_wait_duration_seconds'), before && buckets(before.samples, 'vault_rate_limit_wait_duration_seconds'));
+  const waits = bucketDelta(buckets(s, METRIC.rateLimitWait), before && buckets(before.samples, METRIC.rateLimitWait));
   const errorsByType: Record<string, number> = {};
   for (const x of s) {
-    if (x.name === 'vault_sync_operator_vault_write_errors_total' && x.value > 0) errorsByType[x.labels.error_type ?? 'unknown'] = (errorsByType[x.labels.error_type ?? 'unknown'] ?? 0) + x.value;
+    if (x.name === METRIC.vaultWriteErrors && x.value > 0) errorsByType[x.labels.error_type ?? 'unknown'] = (errorsByType[x.labels.error_type ?? 'unknown'] ?? 0) + x.value;
   }
-  const failedReconciles = sum(s, 'vault_sync_operator_reconcile_total', { outcome: /^(failed|terminal)$/ });
-  if (failedReconciles > 0) errorsByType.reconcile = failedReconciles;
+  const failedReconciles = sum(s, METRIC.reconcileResults, { outcome: /^(failed|terminal)$/ });
   return {
     version: state?.version ?? 'unknown',
     leader: state?.leaderIdentity ?? (state?.leader ? state.identity ?? 'this instance' : 'unknown'),
     health: state?.ready ? (state.ready.ready ? 'ready' : 'not ready') : 'unknown',
     watchHealth: state?.watches ? (state.watches.healthy ? 'healthy' : 'unhealthy') : 'unknown',
-    queueDepth: has('vault_sync_operator_workqueue_depth') ? sum(s, 'vault_sync_operator_workqueue_depth') : state?.queue?.depth,
+    queueDepth: has(METRIC.queueDepth) ? sum(s, METRIC.queueDepth) : state?.queue?.depth,
     vaultWriteRate,
     rateLimitWaitP50: quantile(0.5, waits),
     rateLimitWaitP95: quantile(0.95, waits),
     errorsByType,
-    largeSecrets: has('vault_large_secret_count') ? sum(s, 'vault_large_secret_count') : undefined,
+    failedReconciles,
+    largeSecrets: has(METRIC.largeSecrets) ? sum(s, METRIC.largeSecrets) : undefined,
   };
 }
 
 export function formatSeconds(seconds: number | undefined): string {
-  if (seconds === undefined) return 'no data';
+  if (seconds === undefined) return '–';
   if (seconds < 0.001) return '<1 ms';
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   return `${seconds.toFixed(1)} s`;
@@ -79,12 +78,20 @@ export interface ControllerRow {
   label: string;
   value: string;
   icon: 'info' | 'warning' | 'error' | 'synced';
+  tooltip?: string;
+  /** Runs on click (e.g. list the failing resources, set the controller namespace). */
+  command?: { id: string; title: string; args?: unknown[] };
 }
 
-export function controllerRows(summary: ControllerSummary | undefined, message?: string): ControllerRow[] {
-  if (message) return [{ id: 'message', label: message, value: '', icon: 'warning' }];
+export function controllerRows(summary: ControllerSummary | undefined, problem?: Problem, failingResources = 0): ControllerRow[] {
+  if (problem) {
+    const rows: ControllerRow[] = [{ id: 'message', label: problem.text, value: '', icon: 'warning', ...(problem.detail ? { tooltip: problem.detail } : {}) }];
+    if (problem.action) rows.push({ id: 'action', label: problem.action.title, value: '', icon: 'info', command: problem.action });
+    return rows;
+  }
   if (!summary) return [{ id: 'loading', label: 'Reading the controller…', value: '', icon: 'info' }];
   const errors = Object.entries(summary.errorsByType);
+  const failed = failingResources || summary.failedReconciles;
   return [
     { id: 'leader', label: 'Leader', value: summary.leader, icon: 'info' },
     { id: 'version', label: 'Version', value: summary.version, icon: 'info' },
@@ -92,8 +99,13 @@ export function controllerRows(summary: ControllerSummary | undefined, message?:
     { id: 'watches', label: 'Watches', value: summary.watchHealth, icon: summary.watchHealth === 'healthy' ? 'synced' : 'error' },
     { id: 'queue', label: 'Queue depth', value: String(summary.queueDepth ?? 'no data'), icon: 'info' },
     { id: 'writes', label: 'Vault writes', value: summary.vaultWriteRate === undefined ? 'measuring…' : `${summary.vaultWriteRate.toFixed(2)}/s`, icon: 'info' },
-    { id: 'wait', label: 'Rate-limit wait p50 / p95', value: `${formatSeconds(summary.rateLimitWaitP50)} / ${formatSeconds(summary.rateLimitWaitP95)}`, icon: 'info' },
-    { id: 'errors', label: 'Errors', value: errors.length ? errors.map(([k, v]) => `${k}=${v}`).join(', ') : 'none', icon: errors.length ? 'warning' : 'synced' },
+    { id: 'wait', label: 'Throttle wait p50/p95', value: `${formatSeconds(summary.rateLimitWaitP50)} / ${formatSeconds(summary.rateLimitWaitP95)}`, icon: 'info' },
+    {
+      id: 'failed', label: 'Failing resources', value: failingResources ? String(failingResources) : 'none', icon: failingResources ? 'error' : 'synced',
+      tooltip: `${summary.failedReconciles} failed reconcile(s) since the controller started`,
+      ...(failed ? { command: { id: 'vaultSync.warnings.focus', title: 'Show the failing resources' } } : {}),
+    },
+    { id: 'errors', label: 'Vault errors', value: errors.length ? errors.map(([k, v]) => `${k} ${v}`).join(', ') : 'none', icon: errors.length ? 'warning' : 'synced', tooltip: 'Failed Vault writes and deletes since the controller started, by error type' },
     { id: 'large', label: 'Large secrets', value: String(summary.largeSecrets ?? 'no data'), icon: summary.largeSecrets ? 'warning' : 'synced' },
   ];
 }

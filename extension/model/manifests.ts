@@ -1,8 +1,25 @@
-// Finds annotated Deployments and Secrets in workspace manifest files, with
-// the line of their metadata.name, and decides which of them get a Problems
-// panel entry from their live state. Pure; a line scanner rather than a
-// YAML parser because diagnostics need positions.
-import type { ResourceState } from '../../shared/state.ts';
+// Finds Deployments and Secrets with `vault-sync.io/*` annotations in YAML
+// manifests, with positions (for diagnostics, hovers and CodeLenses), and
+// decides which of them get a Problems entry from their live state. Pure.
+//
+// Parsed with the `yaml` package (positions for every node, block and flow
+// scalars, several documents per file); what it returns is plain data.
+import { isMap, isScalar, LineCounter, parseAllDocuments, type Node as YamlNode, type Pair } from 'yaml';
+import type { PodSpecLike } from '../../shared/discovery.ts';
+import { formatBytes, shortMessage, type TrackedResource } from './tree.ts';
+
+export interface Position { line: number; character: number }
+export interface Span { start: Position; end: Position }
+
+export interface AnnotationEntry {
+  name: string;
+  /** The value as the apiserver would see it; undefined when it is not a string (a YAML bool or number). */
+  value: string | undefined;
+  /** The YAML type when not a string, for the diagnostic. */
+  nonString?: string;
+  key: Span;
+  valueSpan: Span;
+}
 
 export interface ManifestResource {
   kind: 'Deployment' | 'Secret';
@@ -10,49 +27,111 @@ export interface ManifestResource {
   namespace?: string;
   /** 0-based line of `name:` under metadata. */
   line: number;
+  /** Where the document starts (for a CodeLens). */
+  start: Position;
+  /** vault-sync.io/* annotations only. */
+  annotations: AnnotationEntry[];
+  /** Deployment: spec.template.spec as plain data, for discovery. */
+  podSpec?: PodSpecLike;
+  /** Secret: the key names under data and stringData (never their values). */
+  secretKeys?: string[];
 }
 
-export function findManifestResources(text: string): ManifestResource[] {
-  const out: ManifestResource[] = [];
-  const lines = text.split(/\r?\n/);
-  let doc: { kind?: string; name?: string; namespace?: string; nameLine?: number; annotated: boolean; inMetadata: boolean; metaIndent: number } = fresh();
-  function fresh() {
-    return { annotated: false, inMetadata: false, metaIndent: -1 } as typeof doc;
-  }
-  const flush = () => {
-    if ((doc.kind === 'Deployment' || doc.kind === 'Secret') && doc.name && doc.annotated && doc.nameLine !== undefined) {
-      out.push({ kind: doc.kind, name: doc.name, ...(doc.namespace ? { namespace: doc.namespace } : {}), line: doc.nameLine });
-    }
+const OURS = 'vault-sync.io/';
+
+function span(lc: LineCounter, node: { range?: [number, number, number] | null } | null | undefined): Span {
+  const [a, b] = node?.range ?? [0, 0, 0];
+  const p = (offset: number) => {
+    const { line, col } = lc.linePos(offset);
+    return { line: line - 1, character: col - 1 };
   };
-  lines.forEach((raw, i) => {
-    if (/^---\s*$/.test(raw)) {
-      flush();
-      doc = fresh();
-      return;
+  return { start: p(a), end: p(b) };
+}
+
+function get(map: unknown, key: string): YamlNode | undefined {
+  if (!isMap(map)) return undefined;
+  return (map.items as Pair[]).find((p) => isScalar(p.key) && p.key.value === key)?.value as YamlNode | undefined;
+}
+
+function scalarString(node: unknown): string | undefined {
+  return isScalar(node) && node.value !== null && node.value !== undefined ? String(node.value) : undefined;
+}
+
+/** Every Deployment or Secret carrying at least one vault-sync.io/* annotation. */
+export function findManifestResources(text: string): ManifestResource[] {
+  const lc = new LineCounter();
+  const out: ManifestResource[] = [];
+  for (const doc of parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false })) {
+    if (!('contents' in doc)) continue;
+    const root = doc.contents;
+    const kind = scalarString(get(root, 'kind'));
+    if (kind !== 'Deployment' && kind !== 'Secret') continue;
+    const metadata = get(root, 'metadata');
+    const nameNode = get(metadata, 'name');
+    const name = scalarString(nameNode);
+    if (!name) continue;
+    const annotationsNode = get(metadata, 'annotations');
+    const annotations: AnnotationEntry[] = [];
+    if (isMap(annotationsNode)) {
+      for (const pair of annotationsNode.items as Pair[]) {
+        if (!isScalar(pair.key) || typeof pair.key.value !== 'string' || !pair.key.value.startsWith(OURS)) continue;
+        const v = pair.value as YamlNode | null;
+        const isString = isScalar(v) && typeof v.value === 'string';
+        annotations.push({
+          name: pair.key.value,
+          value: isString ? (v.value as string) : undefined,
+          ...(isString ? {} : { nonString: isScalar(v) ? (v.value === null ? 'empty' : typeof v.value) : 'a YAML map or list' }),
+          key: span(lc, pair.key as YamlNode),
+          valueSpan: v ? span(lc, v) : span(lc, pair.key as YamlNode),
+        });
+      }
     }
-    const line = raw.replace(/\s+#.*$/, '');
-    const indent = line.search(/\S/);
-    if (indent < 0) return;
-    const m = /^(\s*)([A-Za-z0-9_./-]+|"[^"]+"):\s*(.*)$/.exec(line);
-    if (!m) return;
-    const key = m[2]!.replace(/^"|"$/g, '');
-    const value = m[3]!.trim().replace(/^["']|["']$/g, '');
-    if (indent === 0) {
-      doc.inMetadata = key === 'metadata';
-      doc.metaIndent = -1;
-      if (key === 'kind') doc.kind = value;
-      return;
+    if (annotations.length === 0) continue;
+    const namespace = scalarString(get(metadata, 'namespace'));
+    const resource: ManifestResource = {
+      kind, name, ...(namespace ? { namespace } : {}),
+      line: span(lc, nameNode).start.line,
+      start: span(lc, root as YamlNode).start,
+      annotations,
+    };
+    if (kind === 'Deployment') {
+      const podSpec = get(get(get(root, 'spec'), 'template'), 'spec');
+      resource.podSpec = (podSpec && typeof (podSpec as { toJSON?: () => unknown }).toJSON === 'function' ? (podSpec as { toJSON(): unknown }).toJSON() : {}) as PodSpecLike;
+    } else {
+      const keys = new Set<string>();
+      for (const field of ['data', 'stringData']) {
+        const m = get(root, field);
+        if (isMap(m)) for (const p of m.items as Pair[]) if (isScalar(p.key)) keys.add(String(p.key.value));
+      }
+      resource.secretKeys = [...keys].sort();
     }
-    if (!doc.inMetadata) return;
-    if (doc.metaIndent < 0) doc.metaIndent = indent;
-    if (indent === doc.metaIndent && key === 'name' && doc.name === undefined) {
-      doc.name = value;
-      doc.nameLine = i;
+    out.push(resource);
+  }
+  return out;
+}
+
+/** Key names of every Secret a file defines, annotated or not, by "namespace/name" (values are never kept). */
+export function secretKeyNames(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
+    if (!('contents' in doc) || scalarString(get(doc.contents, 'kind')) !== 'Secret') continue;
+    const metadata = get(doc.contents, 'metadata');
+    const name = scalarString(get(metadata, 'name'));
+    if (!name) continue;
+    const keys = new Set<string>();
+    for (const field of ['data', 'stringData']) {
+      const m = get(doc.contents, field);
+      if (isMap(m)) for (const p of m.items as Pair[]) if (isScalar(p.key)) keys.add(String(p.key.value));
     }
-    if (indent === doc.metaIndent && key === 'namespace') doc.namespace = value;
-    if (key === 'vault-sync.io/path') doc.annotated = true;
-  });
-  flush();
+    out.set(`${scalarString(get(metadata, 'namespace')) ?? 'default'}/${name}`, [...keys].sort());
+  }
+  return out;
+}
+
+/** The annotations as the apiserver would store them (string values only). */
+export function annotationMap(r: ManifestResource): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of r.annotations) if (a.value !== undefined) out[a.name] = a.value;
   return out;
 }
 
@@ -62,16 +141,19 @@ export interface ManifestProblem {
   message: string;
 }
 
-/** Pure: which diagnostics a manifest gets, given the live states (namespace defaults to the only match by name). */
-export function problemsFor(resources: ManifestResource[], lookup: (kind: string, name: string, namespace?: string) => ResourceState | undefined): ManifestProblem[] {
+/** Pure: which live-state diagnostics (failed, large, configuration warnings) a manifest gets (namespace defaults to the only match by name). */
+export function problemsFor(resources: ManifestResource[], lookup: (kind: string, name: string, namespace?: string) => TrackedResource | undefined): ManifestProblem[] {
   const out: ManifestProblem[] = [];
   for (const r of resources) {
+    if (!r.annotations.some((a) => a.name === 'vault-sync.io/path')) continue;
     const state = lookup(r.kind, r.name, r.namespace);
     if (!state) continue;
-    if (state.status === 'Failed') out.push({ line: r.line, severity: 'error', message: `vault-sync: ${r.kind} ${state.namespace}/${r.name} failed to sync: ${state.message ?? state.reason ?? 'see Events'}` });
+    if (state.status === 'Failed') out.push({ line: r.line, severity: 'error', message: `vault-sync: ${state.reason ?? 'failed'} in ${state.namespace}: ${shortMessage(state) ?? 'see Events'}` });
     for (const p of state.paths.filter((p) => p.large)) {
-      out.push({ line: r.line, severity: 'warning', message: `vault-sync: large secret: ${p.path} is ${p.bytes} bytes; consider selecting fewer keys` });
+      out.push({ line: r.line, severity: 'warning', message: `vault-sync: large secret: ${p.path} is ${formatBytes(p.bytes)}; consider selecting fewer keys` });
     }
+    // What the controller tolerated with a fallback (an unreadable reconcile interval…), as the shared parser words it.
+    for (const w of state.configWarnings) out.push({ line: r.line, severity: 'warning', message: `vault-sync: ${shortMessage({ ...state, message: w }) ?? w}` });
   }
   return out;
 }

@@ -1,34 +1,54 @@
-// The Resources view. Renders the ResourceIndex; refreshes only the nodes a
-// watch delta touched, batched over a short debounce.
+// The Resources view. Renders the ResourceIndex under a banner when the
+// connection is not healthy; refreshes only the nodes a watch delta
+// touched, batched over a short debounce. Node ids are stable, so VS Code
+// keeps rows expanded across refreshes.
 import * as vscode from 'vscode';
+import { bannerProblems, clusterStale, type ConnectionState } from '../model/connection.ts';
+import { contextView } from '../model/items/context.ts';
+import { keyView } from '../model/items/key.ts';
+import { messageView } from '../model/items/message.ts';
+import { namespaceView } from '../model/items/namespace.ts';
+import { pathView } from '../model/items/path.ts';
+import { resourceView } from '../model/items/resource.ts';
 import { ResourceIndex, type MessageNode, type TreeNode } from '../model/tree.ts';
-import { contextView } from './nodes/context.ts';
-import { keyView } from './nodes/key.ts';
-import { messageView } from './nodes/message.ts';
-import { namespaceView } from './nodes/namespace.ts';
-import { pathView } from './nodes/path.ts';
-import { resourceView } from './nodes/resource.ts';
 import { toTreeItem } from './tree-item.ts';
+
+export function bannerNodes(c: ConnectionState): MessageNode[] {
+  return bannerProblems(c).map((p) => ({
+    kind: 'message', id: `msg:${p.kind}`, text: p.text, severity: p.kind === 'no-kubeconfig' || p.kind === 'rbac' ? 'error' : 'warning',
+    ...(p.detail ? { detail: p.detail } : {}), ...(p.action ? { command: p.action } : {}),
+  }));
+}
 
 export class ResourcesProvider implements vscode.TreeDataProvider<TreeNode> {
   readonly index = new ResourceIndex();
   readonly #changed = new vscode.EventEmitter<TreeNode | TreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.#changed.event;
-  #message: MessageNode | undefined;
+  #connection: ConnectionState | undefined;
+  #banners: MessageNode[] = [];
   #pending = new Set<TreeNode>();
   #whole = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #debounceMs: number;
+  readonly #now: () => number;
 
-  constructor(debounceMs = 100) {
+  constructor(debounceMs = 100, now: () => number = Date.now) {
     this.#debounceMs = debounceMs;
+    this.#now = now;
   }
 
-  /** Shows a message (RBAC denial, unreachable cluster) instead of the tree; undefined clears it. */
-  setMessage(message: MessageNode | undefined): void {
-    if (this.#message?.text === message?.text) return;
-    this.#message = message;
+  setConnection(c: ConnectionState): void {
+    const banners = bannerNodes(c);
+    const staleChanged = this.#connection === undefined || clusterStale(this.#connection) !== clusterStale(c);
+    this.#connection = c;
+    if (!staleChanged && banners.map((b) => b.id + b.text).join() === this.#banners.map((b) => b.id + b.text).join()) return;
+    this.#banners = banners;
     this.refreshAll();
+  }
+
+  /** The banner rows shown above the tree now (tests read them). */
+  banners(): MessageNode[] {
+    return this.#banners;
   }
 
   /** Queues the nodes a delta touched; fires once per debounce window. */
@@ -53,7 +73,13 @@ export class ResourcesProvider implements vscode.TreeDataProvider<TreeNode> {
   }
 
   getChildren(node?: TreeNode): TreeNode[] {
-    if (!node && this.#message) return [this.#message];
+    if (!node) {
+      const c = this.#connection;
+      // First run, no kubeconfig: empty, so the welcome view shows.
+      if (c?.cluster.state === 'down' && c.cluster.problem.kind === 'no-kubeconfig') return [];
+      if (c?.cluster.state === 'connecting' && this.index.size() === 0) return [{ kind: 'message', id: 'msg:connecting', text: 'Connecting…', severity: 'info' }];
+      return [...this.#banners, ...this.index.children(undefined)];
+    }
     return this.index.children(node);
   }
 
@@ -67,10 +93,10 @@ export class ResourcesProvider implements vscode.TreeDataProvider<TreeNode> {
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
-    const now = Date.now();
+    const now = this.#now();
     switch (node.kind) {
       case 'context':
-        return toTreeItem(node.id, contextView(node.context, this.index.totals()));
+        return toTreeItem(node.id, contextView(node.context, this.index.totals(), this.#connection ? clusterStale(this.#connection) : false));
       case 'namespace':
         return toTreeItem(node.id, namespaceView(node.namespace, this.index.inNamespace(node.namespace)));
       case 'resource':

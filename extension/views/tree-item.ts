@@ -7,6 +7,8 @@ const ICONS: Record<IconId, [string, string?]> = {
   pending: ['sync', 'charts.yellow'],
   failed: ['error', 'testing.iconFailed'],
   large: ['warning', 'list.warningForeground'],
+  warned: ['warning', 'list.warningForeground'],
+  stale: ['circle-slash', 'disabledForeground'],
   namespace: ['symbol-namespace'],
   context: ['server-environment'],
   path: ['lock'],
@@ -26,5 +28,6 @@ export function toTreeItem(id: string, view: ItemView): vscode.TreeItem {
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   item.contextValue = view.contextValue;
   item.accessibilityInformation = { label: view.accessibilityLabel };
+  if (view.command) item.command = { command: view.command.id, title: view.command.title, arguments: view.command.args };
   return item;
 }

@@ -1,14 +1,27 @@
-// A small Kubernetes HTTP client on top of @kubernetes/client-node's
-// configuration and authentication (kubeconfig, in-cluster, client certs,
-// exec/OIDC tokens), using undici like client-node itself.
+// A small Kubernetes HTTP client: one keep-alive pool (shared/http-pool.ts)
+// to the apiserver, with credentials from a KubeCredentials source (our own
+// in-cluster and kubeconfig loader, credentials.ts) or from a
+// @kubernetes/client-node KubeConfig (exec and OIDC plugins, the extension).
 //
 // Why not the generated API classes for everything: we need metadata-only
 // lists, watches and patch responses (Accept: PartialObjectMetadata, so
 // Secret data never crosses the wire when it is not needed), explicit patch
 // content types, and errors that never embed response bodies (client-node's
 // ApiException carries the whole body, which for a Secret is its data).
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { Agent, fetch, request as undiciRequest, type Dispatcher, type Response } from 'undici';
+//
+// Deadlines: every request has one: the caller's `timeoutMs`, else the
+// client's default (DEFAULT_KUBE_TIMEOUT_MS unless configured; the
+// controller's --kube-api-timeout). `request` bounds the whole exchange,
+// `open` only the wait for response headers (a watch stream is long by
+// design; its reader keeps its own deadline, see reflector.ts). A request
+// past its deadline fails with TransportError code ETIMEDOUT.
+//
+// Fencing: `withWriteFence` gives a view (same credentials and connection
+// pool) whose writes fail unsent with KubeFencedError while the caller's
+// fence is closed (a deposed leader's status writes).
+import { Readable } from 'node:stream';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpPool, TransportError, type TlsMaterial } from '../http-pool.ts';
 
 export const ACCEPT_JSON = 'application/json';
 export const ACCEPT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
@@ -40,117 +53,154 @@ export interface KubeRequest {
   allow404?: boolean;
   /** Extra request headers (e.g. the caller's identity for the controller's status listener). */
   headers?: Record<string, string>;
+  /** Deadline of this request (for `open`: until the response headers arrive); 0 = none. */
+  timeoutMs?: number;
 }
 
-/** How long one connection pool is reused before a fresh one picks up rotated client certificates. */
-const DISPATCHER_TTL_MS = 10 * 60_000;
+/** A write refused before it was sent because the caller's fence was closed (see KubeHttp.withWriteFence). */
+export class KubeFencedError extends Error {
+  constructor(method: string, path: string) {
+    super(`Kubernetes ${method} ${path}: not sent, this instance may no longer write (fenced)`);
+    this.name = 'KubeFencedError';
+  }
+}
+
+/** The deadline of one Kubernetes request when the client is given none. */
+export const DEFAULT_KUBE_TIMEOUT_MS = 30_000;
+
+/** Where a client's server, TLS material and authentication headers come from. */
+export interface KubeCredentials {
+  server: string;
+  /** Called again every AUTH_TTL_MS: tokens in files rotate. */
+  load(): Promise<{ tls: TlsMaterial; headers: Record<string, string> }>;
+}
+
+/** A client-node KubeConfig as credentials (exec and OIDC plugins included; TLS material from its own loader). */
+export function kubeConfigCredentials(kc: KubeConfig): KubeCredentials {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster; set a current-context or pass --kubeconfig');
+  return {
+    server: cluster.server,
+    async load() {
+      const o: Record<string, any> = {};
+      await kc.applyToHTTPSOptions(o);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries<unknown>(o.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+      if (o.auth) headers.Authorization = `Basic ${Buffer.from(String(o.auth)).toString('base64')}`;
+      const tls: TlsMaterial = {};
+      for (const k of ['ca', 'cert', 'key', 'servername'] as const) if (o[k] !== undefined) tls[k] = o[k];
+      if (o.rejectUnauthorized !== undefined) tls.rejectUnauthorized = o.rejectUnauthorized;
+      return { tls, headers };
+    },
+  };
+}
+
 /**
- * How long the authentication headers are reused. client-node rebuilds them
- * (and a whole TLS agent, parsing the client key) on every call: measured at
- * about a third of the controller's CPU. Projected tokens rotate hourly and
- * exec/OIDC tokens live far longer than this.
+ * How long authentication headers and TLS material are reused. client-node
+ * rebuilds them (and a TLS agent, parsing the client key) on every call:
+ * measured at about a third of the controller's CPU. Projected tokens rotate
+ * hourly; exec and OIDC tokens live far longer than this.
  */
 const AUTH_TTL_MS = 30_000;
 
-interface Auth {
-  headers: Record<string, string>;
-  until: number;
-}
-
 export class KubeHttp {
-  readonly kc: KubeConfig;
   readonly server: string;
-  // client-node builds a new undici Agent for every request (a TLS handshake
-  // and a connection pool each time, never reused): measured at ~0.6 GB RSS
-  // and ~55 reconciles/s over 1,000 Deployments. One pool is kept here
-  // instead; headers (tokens) are still applied per request.
-  #dispatcher: { value: Dispatcher | undefined; until: number } | undefined;
-  #auth: Auth | undefined;
-  #authing: Promise<Auth> | undefined;
+  readonly #credentials: KubeCredentials;
+  #pool: HttpPool;
+  readonly #defaultTimeoutMs: number;
+  #auth: { headers: Record<string, string>; tlsKey: string; until: number } | undefined;
+  #authing: Promise<Record<string, string>> | undefined;
+  /** A fenced view delegates authentication to the client it was made from. */
+  #parent: KubeHttp | undefined;
+  #mayWrite: (() => boolean) | undefined;
 
-  constructor(kc: KubeConfig) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster; set a current-context or pass --kubeconfig');
-    this.kc = kc;
-    this.server = cluster.server.replace(/\/$/, '');
+  constructor(source: KubeConfig | KubeCredentials, opts: { timeoutMs?: number } = {}) {
+    this.#credentials = 'load' in source ? source : kubeConfigCredentials(source);
+    this.server = this.#credentials.server.replace(/\/$/, '');
+    this.#pool = new HttpPool(this.server);
+    this.#defaultTimeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   }
 
-  /** Authentication headers and the pool, refreshed every AUTH_TTL_MS / DISPATCHER_TTL_MS (single-flight). */
-  async #authenticate(): Promise<Auth> {
-    const now = Date.now();
-    if (this.#auth && this.#auth.until > now) return this.#auth;
+  /**
+   * A view of this client (same credentials, authentication cache and
+   * connection pool) whose writes (every method but GET) fail unsent with
+   * KubeFencedError while `mayWrite()` is false. Reads always go through.
+   */
+  withWriteFence(mayWrite: () => boolean): KubeHttp {
+    const view = new KubeHttp(this.#credentials, { timeoutMs: this.#defaultTimeoutMs });
+    view.#pool.close();
+    view.#pool = this.#pool;
+    view.#parent = this.#parent ?? this;
+    view.#mayWrite = mayWrite;
+    return view;
+  }
+
+  #fence(method: string, path: string): void {
+    if (method !== 'GET' && this.#mayWrite && !this.#mayWrite()) throw new KubeFencedError(method, path);
+  }
+
+  /** Authentication headers, refreshed every AUTH_TTL_MS (single-flight); the pool follows rotated TLS material. */
+  #headers(): Promise<Record<string, string>> {
+    if (this.#parent) return this.#parent.#headers();
+    if (this.#auth && this.#auth.until > Date.now()) return Promise.resolve(this.#auth.headers);
     this.#authing ??= (async () => {
-      const ctx = new RequestContext(this.server, HttpMethod.GET);
-      await this.kc.applySecurityAuthentication(ctx);
-      const fresh = process.env.VSO_KUBE_H1 ? await this.#http1Agent() ?? ctx.getDispatcher() : ctx.getDispatcher();
-      if (!this.#dispatcher || this.#dispatcher.until <= Date.now()) {
-        const previous = this.#dispatcher?.value;
-        this.#dispatcher = { value: fresh, until: Date.now() + DISPATCHER_TTL_MS };
-        // Let requests in flight on the old pool finish, then close it.
-        if (previous) setTimeout(() => void previous.close().catch(() => {}), 60_000).unref?.();
-      } else if (fresh && fresh !== this.#dispatcher.value) {
-        void fresh.close().catch(() => {});
-      }
-      this.#auth = { headers: { ...ctx.getHeaders() }, until: Date.now() + AUTH_TTL_MS };
-      return this.#auth;
+      const { tls, headers } = await this.#credentials.load();
+      const tlsKey = JSON.stringify([tls.ca, tls.cert, tls.key, tls.rejectUnauthorized, tls.servername].map((x) => (Buffer.isBuffer(x) ? x.toString('base64') : x)));
+      if (this.#auth?.tlsKey !== tlsKey) this.#pool.setTls(tls);
+      this.#auth = { headers, tlsKey, until: Date.now() + AUTH_TTL_MS };
+      return headers;
     })().finally(() => {
       this.#authing = undefined;
     });
     return this.#authing;
   }
 
-  /** An HTTP/1.1 keep-alive pool with the kubeconfig's TLS material (undici 8 negotiates HTTP/2 by default). */
-  async #http1Agent(): Promise<Dispatcher | undefined> {
-    if (this.kc.getCurrentCluster()?.proxyUrl) return undefined;
-    const o: Record<string, any> = {};
-    await this.kc.applyToHTTPSOptions(o);
-    const connect: Record<string, unknown> = { keepAlive: true, keepAliveInitialDelay: 30_000 };
-    for (const k of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername']) if (o[k] !== undefined) connect[k] = o[k];
-    return new Agent({ connect, allowH2: false, pipelining: 1 });
-  }
-
-  async #prepare(path: string, req: KubeRequest): Promise<{ url: string; headers: Record<string, string>; body: string | undefined }> {
-    let url = this.server + path;
+  async #prepare(path: string, req: KubeRequest) {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query.set(k, String(v));
-    if (query.size) url += `?${query.toString()}`;
-    const auth = await this.#authenticate();
-    const headers: Record<string, string> = { ...req.headers, ...auth.headers, Accept: req.accept ?? ACCEPT_JSON };
-    if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? ACCEPT_JSON;
-    return { url, headers, body: req.body === undefined ? undefined : JSON.stringify(req.body) };
-  }
-
-  /** Opens a request and returns the raw response (for streams); the caller reads or cancels the body. */
-  async open(method: string, path: string, req: KubeRequest = {}): Promise<Response> {
-    const { url, headers, body } = await this.#prepare(path, req);
-    return fetch(url, { method, headers, body, dispatcher: this.#dispatcher?.value, signal: req.signal });
-  }
-
-  /**
-   * One request; resolves with the parsed JSON body. Uses undici's request
-   * API rather than fetch: no WHATWG stream machinery per call, measured
-   * at about half the CPU per apiserver call.
-   */
-  async request<T = any>(method: string, path: string, req: KubeRequest = {}): Promise<T> {
-    const { url, headers, body } = await this.#prepare(path, req);
-    const res = await undiciRequest(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: this.#dispatcher?.value, signal: req.signal });
-    if (res.statusCode === 404 && req.allow404) {
-      await res.body.dump();
-      return undefined as T;
+    const headers: Record<string, string> = { ...req.headers, ...(await this.#headers()), Accept: req.accept ?? ACCEPT_JSON };
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+    if (body !== undefined) {
+      headers['Content-Type'] = req.contentType ?? ACCEPT_JSON;
+      headers['Content-Length'] = String(Buffer.byteLength(body));
     }
-    const text = await res.body.text();
-    if (res.statusCode >= 400) {
+    const timeoutMs = req.timeoutMs ?? this.#defaultTimeoutMs;
+    return { path: query.size ? `${path}?${query.toString()}` : path, headers, body, signal: req.signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined };
+  }
+
+  /** Opens a request and returns the response with its body as a web stream (watches); the caller reads or cancels it. */
+  async open(method: string, path: string, req: KubeRequest = {}): Promise<Response> {
+    this.#fence(method, path);
+    const res = await this.#pool.open({ method, ...(await this.#prepare(path, req)) });
+    const status = res.statusCode ?? 0;
+    const noBody = status === 204 || status === 304;
+    if (noBody) res.resume();
+    return new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status });
+  }
+
+  /** One request; resolves with the parsed JSON body. */
+  async request<T = any>(method: string, path: string, req: KubeRequest = {}): Promise<T> {
+    this.#fence(method, path);
+    const res = await this.#pool.request({ method, ...(await this.#prepare(path, req)) });
+    if (res.status === 404 && req.allow404) return undefined as T;
+    if (res.status >= 400) {
       let reason: string | undefined;
       try {
-        reason = JSON.parse(text)?.reason;
+        reason = JSON.parse(res.text)?.reason;
       } catch {
         /* not a Status object */
       }
-      throw new KubeHttpError(method, path, res.statusCode, reason);
+      throw new KubeHttpError(method, path, res.status, reason);
     }
-    return (text ? JSON.parse(text) : undefined) as T;
+    return (res.text ? JSON.parse(res.text) : undefined) as T;
+  }
+
+  close(): void {
+    if (!this.#parent) this.#pool.close();
   }
 }
+
+export { TransportError };
 
 export function isKubeError(err: unknown, status: number): err is KubeHttpError {
   return err instanceof KubeHttpError && err.status === status;

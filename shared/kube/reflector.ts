@@ -18,9 +18,18 @@
 // `project` turns an API object into what the cache keeps (drop managedFields,
 // keep only the fields the controller reads), or undefined to keep nothing.
 // That keeps memory flat with thousands of objects.
-import { setTimeout as sleep } from 'node:timers/promises';
+// Time (backoff sleeps, deadlines, jitter, failing-for) comes from an injected Clock.
+import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
+import { Backoff, type BackoffPolicy } from '../retry.ts';
 import { ACCEPT_JSON, ACCEPT_METADATA, ACCEPT_METADATA_LIST, KubeHttpError, type KubeHttp } from './http.ts';
+
+/** Relist/rewatch backoff: 0.5 s doubling to 30 s, equal jitter. */
+export const REFLECTOR_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000, jitter: 'equal' };
+/** How long past the server-side watch timeout the client waits before abandoning a silent stream. */
+export const WATCH_GRACE_MS = 30_000;
+/** How long stop() waits for the loop to end. */
+export const STOP_WAIT_MS = 5000;
 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -50,7 +59,7 @@ export type ReflectorHealth =
 export interface ReflectorOptions<T extends Projected> {
   /** Short name for logs and metrics, e.g. "deployments". */
   name: string;
-  http: KubeHttp;
+  http: Pick<KubeHttp, 'request' | 'open'>;
   /** Collection path, e.g. /apis/apps/v1/deployments or /api/v1/namespaces/ns/secrets. */
   path: string;
   metadataOnly?: boolean;
@@ -59,9 +68,11 @@ export interface ReflectorOptions<T extends Projected> {
   onChange: (type: ChangeType, key: string, next: T | undefined, prev: T | undefined) => void;
   onHealth?: (event: ReflectorHealth) => void;
   log?: Logger;
-  backoff?: { baseMs: number; maxMs: number };
+  /** Defaults to REFLECTOR_BACKOFF; `jitter` defaults to 'equal'. */
+  backoff?: BackoffPolicy;
   pageSize?: number;
   watchTimeoutSeconds?: number;
+  clock?: Clock;
 }
 
 export function objectKey(meta: ObjectMeta | undefined): string {
@@ -78,9 +89,11 @@ export class Reflector<T extends Projected> {
   #failingSince: number | undefined;
   #loop: Promise<void> | undefined;
   #reader: { cancel(): Promise<void> } | undefined;
+  readonly #clock: Clock;
 
   constructor(opts: ReflectorOptions<T>) {
     this.#o = opts;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   get synced(): boolean {
@@ -89,7 +102,7 @@ export class Reflector<T extends Projected> {
 
   /** Milliseconds the reflector has been failing to list or watch, or 0 when fine. */
   failingForMs(): number {
-    return this.#failingSince === undefined ? 0 : Date.now() - this.#failingSince;
+    return this.#failingSince === undefined ? 0 : this.#clock.now() - this.#failingSince;
   }
 
   start(): Promise<void> {
@@ -105,7 +118,9 @@ export class Reflector<T extends Projected> {
     // Deno's undici streams ignore the abort signal once the body is being
     // read; cancelling the reader ends the read on every runtime.
     void this.#reader?.cancel().catch(() => {});
-    await Promise.race([this.#loop, sleep(5000)]);
+    const giveUp = new AbortController();
+    await Promise.race([this.#loop, this.#clock.sleep(STOP_WAIT_MS, giveUp.signal).catch(() => {})]);
+    giveUp.abort();
     this.#o.onHealth?.({ kind: 'stopped' });
   }
 
@@ -118,7 +133,7 @@ export class Reflector<T extends Projected> {
   }
 
   async #run(onSynced: () => void): Promise<void> {
-    let failures = 0;
+    const backoff = new Backoff({ jitter: 'equal', ...(this.#o.backoff ?? REFLECTOR_BACKOFF) }, () => this.#clock.random());
     while (!this.#stopped) {
       let phase: 'list' | 'watch' = 'list';
       try {
@@ -131,7 +146,7 @@ export class Reflector<T extends Projected> {
         }
         phase = 'watch';
         await this.#watch(() => {
-          failures = 0;
+          backoff.reset();
           this.#failingSince = undefined;
         });
       } catch (err) {
@@ -141,17 +156,14 @@ export class Reflector<T extends Projected> {
           this.#o.onHealth?.({ kind: 'relist', reason: err.fromEvent ? 'error-event' : 'gone' });
           continue;
         }
-        failures++;
-        this.#failingSince ??= Date.now();
-        const { baseMs, maxMs } = this.#o.backoff ?? { baseMs: 500, maxMs: 30_000 };
-        const ceiling = Math.min(maxMs, baseMs * 2 ** (failures - 1));
-        const retryInMs = Math.floor(ceiling / 2 + (Math.random() * ceiling) / 2);
+        this.#failingSince ??= this.#clock.now();
+        const retryInMs = backoff.next();
         const error = err instanceof Error ? err.message : String(err);
         const status = err instanceof KubeHttpError ? err.status : undefined;
         this.#o.onHealth?.({ kind: 'error', phase, error, ...(status ? { status } : {}), retryInMs });
         this.#o.log?.warn('watch failed; retrying', { watch: this.#o.name, phase, error, retryInMs });
         try {
-          await sleep(retryInMs, undefined, { signal: this.#abort.signal });
+          await this.#clock.sleep(retryInMs, this.#abort.signal);
         } catch {
           break;
         }
@@ -196,13 +208,14 @@ export class Reflector<T extends Projected> {
   }
 
   async #watch(onConnected: () => void): Promise<void> {
+    const timeoutSeconds = this.#o.watchTimeoutSeconds ?? 300;
     const res = await this.#o.http.open('GET', this.#o.path, {
       accept: this.#o.metadataOnly ? ACCEPT_METADATA : ACCEPT_JSON,
       query: {
         watch: 1,
         allowWatchBookmarks: true,
         resourceVersion: this.#rv,
-        timeoutSeconds: this.#o.watchTimeoutSeconds ?? 300,
+        timeoutSeconds,
         labelSelector: this.#o.labelSelector,
       },
       signal: this.#abort.signal,
@@ -221,16 +234,28 @@ export class Reflector<T extends Projected> {
     let buffered = '';
     const reader = res.body.getReader();
     this.#reader = reader;
-    for (;;) {
-      const { done, value: chunk } = await reader.read();
-      if (done || this.#stopped) break;
-      buffered += decoder.decode(chunk, { stream: true });
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.trim()) this.#handleLine(line);
+    // The server ends the watch after timeoutSeconds; past that (plus grace) the stream is dead.
+    const giveUp = this.#clock.setTimer(() => {
+      this.#o.log?.warn('watch stream silent past its timeout; reconnecting', { watch: this.#o.name });
+      void reader.cancel().catch(() => {});
+    }, timeoutSeconds * 1000 + WATCH_GRACE_MS, { unref: true });
+    try {
+      for (;;) {
+        const { done, value: chunk } = await reader.read();
+        if (done || this.#stopped) break;
+        buffered += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          if (line.trim()) this.#handleLine(line);
+        }
       }
+    } finally {
+      giveUp.cancel();
+      // An ERROR event ends the loop early: release the connection either way.
+      void reader.cancel().catch(() => {});
+      if (this.#reader === reader) this.#reader = undefined;
     }
   }
 

@@ -11,7 +11,8 @@
 //
 // Retries honour the server's Retry-After (a floor under the backoff).
 import { performance } from 'node:perf_hooks';
-import { SyncError, VaultRequestError, isSyncError } from '../errors.ts';
+import { systemClock, type Clock, type Timer } from '../clock.ts';
+import { FencedError, SyncError, VaultRequestError, isSyncError } from '../errors.ts';
 import type { Metrics, VaultOperation } from '../metrics.ts';
 import type { Lane, Throttle } from '../throttle.ts';
 import type { Logger } from '../log.ts';
@@ -36,6 +37,14 @@ export interface VaultClientOptions {
   metrics?: Metrics;
   log?: Logger;
   readFile?: FileReader;
+  /** Time for token expiry and renewal timers. */
+  clock?: Clock;
+  /**
+   * Checked right before each request is sent (after the throttle granted
+   * it): false refuses it with a FencedError. The controller passes its
+   * leader fence, so a deposed leader never reaches Vault.
+   */
+  fence?: () => boolean;
 }
 
 export interface SendOptions {
@@ -66,12 +75,14 @@ export class VaultClient {
   #token: TokenInfo | undefined;
   #expiresAt: number | undefined;
   #login: Promise<void> | undefined;
-  #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  #renewTimer: Timer | undefined;
+  readonly #clock: Clock;
   #lastAuthError: string | undefined;
   #stopped = false;
 
   constructor(opts: VaultClientOptions) {
     this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
     this.#http = new VaultHttp(opts.connection);
   }
 
@@ -80,19 +91,19 @@ export class VaultClient {
   }
 
   authStatus(): AuthStatus {
-    const valid = this.#token !== undefined && (this.#expiresAt === undefined || this.#expiresAt > Date.now());
+    const valid = this.#token !== undefined && (this.#expiresAt === undefined || this.#expiresAt > this.#clock.wallNow());
     return { authenticated: valid, method: this.#opts.auth.method, expiresAt: this.#expiresAt, lastError: this.#lastAuthError };
   }
 
   /** Logs in now (or reuses a login in progress). */
   async ensureLogin(): Promise<void> {
-    if (this.#token && (this.#expiresAt === undefined || this.#expiresAt > Date.now())) return;
+    if (this.#token && (this.#expiresAt === undefined || this.#expiresAt > this.#clock.wallNow())) return;
     await this.#relogin();
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    this.#renewTimer?.cancel();
     void this.#http.close();
   }
 
@@ -109,6 +120,7 @@ export class VaultClient {
       minDelayMs: (err) => (err instanceof VaultRequestError ? err.retryAfterMs : undefined),
       signal,
       sleep,
+      clock: this.#clock,
       onRetry: (err, attempt, delayMs) => {
         metrics?.vaultRetries.inc({ operation, reason: err.reason });
         log?.debug('retrying vault request', { operation, reason: err.reason, attempt, delayMs });
@@ -133,6 +145,7 @@ export class VaultClient {
   async #raw(operation: VaultOperation, method: string, path: string, opts: SendOptions, withToken: boolean): Promise<any> {
     const { throttle, metrics } = this.#opts;
     return throttle.schedule(operation, async () => {
+      if (this.#opts.fence && !this.#opts.fence()) throw new FencedError(operation);
       const started = performance.now();
       let status = 'network';
       try {
@@ -208,16 +221,15 @@ export class VaultClient {
 
   #adopt(info: TokenInfo): void {
     this.#token = info;
-    this.#expiresAt = info.ttlSeconds > 0 ? Date.now() + info.ttlSeconds * 1000 : undefined;
+    this.#expiresAt = info.ttlSeconds > 0 ? this.#clock.wallNow() + info.ttlSeconds * 1000 : undefined;
     this.#scheduleRenewal(info);
   }
 
   #scheduleRenewal(info: TokenInfo): void {
-    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    this.#renewTimer?.cancel();
     const delay = renewalDelayMs(info);
     if (delay === undefined || this.#stopped) return;
-    this.#renewTimer = setTimeout(() => void this.#renewOrLogin(), delay);
-    this.#renewTimer.unref?.();
+    this.#renewTimer = this.#clock.setTimer(() => void this.#renewOrLogin(), delay, { unref: true });
   }
 
   async #renewOrLogin(): Promise<void> {
@@ -242,8 +254,7 @@ export class VaultClient {
       this.#token = undefined;
       // Try again shortly in the background so readiness recovers without traffic.
       if (!this.#stopped) {
-        this.#renewTimer = setTimeout(() => void this.ensureLogin().catch(() => {}), 5000);
-        this.#renewTimer.unref?.();
+        this.#renewTimer = this.#clock.setTimer(() => void this.ensureLogin().catch(() => {}), 5000, { unref: true });
       }
     }
   }

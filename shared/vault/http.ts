@@ -1,4 +1,4 @@
-// The HTTP transport to Vault: one keep-alive connection pool (undici), and
+// The HTTP transport to Vault: one keep-alive connection pool (http-pool.ts), and
 // nothing else. It builds no URLs from user input (callers pass validated
 // paths, see paths.ts), makes no decisions, and never retries.
 //
@@ -17,9 +17,10 @@
 // axios that drops response headers from errors (Retry-After on a 429 never
 // reaches the caller), follows redirects carrying X-Vault-Token, reads
 // VAULT_* variables on its own, and costs more CPU per request (measured in
-// bench/core.ts; see the README's Libraries section).
-import { Agent, request, type Dispatcher } from 'undici';
+// bench/core.ts; see the README's Libraries section). It sends through the
+// same node:https pool as the Kubernetes client (http-pool.ts).
 import { systemClock, type Clock } from '../clock.ts';
+import { HttpPool, TransportError } from '../http-pool.ts';
 
 export interface VaultConnection {
   addr: string;
@@ -51,15 +52,8 @@ export interface VaultHttpResponse {
   body: any;
 }
 
-/** No answer came back: `code` is undici's or the system's error code. */
-export class VaultTransportError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, opts: { cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'VaultTransportError';
-    this.code = code;
-  }
-}
+/** No answer came back: `code` is the system's or TLS's error code. */
+export { TransportError as VaultTransportError };
 
 /** Retry-After as delay-seconds or an HTTP date, in ms from `nowMs`. */
 export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
@@ -71,18 +65,15 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs: num
 }
 
 export class VaultHttp {
-  readonly #base: string;
   readonly #conn: VaultConnection;
-  readonly #agent: Dispatcher;
+  readonly #pool: HttpPool;
   readonly #clock: Clock;
 
   constructor(conn: VaultConnection, clock: Clock = systemClock) {
     this.#conn = conn;
     this.#clock = clock;
-    this.#base = `${conn.addr.replace(/\/+$/, '')}/v1/`;
-    this.#agent = new Agent({
-      keepAliveTimeout: 30_000,
-      connect: {
+    this.#pool = new HttpPool(`${conn.addr.replace(/\/+$/, '')}/v1`, {
+      tls: {
         ...(conn.caPem ? { ca: conn.caPem } : {}),
         ...(conn.tlsServerName ? { servername: conn.tlsServerName } : {}),
         rejectUnauthorized: !conn.skipVerify,
@@ -95,53 +86,29 @@ export class VaultHttp {
   }
 
   async request(req: VaultHttpRequest): Promise<VaultHttpResponse> {
-    const headers: Record<string, string> = {};
+    // Vault answers with JSON; ask for it and say so when sending.
+    const headers: Record<string, string> = { Accept: 'application/json' };
     if (req.token) headers['X-Vault-Token'] = req.token;
     if (this.#conn.namespace) headers['X-Vault-Namespace'] = this.#conn.namespace;
-    // Vault answers with JSON; ask for it and say so when sending.
-    headers['Accept'] = 'application/json';
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-    if (body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
-    const timeoutMs = this.#conn.timeoutMs ?? 30_000;
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(this.#base + req.path, {
-        dispatcher: this.#agent,
-        method: req.method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: req.signal,
-      });
-    } catch (err) {
-      throw transportError(err);
+    if (body !== undefined) {
+      headers['Content-Type'] = req.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(body));
     }
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (err) {
-      throw transportError(err);
-    }
+    const res = await this.#pool.request({ method: req.method, path: `/${req.path}`, headers, body, signal: req.signal, timeoutMs: this.#conn.timeoutMs ?? 30_000 });
     let parsed: any;
-    if (text.length > 0) {
+    if (res.text.length > 0) {
       try {
-        parsed = JSON.parse(text);
+        parsed = JSON.parse(res.text);
       } catch {
         // A proxy's HTML error page: keep the status, drop the body.
         parsed = undefined;
       }
     }
-    return { status: res.statusCode, retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.#clock.wallNow()), body: parsed };
+    return { status: res.status, retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.#clock.wallNow()), body: parsed };
   }
 
   async close(): Promise<void> {
-    await this.#agent.close().catch(() => {});
+    this.#pool.close();
   }
-}
-
-function transportError(err: unknown): VaultTransportError {
-  const e = err as { code?: string; name?: string; cause?: { code?: string } };
-  const code = e?.code ?? e?.cause?.code ?? (e?.name === 'AbortError' ? 'ABORT_ERR' : 'unknown');
-  return new VaultTransportError(code, `no answer from Vault (${code})`, { cause: err });
 }

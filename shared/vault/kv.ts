@@ -26,6 +26,8 @@ export interface KvVersionRead extends ExistingSecret {
 export class KvStore {
   readonly #client: VaultClient;
   readonly #mounts = new Map<string, { info: MountInfo; until: number }>();
+  /** Lookups in flight, by first path segment: concurrent first writes under one mount ask Vault once. */
+  readonly #resolving = new Map<string, Promise<unknown>>();
   readonly #mountTtlMs: number;
   readonly #log: Logger | undefined;
   readonly #clock: Clock;
@@ -37,13 +39,37 @@ export class KvStore {
     this.#clock = opts.clock ?? systemClock;
   }
 
-  /** The mount holding `path`, from cache or from Vault. */
-  async resolveMount(path: VaultPath, resource: string): Promise<MountInfo> {
+  #cached(path: VaultPath): MountInfo | undefined {
     const now = this.#clock.now();
     for (let n = path.segments.length - 1; n >= 1; n--) {
       const cached = this.#mounts.get(path.segments.slice(0, n).join('/'));
       if (cached && cached.until > now) return cached.info;
     }
+    return undefined;
+  }
+
+  /** The mount holding `path`, from cache or from Vault. */
+  async resolveMount(path: VaultPath, resource: string): Promise<MountInfo> {
+    const hit = this.#cached(path);
+    if (hit) return hit;
+    const first = path.segments[0]!;
+    const inFlight = this.#resolving.get(first);
+    if (inFlight) {
+      await inFlight.catch(() => {});
+      const after = this.#cached(path);
+      if (after) return after;
+    }
+    const lookup = this.#lookupMount(path, resource);
+    this.#resolving.set(first, lookup);
+    try {
+      return await lookup;
+    } finally {
+      if (this.#resolving.get(first) === lookup) this.#resolving.delete(first);
+    }
+  }
+
+  async #lookupMount(path: VaultPath, resource: string): Promise<MountInfo> {
+    const now = this.#clock.now();
     const body = await this.#client.send('mount', 'GET', `sys/internal/ui/mounts/${formatPath(path)}`, { allow404: true });
     let info: MountInfo;
     if (body === undefined) {

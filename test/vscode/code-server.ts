@@ -6,7 +6,11 @@
 //                      resolves with the extension host's exit code;
 //   uiCheck            installs the .vsix like a user would, clicks its
 //                      activity-bar entry, reads the tree rows and saves a
-//                      screenshot of the sidebar.
+//                      screenshot of the sidebar; then opens the metrics
+//                      panel, a resource's sync history and a manifest's
+//                      preview from the command palette and the CodeLens,
+//                      reads them back from the webviews' DOM and saves a
+//                      screenshot of each.
 // Everything runs in a throwaway folder and is killed afterwards.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,12 +52,15 @@ interface Session {
   close(): Promise<void>;
 }
 
-async function startSession(opts: { testDriver: boolean; log: (line: string) => void; vsix?: string }): Promise<Session> {
+async function startSession(opts: { testDriver: boolean; log: (line: string) => void; vsix?: string; userSettings?: Record<string, unknown> }): Promise<Session> {
   const tmp = mkdtempSync(join(tmpdir(), 'vso-vscode-'));
   const userDataDir = join(tmp, 'user-data');
   const extensionsDir = join(tmp, 'extensions');
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
-  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify(QUIET_SETTINGS, null, 2));
+  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...opts.userSettings }, null, 2));
+  // Machine-scoped settings of an extension on the server side are read from the server's Machine settings in a remote window.
+  mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
+  writeFileSync(join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(opts.userSettings ?? {}, null, 2));
   for (const d of ['tmp', 'data']) mkdirSync(join(tmp, d));
   mkdirSync(extensionsDir);
   writeFileSync(join(tmp, 'config.yaml'), 'auth: none\n'); // otherwise code-server writes ~/.config/code-server
@@ -110,8 +117,8 @@ async function startSession(opts: { testDriver: boolean; log: (line: string) => 
 }
 
 /** Runs the extension-host tests; resolves with their exit code (0 = passed). */
-export async function runExtensionTests(opts: { extensionPath: string; testsPath: string; folder: string; timeoutMs: number; log: (line: string) => void; logsDir?: string }): Promise<number> {
-  const session = await startSession({ testDriver: true, log: opts.log });
+export async function runExtensionTests(opts: { extensionPath: string; testsPath: string; folder: string; timeoutMs: number; log: (line: string) => void; logsDir?: string; userSettings?: Record<string, unknown> }): Promise<number> {
+  const session = await startSession({ testDriver: true, log: opts.log, userSettings: opts.userSettings });
   try {
     let gotExit!: (code: number) => void;
     const exitCode = new Promise<number>((ok) => (gotExit = ok));
@@ -142,11 +149,64 @@ export async function runExtensionTests(opts: { extensionPath: string; testsPath
   }
 }
 
-/** Installs the .vsix, opens its view container, returns the tree rows' labels and saves a sidebar screenshot. */
-export async function uiCheck(opts: { vsix: string; extensionPath: string; folder: string; screenshot: string; expectRow: RegExp; log: (line: string) => void }): Promise<{ title: string; rows: string[] }> {
-  const session = await startSession({ testDriver: false, log: opts.log, vsix: opts.vsix });
+export interface ChartSeen {
+  id: string;
+  points: number;
+  /** Series labels as the chart's legend shows them. */
+  series: string[];
+  /** A canvas of non-zero size was drawn. */
+  drawn: boolean;
+}
+
+export interface UiSeen {
+  title: string;
+  rows: string[];
+  charts: ChartSeen[];
+  /** "source:what" of each timeline row. */
+  timeline: string[];
+  /** "path: keys" of each row the preview would write. */
+  preview: string[];
+  /** Console messages about Content-Security-Policy violations (must be none). */
+  cspViolations: string[];
+}
+
+/** Runs a command from the palette (F1), like a user. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** The webview frame that holds `selector` (webviews are nested iframes). */
+async function webviewFrame(page: Page, selector: string, timeoutMs = 30_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if (await frame.$(selector).catch(() => null)) return frame;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no webview shows ${selector}`);
+}
+
+async function editorShot(page: Page, path: string): Promise<void> {
+  await page.waitForTimeout(400);
+  const box = await page.locator('.part.editor').boundingBox();
+  await page.screenshot({ path, ...(box ? { clip: box } : {}) });
+}
+
+/** Installs the .vsix, opens its view container, returns the tree rows' labels and saves a sidebar screenshot; then the webviews. */
+export async function uiCheck(opts: { vsix: string; extensionPath: string; folder: string; screenshot: string; expectRow: RegExp; log: (line: string) => void; userSettings?: Record<string, unknown>; outDir: string; manifest: string; resource: string; activity: () => Promise<void> }): Promise<UiSeen> {
+  const session = await startSession({ testDriver: false, log: opts.log, vsix: opts.vsix, userSettings: opts.userSettings });
   try {
     const { page } = session;
+    const cspViolations: string[] = [];
+    page.on('console', (m: { text(): string }) => {
+      if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text().slice(0, 300));
+    });
     await page.goto(`${session.base}/?folder=${encodeURIComponent(opts.folder)}`);
     const pkg = JSON.parse(readFileSync(join(opts.extensionPath, 'package.json'), 'utf8'));
     const container = pkg.contributes.viewsContainers.activitybar[0] as { title: string };
@@ -170,7 +230,50 @@ export async function uiCheck(opts: { vsix: string; extensionPath: string; folde
     const title = ((await sidebar.locator('.composite.title h2').first().textContent()) ?? '').trim();
     mkdirSync(dirname(opts.screenshot), { recursive: true });
     await sidebar.screenshot({ path: opts.screenshot });
-    return { title, rows: labels };
+
+    // The metrics panel: at least two scrapes, every chart drawn; read back from its DOM.
+    // Room for it: the sidebar closes; the harness rotates a Secret meanwhile, so the charts have something to show.
+    await runCommand(page, 'View: Toggle Primary Side Bar Visibility');
+    await runCommand(page, 'Vault Sync: Open Controller Metrics');
+    const metrics = await webviewFrame(page, '#charts');
+    await opts.activity();
+    // Webview pages forbid eval (strict CSP): everything run in them is a function, never a string.
+    const seen = Number(await metrics.evaluate(() => (globalThis as any).document.body.dataset.scrapes ?? 0));
+    await metrics.waitForFunction((n: number) => Number((globalThis as any).document.body.dataset.scrapes ?? 0) >= n, seen + 3, { timeout: 60_000 });
+    await metrics.waitForFunction(() => {
+      const d = (globalThis as any).document;
+      const sections = [...d.querySelectorAll('section.chart')] as any[];
+      return Number(d.body.dataset.scrapes ?? 0) >= 2 && sections.length === 8 && sections.every((s) => Number(s.dataset.points) >= 2);
+    }, undefined, { timeout: 60_000 });
+    const charts = (await metrics.evaluate(() => ([...(globalThis as any).document.querySelectorAll('section.chart')] as any[]).map((s) => ({
+      id: s.dataset.chart, points: Number(s.dataset.points),
+      series: ([...s.querySelectorAll('.u-legend .u-series')] as any[]).slice(1).map((l) => (l.querySelector('.u-label')?.textContent ?? '').trim()),
+      drawn: ([...s.querySelectorAll('canvas')] as any[]).some((c) => c.width > 0 && c.height > 0),
+    })))) as ChartSeen[];
+    await editorShot(page, join(opts.outDir, 'vscode-metrics.png'));
+
+    // A resource's sync history, picked from the palette's quick pick.
+    await runCommand(page, 'Vault Sync: Show Sync History');
+    const pick = page.locator('.quick-input-widget input');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: opts.resource }).first().waitFor({ timeout: 10_000 });
+    await pick.fill(opts.resource);
+    await page.keyboard.press('Enter');
+    const history = await webviewFrame(page, 'section[data-section="Timeline"] tr[data-row]');
+    const timeline = (await history.evaluate(() => ([...(globalThis as any).document.querySelectorAll('section[data-section="Timeline"] tbody tr')] as any[]).map((r) => r.dataset.row))) as string[];
+    await editorShot(page, join(opts.outDir, 'vscode-timeline.png'));
+
+    // The manifest, and its "Preview Vault Sync" CodeLens.
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill(opts.manifest);
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: opts.manifest }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    const lens = page.locator('.codelens-decoration a', { hasText: 'Preview Vault Sync' }).first();
+    await lens.waitFor({ timeout: 30_000 });
+    await lens.click();
+    const previewFrame = await webviewFrame(page, 'section[data-section="Would write"] tr[data-row]');
+    const preview = (await previewFrame.evaluate(() => ([...(globalThis as any).document.querySelectorAll('section[data-section="Would write"] tbody tr')] as any[]).map((r) => `${r.cells[0].textContent}: ${r.cells[1].textContent}`))) as string[];
+    await editorShot(page, join(opts.outDir, 'vscode-preview.png'));
+    return { title, rows: labels, charts, timeline, preview, cspViolations };
   } finally {
     await session.close();
   }

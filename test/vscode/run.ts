@@ -10,9 +10,13 @@
 //      that cluster, a manifest file, and fixture.json for the tests;
 //   4. the extension-host tests (test/vscode/suite.ts) inside VS Code;
 //   5. the UI check: install the packaged .vsix, click the activity-bar
-//      entry, read the tree rows, save a screenshot of the sidebar
-//      (test/out/vscode-sidebar.png; with --update-screenshot also
-//      docs/images/vscode-sidebar.png, the README's copy).
+//      entry, read the tree rows, save a screenshot of the sidebar; then
+//      open the metrics panel, the sync history of a resource and the
+//      preview of a manifest, read them back from the webviews' DOM and
+//      save screenshots (test/out/vscode-*.png; with --update-screenshot
+//      also docs/images/, the README's copies).
+// The connection settings are machine-scoped (a workspace cannot set them),
+// so they go into VS Code's user settings, not the workspace's.
 // Exit code 0 only if both pass.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +31,7 @@ import { freePorts } from '../../tools/testenv/ports.ts';
 import { exposeAsService, sandboxAddress } from '../../tools/testenv/service-proxy.ts';
 import { configureKubernetesAuth } from '../../tools/testenv/vault-kube-auth.ts';
 import { runExtensionTests, uiCheck } from './code-server.ts';
+import { startControlServer } from './control.ts';
 import { setEnvironment } from '../integration/support/env.ts';
 import { startController, stopAllControllers, waitFor } from '../integration/support/controller.ts';
 
@@ -48,6 +53,7 @@ if (process.env.VSO_TESTENV && existsSync(process.env.VSO_TESTENV)) {
 setEnvironment(info, owned);
 const workspace = mkdtempSync(join(tmpdir(), 'vso-vscode-ws-'));
 let exitCode = 1;
+let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
 
 try {
   const kc = new KubeConfig();
@@ -65,8 +71,12 @@ try {
   });
   const address = sandboxAddress();
   const [statusPort] = await freePorts(1);
-  const ctrl = await startController({
-    args: [...setup.controllerArgs, `--namespaces=${ns}`, '--metrics-auth=false', `--status-bind-address=${address}:${statusPort}`, '--large-secret-threshold=64Ki'],
+  const controllerArgs = [...setup.controllerArgs, `--namespaces=${ns}`, '--metrics-auth=false', `--status-bind-address=${address}:${statusPort}`, '--large-secret-threshold=64Ki'];
+  let ctrl = await startController({ args: controllerArgs });
+  // The extension-host tests stop and restart the controller through this (same status port, same Service).
+  control = await startControlServer({
+    'controller/stop': async () => void (await ctrl.stop()),
+    'controller/start': async () => void (ctrl = await startController({ args: controllerArgs })),
   });
   await exposeAsService(http, { namespace: controllerNs, service: 'vault-sync-operator', portName: 'status', port: 8082, address, targetPort: statusPort! });
 
@@ -83,19 +93,25 @@ try {
   await waitFor(async () => (await http.request('GET', `/apis/apps/v1/namespaces/${ns}/deployments/web`)).metadata?.annotations?.['vault-sync.io/status'] === 'Synced', { what: 'the controller synced the fixture', proc: ctrl });
 
   // The workspace VS Code opens.
-  mkdirSync(join(workspace, '.vscode'));
-  writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({
+  const userSettings = {
     'vaultSync.kubeconfig': info.kubeconfig,
-    'vaultSync.namespaces': [ns],
     'vaultSync.controller.namespace': controllerNs,
     'vaultSync.controller.service': 'vault-sync-operator',
     'vaultSync.controller.port': 'status',
-    'vaultSync.refreshIntervalSeconds': 2,
-  }, null, 2));
+  };
+  mkdirSync(join(workspace, '.vscode'));
+  writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'vaultSync.namespaces': [ns], 'vaultSync.refreshIntervalSeconds': 2 }, null, 2));
   writeFileSync(join(workspace, 'certs-bundle.yaml'), [
     'apiVersion: v1', 'kind: Secret', 'metadata:', '  name: certs-bundle', `  namespace: ${ns}`, '  annotations:', `    vault-sync.io/path: secret/data/${ns}/certs`, 'stringData:', '  bundle: "..."', '',
   ].join('\n'));
-  writeFileSync(join(workspace, 'fixture.json'), JSON.stringify({ namespace: ns, deployment: 'web', largeSecret: 'certs-bundle', manifest: 'certs-bundle.yaml' }));
+  writeFileSync(join(workspace, 'web.yaml'), [
+    'apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: web', `  namespace: ${ns}`, '  annotations:', `    vault-sync.io/path: secret/data/${ns}/web`, '    vault-sync.io/secrets: \'[{"name":"web-db"}]\'',
+    'spec:', '  selector: {matchLabels: {app: web}}', '  template:', '    metadata: {labels: {app: web}}', '    spec:', '      containers:', '        - {name: web, image: nginx, envFrom: [{secretRef: {name: web-db}}]}', '',
+  ].join('\n'));
+  writeFileSync(join(workspace, 'fixture.json'), JSON.stringify({
+    namespace: ns, deployment: 'web', largeSecret: 'certs-bundle', manifest: 'certs-bundle.yaml', webManifest: 'web.yaml',
+    controlUrl: control.url, kubeconfig: info.kubeconfig, controllerNamespace: controllerNs, userSettings,
+  }));
 
   if (process.argv.includes('--prepare')) {
     // For desktop VS Code (.vscode-test.mjs): keep everything running until Ctrl-C.
@@ -108,19 +124,34 @@ try {
   log(`== extension-host tests inside VS Code (code-server), workspace ${workspace}`);
   const testsCode = await runExtensionTests({
     extensionPath: extensionDir, testsPath: join(repoRoot, 'dist', 'test', 'vscode-index.cjs'), folder: workspace,
-    timeoutMs: 240_000, log, logsDir: join(outDir, 'vscode-logs'),
+    timeoutMs: 300_000, log, logsDir: join(outDir, 'vscode-logs'), userSettings,
   });
   log(`extension-host tests exit code ${testsCode}`);
 
-  log('== UI check: activity bar -> Vault Sync -> tree rows -> screenshot');
+  log('== UI check: activity bar -> Vault Sync -> tree rows -> screenshot; metrics panel, sync history, preview');
   const screenshot = join(outDir, 'vscode-sidebar.png');
-  const ui = await uiCheck({ vsix, extensionPath: extensionDir, folder: workspace, screenshot, expectRow: /^Deployment .*\/web: Synced/, log });
+  const ui = await uiCheck({ vsix, extensionPath: extensionDir, folder: workspace, screenshot, expectRow: /^Deployment .*\/web: Synced/, log, userSettings, outDir, manifest: 'web.yaml', resource: 'web',
+    // A few rotations of web-db while the metrics panel is open: real Vault writes to chart.
+    activity: async () => {
+      for (let i = 0; i < 3; i++) {
+        await http.request('PATCH', `/api/v1/namespaces/${ns}/secrets/web-db`, { body: { stringData: { password: `rotated-${i}-${randomBytes(4).toString('hex')}` } }, contentType: 'application/merge-patch+json' });
+        await new Promise((r) => setTimeout(r, 2500));
+      }
+    },
+  });
   log(`sidebar "${ui.title}" rows:\n  ${ui.rows.join('\n  ')}`);
-  const uiOk = ui.rows.some((r) => /^Deployment .*\/web: Synced$/.test(r)) && ui.rows.some((r) => /certs-bundle: Synced, large secret$/.test(r));
-  log(`UI check ${uiOk ? 'passed' : 'FAILED'}; screenshot ${screenshot}`);
+  log(`metrics panel: ${ui.charts.map((c) => `${c.id} (${c.points} points: ${c.series.join(', ')})`).join('; ')}`);
+  log(`timeline rows: ${ui.timeline.join(' | ')}`);
+  log(`preview rows: ${ui.preview.join(' | ')}`);
+  const chartsOk = ui.charts.length === 8 && ui.charts.every((c) => c.points >= 2 && c.series.length >= 1 && c.drawn);
+  const timelineOk = ui.timeline.some((r) => /^vault:version \d+/.test(r)) && ui.timeline.some((r) => /^event:Synced/.test(r));
+  const previewOk = ui.preview.some((r) => r === `secret/data/${ns}/web: password, username`);
+  if (ui.cspViolations.length) log(`CSP violations:\n  ${ui.cspViolations.join('\n  ')}`);
+  const uiOk = ui.cspViolations.length === 0 && ui.rows.some((r) => /^Deployment .*\/web: Synced$/.test(r)) && ui.rows.some((r) => /certs-bundle: Synced, large secret$/.test(r)) && chartsOk && timelineOk && previewOk;
+  log(`UI check ${uiOk ? 'passed' : 'FAILED'} (sidebar, charts ${chartsOk}, timeline ${timelineOk}, preview ${previewOk}); screenshots in ${outDir}`);
   if (uiOk && process.argv.includes('--update-screenshot')) {
     mkdirSync(join(repoRoot, 'docs', 'images'), { recursive: true });
-    copyFileSync(screenshot, join(repoRoot, 'docs', 'images', 'vscode-sidebar.png'));
+    for (const name of ['vscode-sidebar.png', 'vscode-metrics.png', 'vscode-timeline.png', 'vscode-preview.png']) copyFileSync(join(outDir, name), join(repoRoot, 'docs', 'images', name));
   }
   exitCode = testsCode === 0 && uiOk ? 0 : 1;
 } catch (err) {
@@ -129,6 +160,7 @@ try {
     exitCode = 2;
   }
 } finally {
+  await control?.close();
   await stopAllControllers();
   rmSync(workspace, { recursive: true, force: true });
   await owned?.stop({ keepDir: exitCode !== 0 });

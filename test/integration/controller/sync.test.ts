@@ -98,6 +98,8 @@ describe('controller end to end (kubernetes auth, real apiserver and OpenBao)', 
   });
 
   it('costs zero Vault calls for changes that do not matter (scale, unrelated annotation)', async () => {
+    // Earlier tests' ownership markers go out in spare budget; let them finish first.
+    await waitFor(async () => (await metricValue(ctrl, /^vault_sync_operator_ownership_markers_pending/)) === 0, { what: 'markers written', proc: ctrl });
     await sleep(500);
     const before = await metricValue(ctrl, /^vault_sync_operator_vault_requests_total/);
     await patch('Deployment', 'custom', { spec: { replicas: 3 }, metadata: { annotations: { team: 'payments' } } });
@@ -201,7 +203,7 @@ describe('controller end to end (kubernetes auth, real apiserver and OpenBao)', 
   it('flags a large secret with an annotation, an Event and a metric', async () => {
     await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'big', annotations: { 'vault-sync.io/path': `secret/data/${ns}/big` } }, stringData: { blob: 'x'.repeat(100 * 1024) } } });
     await waitFor(async () => (await annotationsOf('Secret', 'big'))['vault-sync.io/large-secret'] === 'true', { what: 'large flag', proc: ctrl });
-    assert.ok((await events('big')).some((e) => e.startsWith('LargeSecret:')));
+    await waitFor(async () => (await events('big')).some((e) => e.startsWith('LargeSecret:')), { what: 'LargeSecret Event', proc: ctrl });
     assert.ok(await metricValue(ctrl, /^vault_large_secret_count/) >= 1);
   });
 

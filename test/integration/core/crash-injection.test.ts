@@ -62,6 +62,10 @@ class MortalKubeHttp extends KubeHttp {
     this.#life.check();
     return super.open(method, path, req);
   }
+  override async request<T = any>(method: string, path: string, req?: KubeRequest): Promise<T> {
+    this.#life.check();
+    return super.request<T>(method, path, req);
+  }
 }
 
 function mortalKv(kv: KvOperations, life: Life): KvOperations {

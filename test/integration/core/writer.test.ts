@@ -123,9 +123,12 @@ describe('core engine against OpenBao', () => {
       assert.equal(meta.current_version, 3);
       const winner = data.data.k === 'A' ? 'A' : 'B';
       await Promise.all([engine.writer.markersIdle(), other.writer.markersIdle()]);
-      const settled = (await admin.read(`${v2}/metadata/race`)).data;
-      assert.equal(settled.custom_metadata['synced-version'], '3');
-      assert.equal(settled.custom_metadata['content-hash'], engine.writer.tag(fromBytes({ k: winner }).hash));
+      // Markers go out off the critical path, so the loser's may land last: stale, never wrong.
+      // A stale marker (an older synced-version) can only cause a rewrite, never an "unchanged".
+      const settled = (await admin.read(`${v2}/metadata/race`)).data.custom_metadata;
+      const tags: Record<string, string> = { 2: engine.writer.tag(fromBytes({ k: winner === 'A' ? 'B' : 'A' }).hash), 3: engine.writer.tag(fromBytes({ k: winner }).hash) };
+      assert.ok(['2', '3'].includes(settled['synced-version']), settled['synced-version']);
+      assert.equal(settled['content-hash'], tags[settled['synced-version']], 'the marker describes the version it names');
     } finally {
       await other.stop();
     }

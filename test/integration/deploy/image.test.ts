@@ -72,7 +72,8 @@ describe('deploy/image: entrypoint and build context', function () {
 
   it('the controller bundle runs alone through the entrypoint on the real node (no node_modules beside it)', async () => {
     const app = mkdtempSync(join(dir, 'app-'));
-    copyFileSync(controllerBundle, join(app, 'controller.mjs'));
+    // The bundle and its chunks, nothing else (what the image's /app holds).
+    for (const f of readdirSync(dirname(controllerBundle)).filter((f) => /^controller.*\.mjs$/.test(f))) copyFileSync(join(dirname(controllerBundle), f), join(app, f));
     const root = mkdtempSync(join(dir, 'cgroup-'));
     writeFileSync(join(root, 'memory.max'), '268435456');
     const env = { PATH: process.env.PATH, VSO_CGROUP_ROOT: root, VSO_NODE: process.execPath, VSO_CONTROLLER: join(app, 'controller.mjs') };

@@ -257,7 +257,7 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
         vaultAddr: 'https://vault.example:8200', vaultAuthMethod: 'approle', vaultRole: 'r', vaultAuthPath: 'approle-x', vaultTokenFile: '/t/token',
         vaultApproleRoleId: 'role-id', vaultApproleSecretIdFile: '/t/secret-id', serviceAccountTokenFile: '/t/sa', vaultNamespace: 'team',
         vaultCacert: '/t/ca.pem', vaultTlsServerName: 'vault.example', vaultSkipVerify: true, vaultTimeout: '5s', clusterName: 'c1',
-        kubeconfig: '/t/kubeconfig', namespaces: 'a, b', metricsBindAddress: ':9090', healthProbeBindAddress: ':9091', statusBindAddress: ':9092',
+        kubeconfig: '/t/kubeconfig', kubeApiTimeout: '20s', gracefulShutdownTimeout: '5s', namespaces: 'a, b', metricsBindAddress: ':9090', healthProbeBindAddress: ':9091', statusBindAddress: ':9092',
         metricsAuth: false, leaderElect: false, leaderElectionNamespace: 'elsewhere', leaderElectionId: 'lease-x', leaderElectLeaseDuration: '20s',
         leaderElectRenewDeadline: '15s', leaderElectRetryPeriod: '3s', maxConcurrentReconciles: 16, rateLimit: 0.5, rateLimitBurst: 1000000,
         batchSize: 7, requeueBaseDelay: '10ms', requeueMaxDelay: '10m', largeSecretThreshold: '2Mi', maxSecretSize: '20Mi',

@@ -35,7 +35,7 @@ describe('controller config: defaults', () => {
     assert.equal(c.kubeconfig, undefined);
     assert.deepEqual(c.namespaces, []);
     assert.deepEqual(c.leaderElection, { namespace: undefined, id: 'vault-sync-operator.io', leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
-    assert.equal(c.maxConcurrentReconciles, 4);
+    assert.equal(c.maxConcurrentReconciles, 16);
     assert.deepEqual(c.queueBackoff, { baseMs: 5, maxMs: 1_000_000 });
     assert.equal(c.largeSecretBytes, 1024 * 1024);
     assert.equal(c.maxSecretBytes, 16 * 1024 * 1024);

@@ -1,15 +1,23 @@
+// The queue runs on a fake clock: no test here waits for real time, and
+// every delay it asserts is exact.
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { SyncError } from '../../../shared/errors.ts';
-import { WorkQueue, itemBackoffMs, type HandlerResult, type QueueOptions } from '../../../controller/queue.ts';
+import { MAX_DELAY_MS, WorkQueue, clampDelay, itemBackoffMs, type HandlerResult, type QueueOptions } from '../../../controller/queue.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+let clock: FakeClock;
+beforeEach(() => {
+  clock = new FakeClock();
+});
+
+/** Lets fake time pass. */
+const sleep = (ms: number) => clock.advance(ms);
 
 async function until(cond: () => boolean, what: string, timeoutMs = 1000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(1);
+  try {
+    await clock.runUntil(cond, { stepMs: 1, limitMs: timeoutMs });
+  } catch {
+    throw new Error(`timed out waiting for ${what}`);
   }
 }
 
@@ -31,11 +39,12 @@ function harness(opts: Partial<QueueOptions> & { behave?: (key: string, call: nu
   let maxActive = 0;
   let maxSameKey = 0;
   const q = new WorkQueue({
+    clock,
     concurrency: opts.concurrency ?? 1,
     backoff: opts.backoff ?? { baseMs: 2, maxMs: 50 },
     handler: async (key) => {
       const n = calls.filter((c) => c.key === key).length + 1;
-      calls.push({ key, at: performance.now() });
+      calls.push({ key, at: clock.now() });
       active.set(key, (active.get(key) ?? 0) + 1);
       maxSameKey = Math.max(maxSameKey, active.get(key)!);
       maxActive = Math.max(maxActive, [...active.values()].reduce((a, b) => a + b, 0));
@@ -146,18 +155,33 @@ describe('WorkQueue', () => {
     await h.q.shutdown();
   });
 
-  it('respects the concurrency bound and uses all of it', async () => {
-    const h = harness({ concurrency: 3, behave: () => sleep(4) });
+  it('respects the concurrency bound and uses all of it across tenants', async () => {
+    const h = harness({ concurrency: 4, behave: () => clock.sleep(4) });
     h.q.start();
-    for (let i = 0; i < 10; i++) h.q.add(`k${i}`);
+    for (let i = 0; i < 10; i++) h.q.add(`Deployment/ns${i % 2}/k${i}`);
     await until(() => h.calls.length === 10 && h.q.inFlight() === 0, 'all keys');
-    assert.equal(h.maxActive, 3);
-    assert.deepEqual(h.keys().sort(), Array.from({ length: 10 }, (_, i) => `k${i}`).sort());
+    assert.equal(h.maxActive, 4);
+    assert.deepEqual(h.keys().sort(), Array.from({ length: 10 }, (_, i) => `Deployment/ns${i % 2}/k${i}`).sort());
     await h.q.shutdown();
   });
 
+  it('keeps a quarter of the workers from any one tenant: a quiet namespace never waits for a worker behind a flood', async () => {
+    const started: string[] = [];
+    const h = harness({ concurrency: 4, behave: async (key) => { started.push(key); if (key.includes('/noisy/')) await clock.sleep(1000); } });
+    h.q.start();
+    for (let i = 0; i < 20; i++) h.q.add(`Deployment/noisy/d${i}`);
+    await until(() => h.q.inFlight() === 3, 'the flood holds its share');
+    assert.equal(h.q.inFlight(), 3, 'one worker stays free');
+    h.q.add('Deployment/quiet/app');
+    await until(() => started.includes('Deployment/quiet/app'), 'the quiet key starts on the free worker');
+    assert.ok(h.maxActive <= 4);
+    const done = h.q.shutdown();
+    await until(() => h.q.inFlight() === 0, 'the flood drained', 5000);
+    await done;
+  });
+
   it('with concurrency 1 processes one key at a time', async () => {
-    const h = harness({ concurrency: 1, behave: () => sleep(2) });
+    const h = harness({ concurrency: 1, behave: () => clock.sleep(2) });
     h.q.start();
     for (const k of ['a', 'b', 'c', 'd']) h.q.add(k);
     await until(() => h.calls.length === 4 && h.q.inFlight() === 0, 'all keys');
@@ -182,10 +206,7 @@ describe('WorkQueue', () => {
     assert.deepEqual(seen, [0, 1, 2, 3]);
     assert.equal(h.q.failures('a'), 0);
     const gaps = h.calls.slice(1).map((c, i) => c.at - h.calls[i]!.at);
-    // 5, 10, 20 ms (timer granularity allows a hair early).
-    assert.ok(gaps[0]! >= 4, `first retry after ${gaps[0]}ms`);
-    assert.ok(gaps[1]! >= 9, `second retry after ${gaps[1]}ms`);
-    assert.ok(gaps[2]! >= 19, `third retry after ${gaps[2]}ms`);
+    assert.deepEqual(gaps, [5, 10, 20]);
     await sleep(10);
     assert.equal(h.runs('a'), 4, 'no retry after the success');
     await h.q.shutdown();
@@ -265,8 +286,7 @@ describe('WorkQueue', () => {
     h.q.start();
     h.q.add('a');
     await until(() => h.runs('a') === 2, 'periodic requeue');
-    const gap = h.calls[1]!.at - h.calls[0]!.at;
-    assert.ok(gap >= 9, `requeued after ${gap}ms`);
+    assert.equal(h.calls[1]!.at - h.calls[0]!.at, 10);
     await sleep(20);
     assert.equal(h.runs('a'), 2);
     await h.q.shutdown();
@@ -285,19 +305,38 @@ describe('WorkQueue', () => {
   it('addAfter: the earliest pending add wins', async () => {
     const h = harness({});
     h.q.start();
-    const t0 = performance.now();
+    const t0 = clock.now();
     h.q.addAfter('late-first', 40);
     h.q.addAfter('late-first', 5); // replaces the 40 ms timer
     h.q.addAfter('early-first', 10);
     h.q.addAfter('early-first', 40); // ignored
     await until(() => h.runs('late-first') === 1 && h.runs('early-first') === 1, 'both keys');
     const at = (key: string) => h.calls.find((c) => c.key === key)!.at - t0;
-    assert.ok(at('late-first') < 35, `late-first ran at ${at('late-first')}ms`);
-    assert.ok(at('early-first') >= 9 && at('early-first') < 35, `early-first ran at ${at('early-first')}ms`);
-    await sleep(50 - (performance.now() - t0));
+    assert.equal(at('late-first'), 5);
+    assert.equal(at('early-first'), 10);
+    await sleep(50 - (clock.now() - t0));
     assert.equal(h.runs('late-first'), 1, 'the replaced timer must not fire');
     assert.equal(h.runs('early-first'), 1, 'the later add must not fire');
     await h.q.shutdown();
+  });
+
+  it('addAfter clamps delays too long for a timer instead of running them at once (reconcile: 600h)', async () => {
+    const h = harness({ behave: async (_key, n) => (n === 1 ? { requeueAfterMs: 600 * 3600_000 } : undefined) });
+    h.q.start();
+    h.q.add('periodic');
+    h.q.addAfter('huge', 2 ** 40);
+    h.q.addAfter('nan', Number.NaN);
+    h.q.addAfter('inf', Infinity);
+    await sleep(60_000);
+    assert.equal(h.runs('periodic'), 1, 'a 600h requeue must not become a 1 ms loop');
+    assert.deepEqual(h.keys(), ['periodic']);
+    await sleep(MAX_DELAY_MS);
+    assert.deepEqual(h.keys().sort(), ['huge', 'inf', 'nan', 'periodic', 'periodic']);
+    await h.q.shutdown();
+  });
+
+  it('clampDelay keeps delays in [0, one day]', () => {
+    assert.deepEqual([-5, 0, 10, MAX_DELAY_MS + 1, Infinity, Number.NaN].map(clampDelay), [0, 0, 10, MAX_DELAY_MS, MAX_DELAY_MS, MAX_DELAY_MS]);
   });
 
   it('addAfter with no delay adds at once', () => {

@@ -4,9 +4,16 @@ import { controllerRows, scrape, summarise } from '../../../extension/model/cont
 import { findManifestResources, problemsFor } from '../../../extension/model/manifests.ts';
 import { ResourceIndex, resourceKey, timeAgo, totalsText } from '../../../extension/model/tree.ts';
 import { warningsFor } from '../../../extension/model/warnings.ts';
-import { resourceView } from '../../../extension/views/nodes/resource.ts';
-import { pathView } from '../../../extension/views/nodes/path.ts';
-import { readResourceState } from '../../../shared/state.ts';
+import { resourceView } from '../../../extension/model/items/resource.ts';
+import { pathView } from '../../../extension/model/items/path.ts';
+import { contextView } from '../../../extension/model/items/context.ts';
+import { controllerProblem } from '../../../extension/model/connection.ts';
+
+const tracked = (kind: 'Deployment' | 'Secret', ns: string, name: string, annotations: Record<string, string>) => {
+  const index = new ResourceIndex(() => Date.parse('2026-11-27T10:05:00Z'));
+  index.apply(kind, ns, name, annotations);
+  return index.state(resourceKey(kind, ns, name))!;
+};
 
 const synced = (extra: Record<string, string> = {}, record: object = {}) => ({
   'vault-sync.io/path': 'secret/data/web',
@@ -46,7 +53,7 @@ describe('extension model: Prometheus text', () => {
   it('summarises the controller: write rate between scrapes, waits, errors, large count', () => {
     const before = scrape('vault_sync_operator_vault_requests_total{operation="write",status="2xx"} 4\n', 1000);
     const now = scrape(`${text}\nvault_sync_operator_vault_write_errors_total{error_type="PermissionDenied"} 2\nvault_large_secret_count 3\nvault_sync_operator_workqueue_depth 4\n`, 3000);
-    const s = summarise({ version: '0.1.0', leader: true, identity: 'pod-a', leaderIdentity: 'pod-a', ready: { ready: true, checks: {} }, watches: { synced: true, healthy: true } }, now, before);
+    const s = summarise({ version: '0.1.0', leader: true, identity: 'pod-a', leaderIdentity: 'pod-a', ready: { ready: true, checks: {} }, watches: { synced: true, healthy: true, watches: [] } }, now, before);
     assert.equal(s.vaultWriteRate, (17 - 4) / 2);
     assert.deepEqual(s.errorsByType, { PermissionDenied: 2 });
     assert.equal(s.largeSecrets, 3);
@@ -55,7 +62,9 @@ describe('extension model: Prometheus text', () => {
     const rows = controllerRows(s);
     assert.ok(rows.some((r) => r.label === 'Leader' && r.value === 'pod-a'));
     assert.ok(rows.some((r) => r.label === 'Vault writes' && r.value === '6.50/s'));
-    assert.deepEqual(controllerRows(undefined, 'Controller not found').map((r) => r.label), ['Controller not found']);
+    const missing = controllerProblem(503, { namespace: 'vso', service: 'op' }, 'namespace-missing');
+    assert.deepEqual(controllerRows(undefined, missing).map((r) => r.label), ['Controller not found: no namespace vso', 'Set controller namespace…']);
+    assert.equal(controllerRows(undefined, missing)[1]!.command?.id, 'vaultSync.setControllerNamespace');
   });
 });
 
@@ -73,7 +82,9 @@ describe('extension model: resources tree', () => {
     assert.equal(path!.kind === 'path' && path!.path, 'secret/data/web/db');
     assert.deepEqual(index.children(path).map((k) => k.kind === 'key' && k.key), ['password', 'user']);
     assert.deepEqual(index.totals(), { synced: 1, failed: 1, pending: 0, large: 0 });
-    assert.equal(totalsText(index.totals()), '1 synced · 1 failed · 0 large');
+    assert.equal(totalsText(index.totals()), '1 failed · 1 synced');
+    assert.equal(contextView('kind-dev', index.totals()).description, '1 failed · 1 synced', 'the context row uses totalsText');
+    assert.equal(totalsText({ synced: 1, failed: 0, pending: 2, large: 3 }), '2 pending · 1 synced · 3 large', 'pending shows in the text, not only the tooltip');
   });
 
   it('a watch delta refreshes only what it touched, and reuses node objects', () => {
@@ -89,16 +100,45 @@ describe('extension model: resources tree', () => {
     assert.equal(index.size(), 0);
   });
 
+  it('an unreadable reconcile interval is a warning state, found with the shared parser', () => {
+    const state = tracked('Deployment', 'a', 'web', synced({ 'vault-sync.io/reconcile': 'every 5 minutes' }));
+    assert.equal(state.status, 'Synced');
+    assert.equal(resourceView(state, 0).icon, 'warned');
+    assert.match(resourceView(state, 0).tooltip!, /every 5 minutes/);
+  });
+
+  it('tooltips escape Markdown in paths and names (ledger text is user-writable)', () => {
+    const state = tracked('Deployment', 'a', 'web', synced({ 'vault-sync.io/path': 'secret/[x](http://evil)' }, { paths: [{ path: 'secret/`](javascript:alert(1))', keys: ['k'] }] }));
+    const tip = resourceView(state, 0).tooltip!;
+    assert.ok(!tip.includes('](http'), tip);
+    assert.ok(!tip.includes('](javascript'), tip);
+    assert.ok(pathView({ path: 'a/[b](c)' }).tooltip!.startsWith('a/\\[b\\]\\(c\\)'));
+  });
+
+  it('a refresh relists in place: kept nodes stay the same objects, vanished ones go', () => {
+    const index = new ResourceIndex();
+    index.apply('Deployment', 'a', 'web', synced());
+    index.apply('Deployment', 'a', 'gone', synced());
+    const node = index.resourceNode(resourceKey('Deployment', 'a', 'web'));
+    index.beginRelist();
+    index.apply('Deployment', 'a', 'web', synced());
+    assert.deepEqual(index.endRelist().map((n) => n.kind), ['context', 'namespace']);
+    assert.equal(index.resourceNode(resourceKey('Deployment', 'a', 'web')), node);
+    assert.equal(index.size(), 1);
+  });
+
   it('renders a resource with icon, path and age; tooltips list key names, sizes and the message', () => {
-    const state = readResourceState('Deployment', 'team-a', 'web', synced({ 'vault-sync.io/large-secret': 'true' }));
+    const state = tracked('Deployment', 'team-a', 'web', synced({ 'vault-sync.io/large-secret': 'true' }));
     const view = resourceView(state, Date.parse('2026-11-27T10:05:00Z'));
     assert.equal(view.icon, 'large');
-    assert.equal(view.description, 'secret/data/web · 5m ago');
+    assert.equal(view.description, '5m ago · large', 'the path is not repeated: the child row shows it');
     assert.match(view.tooltip!, /password, user/);
     assert.match(view.tooltip!, /42 B/);
     assert.equal(view.contextValue, 'vaultSync.resource.Deployment');
     assert.equal(view.accessibilityLabel, 'Deployment team-a/web: Synced, large secret');
-    assert.equal(resourceView(readResourceState('Deployment', 'n', 'x', { 'vault-sync.io/path': 'p/x' }), 0).icon, 'pending');
+    const pending = tracked('Deployment', 'n', 'x', { 'vault-sync.io/path': 'p/x' });
+    assert.equal(resourceView(pending, Date.parse('2026-11-27T10:07:05Z')).icon, 'pending');
+    assert.equal(resourceView(pending, Date.parse('2026-11-27T10:07:05Z')).description, 'pending 2m 5s', 'how long it has been pending');
     assert.equal(pathView({ path: 'secret/data/x', bytes: 2 * 1024 * 1024, large: true, keys: ['k'] }).description, '2.00 MiB · large');
     assert.equal(timeAgo('2026-11-27T10:00:00Z', Date.parse('2026-11-28T10:00:01Z')), '1d ago');
   });
@@ -106,16 +146,19 @@ describe('extension model: resources tree', () => {
 
 describe('extension model: warnings and Problems', () => {
   const states = [
-    readResourceState('Secret', 'ns', 'big', synced({}, { paths: [{ path: 'secret/data/big', bytes: 2_000_000, large: true, keys: ['k'] }] })),
-    readResourceState('Deployment', 'ns', 'denied', synced({ 'vault-sync.io/status': 'Failed', 'vault-sync.io/message': 'not allowed' }, { reason: 'PathDenied' })),
-    readResourceState('Deployment', 'ns', 'taken', synced({ 'vault-sync.io/status': 'Failed' }, { reason: 'OwnershipConflict' })),
-    readResourceState('Deployment', 'ns', 'broken', synced({ 'vault-sync.io/status': 'Failed' }, { reason: 'SyncFailed' })),
+    tracked('Secret', 'ns', 'big', synced({}, { paths: [{ path: 'secret/data/big', bytes: 2_000_000, large: true, keys: ['k'] }] })),
+    tracked('Deployment', 'ns', 'denied', synced({ 'vault-sync.io/status': 'Failed', 'vault-sync.io/message': 'Deployment ns/denied failed to sync: Deployment ns/denied: not allowed' }, { reason: 'PathDenied' })),
+    tracked('Deployment', 'ns', 'taken', synced({ 'vault-sync.io/status': 'Failed' }, { reason: 'OwnershipConflict' })),
+    tracked('Deployment', 'ns', 'broken', synced({ 'vault-sync.io/status': 'Failed' }, { reason: 'SyncFailed' })),
+    tracked('Deployment', 'ns', 'slow', synced({ 'vault-sync.io/reconcile': 'every 5 minutes' })),
   ];
 
   it('lists failed syncs, denied paths, ownership conflicts and large secrets', () => {
-    assert.deepEqual(warningsFor(states).map((w) => `${w.kind}:${w.label}`), [
-      'failed:Deployment ns/broken', 'denied:Deployment ns/denied', 'ownership:Deployment ns/taken', 'large:Secret ns/big',
-    ]);
+    const warnings = warningsFor(states);
+    assert.deepEqual(warnings.map((w) => `${w.kind}:${w.label}`), ['failed:broken', 'denied:denied', 'ownership:taken', 'config:slow', 'large:big']);
+    assert.equal(warnings[1]!.detail, 'PathDenied: not allowed', 'the reason leads; the resource name is not repeated');
+    assert.equal(warnings.at(-1)!.detail, 'large: 1.91 MiB', 'sizes in the same unit as the tree');
+    assert.match(warnings[3]!.detail, /reconcile.*"every 5 minutes" is not a duration/);
   });
 
   it('finds annotated resources in multi-document manifests with the line of metadata.name', () => {
@@ -124,12 +167,16 @@ describe('extension model: warnings and Problems', () => {
       '---', 'apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: plain  # not annotated', 'spec: {}',
       '---', 'kind: Deployment', 'metadata:', '  annotations:', '    vault-sync.io/path: secret/data/denied', '  name: denied', 'spec:', '  template:', '    metadata:', '      name: inner',
     ].join('\n');
-    assert.deepEqual(findManifestResources(yaml), [
+    assert.deepEqual(findManifestResources(yaml).map(({ kind, name, namespace, line }) => ({ kind, name, ...(namespace ? { namespace } : {}), line })), [
       { kind: 'Secret', name: 'big', namespace: 'ns', line: 3 },
       { kind: 'Deployment', name: 'denied', line: 19 },
     ]);
     const problems = problemsFor(findManifestResources(yaml), (kind, name) => states.find((s) => s.kind === kind && s.name === name));
     assert.deepEqual(problems.map((p) => [p.line, p.severity]), [[3, 'warning'], [19, 'error']]);
-    assert.match(problems[1]!.message, /failed to sync: not allowed/);
+    const slow = ['kind: Deployment', 'metadata:', '  name: slow', '  namespace: ns', '  annotations:', '    vault-sync.io/path: secret/x'].join('\n');
+    const configProblems = problemsFor(findManifestResources(slow), (kind, name) => states.find((s) => s.kind === kind && s.name === name));
+    assert.match(configProblems[0]!.message, /^vault-sync: annotation vault-sync.io\/reconcile: "every 5 minutes" is not a duration/, 'a controller fallback shows in Problems too');
+    assert.equal(problems[1]!.message, 'vault-sync: PathDenied in ns: not allowed');
+    assert.equal(problems[0]!.message, 'vault-sync: large secret: secret/data/big is 1.91 MiB; consider selecting fewer keys');
   });
 });

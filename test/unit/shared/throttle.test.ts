@@ -29,10 +29,14 @@ describe('throttle (token bucket and concurrency gate)', () => {
     await clock.runUntil(() => rec.starts.length === 40);
     await all;
     const at = rec.starts.map((s) => s.at / 1000);
-    assert.equal(at[burst - 1], 0, 'the burst starts at once');
-    assert.ok(at[burst]! > 0, 'the request after the burst waits');
-    // 30 requests beyond the burst at 50/s need 0.6 s.
-    assert.ok(Math.abs(at.at(-1)! - 0.6) < 0.005, `last start at ${at.at(-1)}`);
+    // One tenant with a backlog: the burst less the light tenants' reserve (a quarter) starts at once.
+    const reserve = Math.floor(burst / 4);
+    assert.equal(at[burst - reserve - 1], 0, 'the burst starts at once');
+    assert.ok(at[burst - reserve]! > 0, 'the request after the burst waits');
+    // Then the full rate: the 32 requests beyond the burst at 50/s need 0.64 s, less the first refill.
+    assert.ok(at.at(-1)! > 0.6 && at.at(-1)! <= 0.64 + 1e-9, `last start at ${at.at(-1)}`);
+    const steady = at.filter((t) => t > 0);
+    assert.ok(Math.abs((steady.length - 1) / (steady.at(-1)! - steady[0]!) - rate) < 0.5, 'the backlogged tenant still gets the full rate');
     assert.ok(worstExcess(at, (a, b) => rate * (b - a) + burst) <= 1e-9);
     await throttle.stop();
   });
@@ -82,12 +86,13 @@ describe('throttle (token bucket and concurrency gate)', () => {
     await clock.runUntil(() => rec.starts.length === 15);
     await Promise.all(work);
     await throttle.stop();
-    // The idle, full bucket let exactly one background request through at once; then foreground had priority.
-    assert.equal(rec.starts[0]!.name, 'b0');
-    assert.deepEqual(rec.starts.slice(1, 13).map((s) => s.name), Array.from({ length: 12 }, (_, i) => `f${i}`));
-    // The rest waited for the bucket to be full again: burst tokens at 40/s = 100 ms after the last foreground.
-    const lastFg = rec.starts[12]!.at;
-    assert.ok(rec.starts[13]!.at - lastFg >= (burst * 1000) / rate - 1, `first background at ${rec.starts[13]!.at} vs last foreground ${lastFg}`);
+    // Foreground first, even scheduled later: background waits for the bucket to be full for a whole refill.
+    assert.deepEqual(rec.starts.slice(0, 12).map((s) => s.name), Array.from({ length: 12 }, (_, i) => `f${i}`));
+    // The bucket refills to full, then must stay full a whole refill (burst/rate = 100 ms) of overflow.
+    const lastFg = rec.starts[11]!.at;
+    assert.ok(rec.starts[12]!.at - lastFg >= (burst * 1000) / rate + 1000 / rate, `first background at ${rec.starts[12]!.at} vs last foreground ${lastFg}`);
+    // One at a time: each background token is one the full bucket would have wasted.
+    assert.ok(rec.starts[13]!.at - rec.starts[12]!.at >= 1000 / rate - 1);
     // Across both lanes the bucket bound holds.
     assert.ok(worstExcess(rec.starts.map((s) => s.at / 1000), (a, b) => rate * (b - a) + burst) <= 1e-9);
   });
@@ -125,6 +130,22 @@ describe('throttle (token bucket and concurrency gate)', () => {
     const after = at.filter((s) => s > sw + 0.05);
     const observed = (after.length - 1) / (after.at(-1)! - after[0]!);
     assert.ok(Math.abs(observed - 25) < 0.5, `rate after the switch ${observed}`);
+  });
+
+  it('keeps a reserve for light tenants: a quiet namespace\'s request starts at once while a flood binds the throttle', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 10, burst: 20, clock });
+    const rec = recorder(clock);
+    const work: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) work.push(withTenant('noisy', () => throttle.schedule('write', rec.run(`noisy${i}`))));
+    await clock.advance(5000); // the flood binds: the bucket sits at the reserve
+    const asked = clock.now();
+    work.push(withTenant('quiet', () => throttle.schedule('write', rec.run('quiet'))));
+    await clock.advance(1);
+    const quiet = rec.starts.find((s) => s.name === 'quiet');
+    assert.ok(quiet && quiet.at - asked <= 1, `the quiet request waited ${quiet ? quiet.at - asked : 'forever'} ms`);
+    await throttle.stop();
+    await Promise.allSettled(work);
   });
 
   it('gives tenants turns: a flood from one namespace delays another by one turn, not by the flood', async () => {

@@ -18,6 +18,8 @@ class MemoryKv implements KvOperations {
   docs = new Map<string, Doc>();
   calls: string[] = [];
   failNext = new Map<string, SyncError[]>();
+  /** Paths whose next write is applied, then answered with a timeout (Vault applied it after we gave up). */
+  landsLate = new Set<string>();
 
   #maybeFail(key: string) {
     const err = this.failNext.get(key)?.shift();
@@ -47,6 +49,7 @@ class MemoryKv implements KvOperations {
     if (cas !== undefined && cas !== d.versions.length) throw new SyncError('CasConflict', 'HTTP 400');
     d.versions.push({ ...data });
     this.docs.set(key, d);
+    if (this.landsLate.delete(key)) throw new SyncError('Timeout', 'no answer within 30000 ms');
     return { version: p.kvVersion === 1 ? 0 : d.versions.length, customMetadata: { ...d.meta } };
   }
   async patchMetadata(p: LogicalPath, meta: Record<string, string | null>) {
@@ -301,5 +304,30 @@ describe('batch writer', () => {
     assert.deepEqual(results.map((r) => [r.outcome, r.requests]), [['deleted', 1], ['deleted', 1], ['absent', 1]]);
     assert.equal(kv.docs.has('secret/data/a'), false);
     assert.equal(kv.docs.get('secret/data/b')!.deleted.has(1), true);
+  });
+
+  it('recognises a timed-out write that Vault applied later as its own, in this process and after a restart', async () => {
+    const first = setup();
+    first.kv.landsLate.add('secret/data/late');
+    const [r] = await first.writer.run([upsert('a', 'secret/data/late', { k: 'sent' })]);
+    assert.equal(r!.error?.reason, 'Timeout');
+    assert.equal(r!.maybeTags?.length, 1, 'the data tag it may have written is reported for the ledger');
+    // The same process: the unmarked version holds what it sent.
+    const [again] = await first.writer.run([upsert('a', 'secret/data/late', { k: 'newer' })]);
+    assert.equal(again!.outcome, 'updated');
+    assert.equal(first.kv.docs.get('secret/data/late')!.meta.owner, owner, 'claimed at once');
+    // A restarted process, with the ledger's record of the unanswered write.
+    const kv = first.kv;
+    kv.docs.delete('secret/data/late2');
+    kv.landsLate.add('secret/data/late2');
+    const [lost] = await first.writer.run([upsert('b', 'secret/data/late2', { k: 'v1' })]);
+    const later = first.restart();
+    const [recovered] = await later.writer.run([upsert('b', 'secret/data/late2', { k: 'v2' }, { maybeTags: lost!.maybeTags })]);
+    assert.equal(recovered!.outcome, 'updated');
+    assert.deepEqual(kv.docs.get('secret/data/late2')!.versions.at(-1), { k: 'v2' });
+    // Without that record, an unmarked path with other data stays someone else's.
+    kv.docs.set('secret/data/late3', { versions: [{ k: 'x' }, { k: 'y' }], meta: {}, deleted: new Set() });
+    const [refused] = await later.writer.run([upsert('c', 'secret/data/late3', { k: 'v2' }, { maybeTags: lost!.maybeTags })]);
+    assert.equal(refused!.error?.reason, 'OwnershipConflict');
   });
 });

@@ -60,12 +60,21 @@ export class FakeClock implements Clock {
       const next = this.#timers.filter((t) => t.at <= until).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
       if (!next) break;
       this.#timers = this.#timers.filter((t) => t !== next);
-      this.#now = next.at;
+      // Overdue timers (after a jump) fire late, at the current time: time never runs backwards.
+      this.#now = Math.max(this.#now, next.at);
       next.fn();
       await settle();
     }
     this.#now = until;
     await settle();
+  }
+
+  /**
+   * Moves time forward without firing anything, as when the process was
+   * frozen (SIGSTOP, a long pause): overdue timers fire on the next advance.
+   */
+  jump(ms: number): void {
+    this.#now += ms;
   }
 
   /** Advances in steps until `done()` holds or `limitMs` passes; resolves with the time taken. */

@@ -1,10 +1,10 @@
 // The kubeconfig context being shown. Pure.
-import type { ItemView, Totals } from '../../model/tree.ts';
+import { totalsText, type ItemView, type Totals } from '../tree.ts';
 
-export function contextView(context: string, totals: Totals): ItemView {
+export function contextView(context: string, totals: Totals, stale = false): ItemView {
   return {
     label: context || '(no context)',
-    description: `${totals.synced} synced · ${totals.failed} failed · ${totals.large} large`,
+    description: stale ? `stale · ${totalsText(totals)}` : totalsText(totals),
     icon: 'context',
     contextValue: 'vaultSync.context',
     collapsible: 'expanded',

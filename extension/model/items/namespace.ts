@@ -1,6 +1,6 @@
 // A namespace holding annotated resources. Pure.
 import type { ResourceState } from '../../../shared/state.ts';
-import type { ItemView } from '../../model/tree.ts';
+import type { ItemView } from '../tree.ts';
 
 export function namespaceView(namespace: string, states: readonly ResourceState[]): ItemView {
   const failed = states.filter((s) => s.status === 'Failed').length;
