@@ -101,7 +101,8 @@ async function main(): Promise<number> {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const metrics = createMetrics(registry);
   const controllerMetrics = createControllerMetrics(registry);
-  const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
+  // The pod name when the chart sets POD_NAME: under hostNetwork every pod's hostname is the node's.
+  const identity = `${process.env.POD_NAME || hostname()}_${randomUUID().slice(0, 8)}`;
   const abort = new AbortController();
 
   // The key that signs ledgers: every replica needs it before it can trust (or write) one.
