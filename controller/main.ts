@@ -155,7 +155,8 @@ async function main(): Promise<number> {
   const secrets = new SecretSource({ http, budget, maxBytesPerResource: config.maxBytesPerResource });
 
   // The reconciler's writes to Kubernetes obey the same fence as its Vault writes.
-  const fencedHttp = http.withWriteFence(() => manager.mayWrite());
+  // Status and ledger patches record what already happened in Vault: allowed while the lease is held.
+  const fencedHttp = http.withWriteFence(() => manager.mayRecord());
   const state = new StateStore();
   const status = new StatusWriter({ http: fencedHttp, instance: identity, log, metrics: controllerMetrics });
   let reconciler: Reconciler | undefined;

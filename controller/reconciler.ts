@@ -100,6 +100,10 @@ interface Subject {
   record: SyncRecord;
   /** The ledger's MAC verified: its versions and tags are facts. */
   trusted: boolean;
+  /** Our finalizer is not on the resource yet: it goes on with the first record (before the first write). */
+  finalizerPending: boolean;
+  /** The signed ledger as last patched by this reconcile (intent entries included). */
+  ledger: PathRecord[];
 }
 
 export class Reconciler {
@@ -136,7 +140,10 @@ export class Reconciler {
       label: resourceLabel(key.kind, key.namespace, key.name),
       ctx: { namespace: key.namespace, name: key.name, kind: key.kind, cluster: config.cluster },
       trusted: isAuthentic(this.#d.ledgerKey, owner, view.metadata.uid, record),
+      finalizerPending: !(view.metadata.finalizers ?? []).includes(FINALIZER),
+      ledger: [],
     };
+    subject.ledger = subject.trusted ? [...record.paths] : [];
     if (record.paths.length > 0 && !subject.trusted && record.v === 2) {
       this.#d.controllerMetrics?.ledgerRejected.inc();
       this.#d.log.warn('ledger annotation failed authentication; using Vault as the only truth', { kind: key.kind, namespace: key.namespace, name: key.name });
@@ -162,7 +169,6 @@ export class Reconciler {
       await this.#fail(subject, parsed.errors[0]!, parsed.errors, log);
       return {};
     }
-    if (!hasFinalizer) this.#d.cache.recordOwnWrite(key.kind, key.namespace, key.name, await this.#d.status.patch(key, { finalizer: 'add' }));
     return this.#sync(subject, parsed.spec, log);
   }
 
@@ -377,6 +383,7 @@ export class Reconciler {
           return { documents, upserts, secretVersions, ...(content ? { content } : {}), error: asSyncError(err, label) };
         }
         Object.assign(secretVersions, planned.secretVersions);
+        await this.#recordIntent(s, planned.documents);
         const ops = planned.documents.map((d) => this.#upsertOp(s, d, flags));
         upserts.push(...(await engine.writer.run(ops)));
         for (const d of planned.documents) documents.push({ path: formatPath(d.path), keys: Object.keys(d.payload.values), bytes: d.payload.bytes });
@@ -385,6 +392,36 @@ export class Reconciler {
       }
     }
     return { documents, upserts, secretVersions, ...(content ? { content } : {}) };
+  }
+
+  /**
+   * Before writing to paths the ledger does not know yet, records the intent:
+   * the finalizer (so cleanup will run) and, per new path, the data tag about
+   * to be sent (`try`). If the process dies between the Vault write and the
+   * final record, its successor finds the unmarked secret holding that data
+   * and knows it is ours, even after the Secret has changed since. Costs an
+   * apiserver patch, no Vault request; on a first sync it is the finalizer's
+   * patch, which was needed anyway.
+   */
+  async #recordIntent(s: Subject, documents: readonly PlannedDocument[]): Promise<void> {
+    const { engine } = this.#d;
+    const fresh = documents.filter((d) => s.ledger.find((p) => p.path === formatPath(d.path))?.ver === undefined);
+    if (fresh.length === 0 && !s.finalizerPending) return;
+    const paths = [...s.ledger];
+    for (const d of fresh) {
+      const path = formatPath(d.path);
+      const tag = engine.writer.dataTag(d.payload.values);
+      const i = paths.findIndex((p) => p.path === path);
+      const entry = i >= 0 ? paths[i]! : { path };
+      const next = { ...entry, try: [...(entry.try ?? []).filter((t) => t !== tag), tag].slice(-4) };
+      if (i >= 0) paths[i] = next;
+      else paths.push(next);
+    }
+    const signed = signRecord(this.#d.ledgerKey, s.owner, s.view.metadata.uid ?? '', { ...s.record, v: 2, paths });
+    const rv = await this.#d.status.patch(s.key, { annotations: { [STATUS_ANNOTATION.syncState]: formatSyncRecord(signed) }, finalizer: s.finalizerPending ? 'add' : undefined });
+    this.#d.cache.recordOwnWrite(s.key.kind, s.key.namespace, s.key.name, rv);
+    s.ledger = paths;
+    s.finalizerPending = false;
   }
 
   /** What the authenticated ledger says we wrote at a path, and which unanswered writes of ours may have landed. */
@@ -436,9 +473,11 @@ export class Reconciler {
       [STATUS_ANNOTATION.secretVersions]: formatSecretVersions(versions),
       [STATUS_ANNOTATION.syncState]: formatSyncRecord(signed),
     }, st.lastSync);
-    if (Object.keys(changes).length === 0) return;
-    const rv = await this.#d.status.patch(s.key, { annotations: changes });
+    const finalizer = s.finalizerPending && record.paths.length > 0 ? 'add' as const : undefined;
+    if (Object.keys(changes).length === 0 && !finalizer) return;
+    const rv = await this.#d.status.patch(s.key, { annotations: changes, finalizer });
     this.#d.cache.recordOwnWrite(s.key.kind, s.key.namespace, s.key.name, rv);
+    if (finalizer) s.finalizerPending = false;
   }
 
   async #fail(s: Subject, error: SyncError, all: SyncError[], log: Logger): Promise<void> {

@@ -195,6 +195,11 @@ export class BatchWriter {
     return this.#o.ledgerKey.contentTag(hash);
   }
 
+  /** The tag of a document's data alone (what a later read of the data can recompute): intent records, unanswered writes. */
+  dataTag(values: Record<string, string>): string {
+    return this.#v1Tag(values);
+  }
+
   /** Ownership markers waiting for spare throttle budget. */
   get pendingMarkers(): number {
     return this.#markers.pending;
