@@ -19,6 +19,7 @@ import type { Registry } from 'prom-client';
 import { ENDPOINT, IDENTITY_HEADER, type HistoryResponse, type StateResponse } from '../shared/contract/state.ts';
 import type { KubeHttp } from '../shared/kube/http.ts';
 import type { Logger } from '../shared/log.ts';
+import type { ResourceKind } from '../shared/resources.ts';
 
 export interface Probe {
   ready(): { ready: boolean; checks: Record<string, boolean | string> };
@@ -26,7 +27,7 @@ export interface Probe {
 }
 
 /** Answers /history for one resource; undefined when the controller does not track it. */
-export type HistorySource = (kind: 'Deployment' | 'Secret', namespace: string, name: string) => Promise<HistoryResponse | undefined>;
+export type HistorySource = (kind: ResourceKind, namespace: string, name: string) => Promise<HistoryResponse | undefined>;
 
 type Verdict = 'allowed' | 'unauthenticated' | 'forbidden';
 
@@ -244,7 +245,7 @@ export function metricsServer(opts: { registry: Registry; probe: Probe; access: 
 // Kubernetes object names: DNS subdomains (Secrets) or labels (Deployments); the subdomain rule covers both.
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-function historyQuery(q: URLSearchParams): { kind: 'Deployment' | 'Secret'; namespace: string; name: string } | undefined {
+function historyQuery(q: URLSearchParams): { kind: ResourceKind; namespace: string; name: string } | undefined {
   const kind = q.get('kind');
   const namespace = q.get('namespace') ?? '';
   const name = q.get('name') ?? '';

@@ -25,7 +25,7 @@ import { Manager } from './manager.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
-import { formatKey, isTracked, resourceLabel } from './resources.ts';
+import { resourceKey, isTracked, resourceLabel } from '../shared/resources.ts';
 import { stateResponse } from './state-response.ts';
 import { StateStore } from './state-store.ts';
 import { StatusWriter } from './status.ts';
@@ -227,7 +227,7 @@ async function main(): Promise<number> {
         vault: { addr: config.vault.addr, ...engine.client.authStatus() },
         counts: cache.counts(),
         tracked: [...cache.tracked()].map(({ kind, view }) => ({ kind, namespace: view.metadata.namespace ?? '', name: view.metadata.name ?? '', annotations: view.metadata.annotations })),
-        extras: (kind, namespace, name) => state.get(formatKey({ kind, namespace, name })),
+        extras: (kind, namespace, name) => state.get(resourceKey({ kind, namespace, name })),
       });
     },
   };

@@ -29,7 +29,7 @@ import { isAuthentic, signRecord, type LedgerKey } from '../shared/ledger.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { parseVaultPath, formatPath, logicalCandidates, type PolicyContext } from '../shared/paths.ts';
-import { plan, planMode, plannedPaths, secretsNeeded, type NeededSecret, type PlannedDocument, type SecretSnapshot, type SyncKind } from '../shared/plan.ts';
+import { plan, planMode, plannedPaths, secretsNeeded, type NeededSecret, type PlannedDocument, type SecretSnapshot } from '../shared/plan.ts';
 import {
   FINALIZER, STATUS_ANNOTATION, formatSecretVersions, formatSyncRecord, parseSecretVersions, parseSyncRecord,
   type PathRecord, type SyncRecord,
@@ -40,12 +40,13 @@ import type { Known } from '../shared/write-decision.ts';
 import { configFingerprint, contentFingerprint, decideSync } from './decide.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { ledgerAfter, statusChanges, syncMessage, type DocumentSummary } from './outcome.ts';
-import { parseKey, resourceLabel, type DeploymentView, type ResourceKey, type ResourceView } from './resources.ts';
+import { parseResourceKey, resourceLabel, type DeploymentView, type ResourceRef, type ResourceView } from '../shared/resources.ts';
 import type { SecretBatch, SecretSource } from './secret-source.ts';
 import type { StateStore } from './state-store.ts';
 import type { EventSpec, StatusWriter } from './status.ts';
 import type { ClusterCache } from './watch.ts';
 import type { HandlerResult } from './queue.ts';
+import type { ResourceKind } from '../shared/resources.ts';
 
 export interface ReconcilerConfig {
   cluster: string;
@@ -91,7 +92,7 @@ function preserveFlag(annotations: Record<string, string> | undefined, record: S
 
 /** Everything one reconcile knows about its resource. */
 interface Subject {
-  key: ResourceKey;
+  key: ResourceRef;
   keyText: string;
   view: ResourceView;
   label: string;
@@ -113,8 +114,8 @@ export class Reconciler {
   /** When each key last forced a write (rotation-check disabled), for the floor. */
   readonly #forcedAt = new Map<string, number>();
   /** Secrets discovered per key, for the secrets_discovered gauge (totals kept as they change). */
-  readonly #discovered = new Map<string, { kind: SyncKind; count: number }>();
-  readonly #discoveredTotals: Record<SyncKind, number> = { Deployment: 0, Secret: 0 };
+  readonly #discovered = new Map<string, { kind: ResourceKind; count: number }>();
+  readonly #discoveredTotals: Record<ResourceKind, number> = { Deployment: 0, Secret: 0 };
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -125,7 +126,7 @@ export class Reconciler {
   }
 
   async reconcile(keyText: string): Promise<HandlerResult> {
-    const key = parseKey(keyText);
+    const key = parseResourceKey(keyText);
     const view = key.kind === 'Deployment' ? this.#d.cache.deployment(key.namespace, key.name) : this.#d.cache.secret(key.namespace, key.name);
     if (!view) {
       this.#forget(keyText);
@@ -543,7 +544,7 @@ export class Reconciler {
     this.#d.state.delete(keyText);
   }
 
-  #setDiscovered(keyText: string, entry: { kind: SyncKind; count: number } | undefined): void {
+  #setDiscovered(keyText: string, entry: { kind: ResourceKind; count: number } | undefined): void {
     const before = this.#discovered.get(keyText);
     if (before?.kind === entry?.kind && before?.count === entry?.count) return;
     if (before) this.#discoveredTotals[before.kind] -= before.count;

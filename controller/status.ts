@@ -11,7 +11,7 @@ import { ACCEPT_METADATA, STRATEGIC_MERGE_PATCH, isKubeError, type KubeHttp } fr
 import type { Logger } from '../shared/log.ts';
 import { FINALIZER } from '../shared/state.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import { objectPath, type ResourceKey } from './resources.ts';
+import { objectPath, type ResourceRef } from '../shared/resources.ts';
 
 export type EventReason =
   | 'Synced' | 'Cleaned' | 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict' | 'LargeSecret';
@@ -52,7 +52,7 @@ export class StatusWriter {
    * finalizer. Resolves with the new resourceVersion, or undefined if the
    * object is gone.
    */
-  async patch(key: ResourceKey, change: { annotations?: Record<string, string | null>; finalizer?: 'add' | 'remove' }): Promise<string | undefined> {
+  async patch(key: ResourceRef, change: { annotations?: Record<string, string | null>; finalizer?: 'add' | 'remove' }): Promise<string | undefined> {
     const metadata: Record<string, unknown> = {};
     if (change.annotations && Object.keys(change.annotations).length) metadata.annotations = change.annotations;
     if (change.finalizer === 'add') metadata.finalizers = [FINALIZER];
@@ -73,7 +73,7 @@ export class StatusWriter {
   }
 
   /** Emits an Event about the resource unless the same one went out in the last ten minutes. */
-  async event(key: ResourceKey, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
+  async event(key: ResourceRef, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
     const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
     const resource = `${key.kind}/${key.namespace}/${key.name}`;
     const digest = createHash('sha1').update(`${spec.reason}|${note}`).digest('base64');
@@ -110,7 +110,7 @@ export class StatusWriter {
   }
 
   /** Forgets dedupe entries of a resource (after cleanup). */
-  forget(key: ResourceKey): void {
+  forget(key: ResourceRef): void {
     const seen = this.#recent.get(`${key.kind}/${key.namespace}/${key.name}`);
     if (!seen) return;
     this.#recentCount -= seen.size;

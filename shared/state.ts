@@ -1,3 +1,4 @@
+import type { ResourceKind } from './resources.ts';
 // The sync state the controller records on each resource (as annotations)
 // and serves on /state, and that the VS Code extension renders. Pure.
 //
@@ -161,7 +162,7 @@ export function formatSecretVersions(versions: Record<string, string>): string {
 
 /** What a tool needs to show one resource, read from its annotations. */
 export interface ResourceState {
-  kind: 'Deployment' | 'Secret';
+  kind: ResourceKind;
   namespace: string;
   name: string;
   /** Pending: managed, but not synced since the last change or resync request. */

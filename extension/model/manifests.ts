@@ -7,6 +7,7 @@
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Node as YamlNode, type Pair } from 'yaml';
 import type { PodSpecLike } from '../../shared/discovery.ts';
 import { formatBytes, shortMessage, type TrackedResource } from './tree.ts';
+import type { ResourceKind } from '../../shared/resources.ts';
 
 export interface Position { line: number; character: number }
 export interface Span { start: Position; end: Position }
@@ -22,7 +23,7 @@ export interface AnnotationEntry {
 }
 
 export interface ManifestResource {
-  kind: 'Deployment' | 'Secret';
+  kind: ResourceKind;
   name: string;
   namespace?: string;
   /** 0-based line of `name:` under metadata. */
@@ -142,7 +143,7 @@ export interface ManifestProblem {
 }
 
 /** Pure: which live-state diagnostics (failed, large, configuration warnings) a manifest gets (namespace defaults to the only match by name). */
-export function problemsFor(resources: ManifestResource[], lookup: (kind: string, name: string, namespace?: string) => TrackedResource | undefined): ManifestProblem[] {
+export function problemsFor(resources: ManifestResource[], lookup: (kind: ResourceKind, name: string, namespace?: string) => TrackedResource | undefined): ManifestProblem[] {
   const out: ManifestProblem[] = [];
   for (const r of resources) {
     if (!r.annotations.some((a) => a.name === 'vault-sync.io/path')) continue;
