@@ -20,9 +20,7 @@ import { logicalCandidates, parseVaultPath, type VaultPath } from '../shared/pat
 import { plannedPaths } from '../shared/plan.ts';
 import { parseSyncRecord, STATUS_ANNOTATION } from '../shared/state.ts';
 import { ownerId } from '../shared/vault/ownership.ts';
-import type { DeploymentView, ResourceView } from '../shared/resources.ts';
-import { resourceLabel } from '../shared/resources.ts';
-import type { ResourceKind } from '../shared/resources.ts';
+import { resourceLabel, type DeploymentView, type ResourceKind, type ResourceView } from '../shared/resources.ts';
 
 export function resourceClaims(kind: ResourceKind, view: ResourceView, opts: { cluster: string; key: LedgerKey }): string[] {
   const namespace = view.metadata.namespace ?? '';

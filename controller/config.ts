@@ -7,7 +7,7 @@
 // environment variable: VSO_<FLAG_NAME> (e.g. VSO_RATE_LIMIT), and the Vault
 // ones the standard VAULT_* names as well. Flags win over the environment.
 import { parseGoDuration } from '../shared/duration.ts';
-import { parsePathPolicy, DEFAULT_PATH_POLICY } from '../shared/paths.ts';
+import { parsePathPolicy, segmentProblem, DEFAULT_PATH_POLICY, type PathPolicy } from '../shared/paths.ts';
 import type { AuthConfig } from '../shared/vault/auth.ts';
 import { DEFAULT_SERVICE_ACCOUNT_TOKEN_FILE } from '../shared/vault/auth.ts';
 import type { LogLevel } from '../shared/log.ts';
@@ -42,7 +42,8 @@ export interface ControllerConfig {
   queueBackoff: { baseMs: number; maxMs: number };
   largeSecretBytes: number;
   maxSecretBytes: number;
-  pathPolicy: string;
+  /** --path-policy, parsed once here. */
+  pathPolicy: PathPolicy;
   adoptPolicy: 'never' | 'always';
   /** Namespaces whose resources may use vault-sync.io/adopt ("*" = all). */
   adoptNamespaces: string[];
@@ -229,9 +230,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     auth = { method, mount: get('vault-auth-path') === 'kubernetes' ? 'approle' : get('vault-auth-path'), roleId: get('vault-approle-role-id'), secretIdFile: get('vault-approle-secret-id-file') || undefined };
   }
 
-  const pathPolicy = get('path-policy');
+  let pathPolicy: PathPolicy;
   try {
-    parsePathPolicy(pathPolicy);
+    pathPolicy = parsePathPolicy(get('path-policy'));
   } catch (err) {
     throw new FlagError((err as Error).message);
   }
@@ -239,7 +240,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const maxSecretBytes = parseSize(get('max-secret-size'), '--max-secret-size');
   if (maxSecretBytes < largeSecretBytes) throw new FlagError('--max-secret-size must not be below --large-secret-threshold');
   const clusterName = get('cluster-name');
-  if (clusterName && !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(clusterName)) throw new FlagError(`--cluster-name: "${clusterName}" must be one Vault path segment (letters, digits, "_", "-", ".")`);
+  const clusterProblem = clusterName ? segmentProblem(clusterName) : undefined;
+  if (clusterProblem) throw new FlagError(`--cluster-name: "${clusterName}" must be one Vault path segment (letters, digits, "_", "-", ".", not starting with "."): it ${clusterProblem}`);
   const leaseDurationMs = duration('leader-elect-lease-duration');
   const renewDeadlineMs = duration('leader-elect-renew-deadline');
   const retryPeriodMs = duration('leader-elect-retry-period');

@@ -14,9 +14,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
-import { DEFAULT_PATH_POLICY, parsePathPolicy, type VaultPath } from '../shared/paths.ts';
 import { readResourceState } from '../shared/state.ts';
-import { readHistory } from '../shared/vault/history.ts';
 import { VERSION } from '../shared/version.ts';
 import { FlagError, parseConfig, usage, type ControllerConfig } from './config.ts';
 import { listen, metricsServer, probeServer, RequestAuthorizer, type HistorySource, type Probe } from './http.ts';
@@ -29,7 +27,7 @@ import { resourceKey, isTracked, resourceLabel } from '../shared/resources.ts';
 import { stateResponse } from './state-response.ts';
 import { StateStore } from './state-store.ts';
 import { StatusWriter } from './status.ts';
-import { ClusterCache } from './watch.ts';
+import { ClusterCache } from './cluster-cache.ts';
 import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resourceClaims } from './claims.ts';
@@ -192,8 +190,8 @@ async function main(): Promise<number> {
   const manager = new Manager({
     cache, queue, identity, log,
     vault: {
-      authenticated: () => engine.client.authStatus().authenticated,
-      ensureLogin: () => engine.client.ensureLogin(),
+      authenticated: () => engine.authStatus().authenticated,
+      ensureLogin: () => engine.ensureLogin(),
       async abort() {
         abort.abort();
         await engine.stop();
@@ -224,7 +222,7 @@ async function main(): Promise<number> {
         clusterName: config.clusterName,
         queue: { depth: queue.depth(), inFlight: queue.inFlight() },
         watches: cache.health(),
-        vault: { addr: config.vault.addr, ...engine.client.authStatus() },
+        vault: { addr: config.vault.addr, ...engine.authStatus() },
         counts: cache.counts(),
         tracked: [...cache.tracked()].map(({ kind, view }) => ({ kind, namespace: view.metadata.namespace ?? '', name: view.metadata.name ?? '', annotations: view.metadata.annotations })),
         extras: (kind, namespace, name) => state.get(resourceKey({ kind, namespace, name })),
@@ -233,13 +231,12 @@ async function main(): Promise<number> {
   };
 
   // KV version history of one tracked resource's ledger paths (metadata only), for the extension's timeline.
-  const historyDeps = { client: engine.client, resolveMount: (p: VaultPath, r: string) => engine.kv.resolveMount(p, r), policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY) };
   const history: HistorySource = async (kind, namespace, name) => {
     const view = kind === 'Deployment' ? cache.deployment(namespace, name) : cache.secret(namespace, name);
     if (!view || !isTracked(view.metadata)) return undefined;
     const { paths } = readResourceState(kind, namespace, name, view.metadata.annotations);
     const resource = { kind, namespace, name, cluster: config.clusterName, label: resourceLabel(kind, namespace, name) };
-    return { kind, namespace, name, paths: await readHistory(historyDeps, resource, paths.map((p) => p.path)) };
+    return { kind, namespace, name, paths: await engine.history(resource, paths.map((p) => p.path)) };
   };
 
   const authorizer = new RequestAuthorizer(http, log);

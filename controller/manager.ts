@@ -34,7 +34,7 @@
 // Time comes from an injected Clock.
 import { systemClock, type Clock, type Timer } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
-import type { WatchHealthSummary } from './watch.ts';
+import type { WatchHealthSummary } from './cluster-cache.ts';
 
 /** What the manager needs of the leader elector (controller/lease.ts). */
 export interface Elector {

@@ -132,11 +132,6 @@ export class WorkQueue {
     this.#timers.set(key, { at, timer });
   }
 
-  /** Consecutive failures of a key (0 after a success). */
-  failures(key: string): number {
-    return this.#failures.get(key) ?? 0;
-  }
-
   start(): void {
     for (let i = 0; i < this.#o.concurrency; i++) this.#workers.push(this.#work());
   }

@@ -21,9 +21,9 @@
 //
 // Retryable failures throw (the queue backs off); terminal ones are recorded
 // and return. Cleanup failures keep the finalizer, so nothing is orphaned.
-import { ANNOTATION, parseSyncAnnotations, type SyncSpec } from '../shared/annotations.ts';
+import { ANNOTATION, parseSyncAnnotations, preserveOnDeleteOf, type SyncSpec } from '../shared/annotations.ts';
 import { ConfigError, SyncError, asSyncError } from '../shared/errors.ts';
-import type { Engine } from '../shared/engine.ts';
+import type { SyncEngine } from '../shared/engine.ts';
 import type { KubeHttp } from '../shared/kube/http.ts';
 import { isAuthentic, signRecord, type LedgerKey } from '../shared/ledger.ts';
 import type { Logger } from '../shared/log.ts';
@@ -40,13 +40,12 @@ import type { Known } from '../shared/write-decision.ts';
 import { configFingerprint, contentFingerprint, decideSync } from './decide.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { ledgerAfter, statusChanges, syncMessage, type DocumentSummary } from './outcome.ts';
-import { parseResourceKey, resourceLabel, type DeploymentView, type ResourceRef, type ResourceView } from '../shared/resources.ts';
+import { parseResourceKey, resourceLabel, RESOURCE_KINDS, type DeploymentView, type ResourceKind, type ResourceRef, type ResourceView } from '../shared/resources.ts';
 import type { SecretBatch, SecretSource } from './secret-source.ts';
 import type { StateStore } from './state-store.ts';
 import type { EventSpec, StatusWriter } from './status.ts';
-import type { ClusterCache } from './watch.ts';
+import type { ClusterCache } from './cluster-cache.ts';
 import type { HandlerResult } from './queue.ts';
-import type { ResourceKind } from '../shared/resources.ts';
 
 export interface ReconcilerConfig {
   cluster: string;
@@ -63,7 +62,7 @@ export interface ReconcilerConfig {
 export interface ReconcilerDeps {
   http: KubeHttp;
   cache: ClusterCache;
-  engine: Engine;
+  engine: SyncEngine;
   secrets: SecretSource;
   ledgerKey: LedgerKey;
   status: StatusWriter;
@@ -83,11 +82,7 @@ function failureEvent(err: SyncError): EventSpec {
 
 /** preserve-on-delete from the annotation if readable, else what the last sync recorded. */
 function preserveFlag(annotations: Record<string, string> | undefined, record: SyncRecord): boolean {
-  const raw = annotations?.[ANNOTATION.preserveOnDelete]?.trim().toLowerCase();
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  if (raw !== undefined) return true; // unreadable: keep the data
-  return record.preserve ?? false;
+  return preserveOnDeleteOf(annotations)?.preserve ?? record.preserve ?? false;
 }
 
 /** Everything one reconcile knows about its resource. */
@@ -260,7 +255,7 @@ export class Reconciler {
       const wanted = new Set(run.error ? plannedPaths({ resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec }).map(formatPath) : documents.map((d) => d.path));
       const stale = record.paths.filter((p) => !wanted.has(p.path));
       // Write the new paths first, then clean the old ones: a failed write never leaves nothing behind.
-      const deletes = preserve || run.error ? undefined : await engine.writer.run(stale.map((p) => this.#deleteOp(s, p, adopt)));
+      const deletes = preserve || run.error ? undefined : await engine.run(stale.map((p) => this.#deleteOp(s, p, adopt)));
       const results = [...upserts, ...(deletes ?? [])];
       const newRecord: SyncRecord = {
         v: 2,
@@ -369,7 +364,7 @@ export class Reconciler {
         if (key.kind === 'Secret') {
           // Secret mode: our own annotation patch changes the Secret's resourceVersion but not its data.
           const own = batch.secrets.get(key.name);
-          content = own ? engine.writer.tag(contentHash(own)) : undefined;
+          content = own ? engine.tag(contentHash(own)) : undefined;
           const status = s.view.metadata.annotations?.[STATUS_ANNOTATION.status];
           if (!flags.force && !flags.verify && content === record.content && status === 'Synced' && s.trusted) return 'unchanged-secret';
         }
@@ -386,7 +381,7 @@ export class Reconciler {
         Object.assign(secretVersions, planned.secretVersions);
         await this.#recordIntent(s, planned.documents);
         const ops = planned.documents.map((d) => this.#upsertOp(s, d, flags));
-        upserts.push(...(await engine.writer.run(ops)));
+        upserts.push(...(await engine.run(ops)));
         for (const d of planned.documents) documents.push({ path: formatPath(d.path), keys: Object.keys(d.payload.values), bytes: d.payload.bytes });
       } finally {
         batch.reservation.release();
@@ -411,7 +406,7 @@ export class Reconciler {
     const paths = [...s.ledger];
     for (const d of fresh) {
       const path = formatPath(d.path);
-      const tag = engine.writer.dataTag(d.payload.values);
+      const tag = engine.dataTag(d.payload.values);
       const i = paths.findIndex((p) => p.path === path);
       const entry = i >= 0 ? paths[i]! : { path };
       const next = { ...entry, try: [...(entry.try ?? []).filter((t) => t !== tag), tag].slice(-4) };
@@ -510,7 +505,7 @@ export class Reconciler {
           unparseable.push(p);
         }
       }
-      const results = await engine.writer.run(ops);
+      const results = await engine.run(ops);
       const retryable = results.find((r) => r.error?.retryable)?.error;
       // Refused (not ours, or outside the policy) means not ours to clean: dropped, reported.
       const remaining = ops.filter((_, i) => results[i]!.error && !results[i]!.error!.wroteNothing).map((op) => record.paths.find((p) => p.path === op.id)!);
@@ -554,7 +549,7 @@ export class Reconciler {
     } else {
       this.#discovered.delete(keyText);
     }
-    for (const kind of ['Deployment', 'Secret'] as const) this.#d.metrics?.secretsDiscovered.set({ kind }, this.#discoveredTotals[kind]);
+    for (const kind of RESOURCE_KINDS) this.#d.metrics?.secretsDiscovered.set({ kind }, this.#discoveredTotals[kind]);
   }
 }
 

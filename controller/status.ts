@@ -8,13 +8,12 @@
 // ten minutes, so a failing resource does not flood the API.
 import { createHash, randomBytes } from 'node:crypto';
 import { ACCEPT_METADATA, STRATEGIC_MERGE_PATCH, isKubeError, type KubeHttp } from '../shared/kube/http.ts';
+import type { EventReason } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { FINALIZER } from '../shared/state.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import { objectPath, type ResourceRef } from '../shared/resources.ts';
+import { apiVersionOf, objectPath, resourceKey, type ResourceRef } from '../shared/resources.ts';
 
-export type EventReason =
-  | 'Synced' | 'Cleaned' | 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict' | 'LargeSecret';
 
 export interface EventSpec {
   reason: EventReason;
@@ -75,7 +74,7 @@ export class StatusWriter {
   /** Emits an Event about the resource unless the same one went out in the last ten minutes. */
   async event(key: ResourceRef, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
     const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
-    const resource = `${key.kind}/${key.namespace}/${key.name}`;
+    const resource = resourceKey(key);
     const digest = createHash('sha1').update(`${spec.reason}|${note}`).digest('base64');
     let seen = this.#recent.get(resource);
     const last = seen?.get(digest);
@@ -99,7 +98,7 @@ export class StatusWriter {
           reason: spec.reason,
           type: spec.type,
           note,
-          regarding: { apiVersion: key.kind === 'Deployment' ? 'apps/v1' : 'v1', kind: key.kind, namespace: key.namespace, name: key.name, uid },
+          regarding: { apiVersion: apiVersionOf(key.kind), kind: key.kind, namespace: key.namespace, name: key.name, uid },
         },
       });
       this.#metrics?.events.inc({ reason: spec.reason });
@@ -111,10 +110,10 @@ export class StatusWriter {
 
   /** Forgets dedupe entries of a resource (after cleanup). */
   forget(key: ResourceRef): void {
-    const seen = this.#recent.get(`${key.kind}/${key.namespace}/${key.name}`);
+    const seen = this.#recent.get(resourceKey(key));
     if (!seen) return;
     this.#recentCount -= seen.size;
-    this.#recent.delete(`${key.kind}/${key.namespace}/${key.name}`);
+    this.#recent.delete(resourceKey(key));
   }
 
   #sweep(now: number): void {

@@ -14,11 +14,10 @@ import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node'
 import { ANNOTATION } from '../shared/annotations.ts';
 import { ENDPOINT, IDENTITY_HEADER, type HistoryResponse } from '../shared/contract/state.ts';
 import { ACCEPT_JSON, ACCEPT_METADATA, ACCEPT_METADATA_LIST, KubeHttp, KubeHttpError, MERGE_PATCH } from '../shared/kube/http.ts';
-import { collectionPath, groupOf, objectPath, pluralOf, trimMeta } from '../shared/resources.ts';
+import { collectionPath, groupOf, objectPath, pluralOf, RESOURCE_KINDS, trimMeta, type ResourceKind } from '../shared/resources.ts';
 import { Reflector, type Projected } from '../shared/kube/reflector.ts';
 import { watchProblem, type Problem } from './model/connection.ts';
 import type { EventRow } from './model/timeline.ts';
-import type { ResourceKind } from '../shared/resources.ts';
 
 
 export interface ConnectionSettings {
@@ -134,7 +133,7 @@ export class ClusterConnection {
     };
     const starts: Promise<void>[] = [];
     let fallback: string[] | undefined;
-    for (const kind of ['Deployment', 'Secret'] as const) {
+    for (const kind of RESOURCE_KINDS) {
       if (this.settings.namespaces.length) {
         this.scopes[kind] = this.settings.namespaces;
       } else if (await this.#mayListAll(kind)) {

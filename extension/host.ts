@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { ENDPOINT } from '../shared/contract/state.ts';
 import { KubeHttpError } from '../shared/kube/http.ts';
 import { ClusterConnection, errorText, type ConnectionSettings } from './cluster.ts';
-import type { ResourceKind } from '../shared/resources.ts';
+import { resourceKey, type ResourceKind } from '../shared/resources.ts';
 import { ManifestDiagnostics } from './diagnostics.ts';
 import { controllerProblem, initialConnection, kubeconfigProblem, type ConnectionState, type Problem } from './model/connection.ts';
 import { scrape, summarise, type ControllerState, type ControllerSummary, type MetricsScrape } from './model/controller.ts';
@@ -16,7 +16,6 @@ import { SyncStatusBar } from './statusbar.ts';
 import { ControllerProvider } from './views/controller-provider.ts';
 import { ResourcesProvider } from './views/resources-provider.ts';
 import { WarningsProvider } from './views/warnings-provider.ts';
-import { resourceKey } from '../shared/resources.ts';
 
 export function readSettings(): ConnectionSettings & { refreshSeconds: number } {
   const c = vscode.workspace.getConfiguration('vaultSync');

@@ -1,18 +1,26 @@
 // Wires the sync engine together: one throttle, one Vault client, one KV
 // store and one batch writer, sharing one metrics set. Hosts (controller,
-// benchmarks, tests) build the engine here instead of repeating the wiring.
+// benchmarks, tests) build the engine here instead of repeating the wiring,
+// and see only the operations below: the parts stay private, so every
+// request keeps going through the one throttle and the one fence.
+//   SyncEngine  what the reconciler needs (batched writes, content tags);
+//               a test can stand in for it with a plain object
+//   Engine      adds what the controller's wiring needs (login, readiness,
+//               history reads for /history, marker drain, stop)
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.ts';
 import { LedgerKey } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { parsePathPolicy, DEFAULT_PATH_POLICY } from './paths.ts';
+import { parsePathPolicy, DEFAULT_PATH_POLICY, type PathPolicy, type PolicyContext } from './paths.ts';
+import type { PathHistoryWire } from './contract/state.ts';
 import type { BackoffPolicy } from './retry.ts';
-import { createThrottle, type Throttle } from './throttle.ts';
-import { VaultClient, type VaultConnection } from './vault/client.ts';
+import { createThrottle } from './throttle.ts';
+import { VaultClient, type AuthStatus, type VaultConnection } from './vault/client.ts';
+import { readHistory } from './vault/history.ts';
 import type { AuthConfig, FileReader } from './vault/auth.ts';
 import { KvStore, type KvOperations } from './vault/kv.ts';
-import { BatchWriter } from './writer.ts';
+import { BatchWriter, type OpResult, type WriteOp } from './writer.ts';
 
 export interface EngineConfig {
   connection: VaultConnection;
@@ -29,7 +37,8 @@ export interface EngineConfig {
   largeSecretBytes?: number;
   maxSecretBytes?: number;
   deleteMode?: 'all' | 'latest';
-  pathPolicy?: string;
+  /** Parsed once by the host (parsePathPolicy); default: every path. */
+  pathPolicy?: PathPolicy;
   registry?: Registry;
   /** Share an existing metrics set (several engines in one process, e.g. tests). */
   metrics?: Metrics;
@@ -47,12 +56,23 @@ export interface EngineConfig {
   clock?: Clock;
 }
 
-export interface Engine {
-  throttle: Throttle;
-  client: VaultClient;
-  kv: KvStore;
-  writer: BatchWriter;
-  metrics: Metrics | undefined;
+export interface SyncEngine {
+  /** Runs ops in batches through the throttle; one failure never sinks the batch. */
+  run(ops: readonly WriteOp[]): Promise<OpResult[]>;
+  /** The keyed content tag of an unkeyed hash (ledger.ts). */
+  tag(hash: string): string;
+  /** The keyed tag of a document's values, as recorded in the ledger. */
+  dataTag(values: Record<string, string>): string;
+}
+
+export interface Engine extends SyncEngine {
+  readonly metrics: Metrics | undefined;
+  authStatus(): AuthStatus;
+  ensureLogin(): Promise<void>;
+  /** KV version history (metadata only) of a resource's ledger paths, on the background lane. */
+  history(resource: PolicyContext & { label: string }, paths: readonly string[]): Promise<PathHistoryWire[]>;
+  /** Resolves once queued ownership markers are written (or given up). */
+  markersIdle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,12 +101,13 @@ export function createEngine(config: EngineConfig): Engine {
     fence: config.fence, clock: config.clock,
   });
   const kv = new KvStore(client, { log: config.log, clock: config.clock });
+  const policy = config.pathPolicy ?? parsePathPolicy(DEFAULT_PATH_POLICY);
   const writer = new BatchWriter({
     kv: config.decorateKv ? config.decorateKv(kv) : kv,
     ledgerKey: config.ledgerKey ?? LedgerKey.ephemeral(),
     clusterId: config.clusterId,
     clock: config.clock,
-    policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY),
+    policy,
     batchSize: config.batchSize,
     backoff: config.backoff,
     largeSecretBytes: config.largeSecretBytes,
@@ -97,8 +118,16 @@ export function createEngine(config: EngineConfig): Engine {
     signal: config.signal,
   });
   if (metrics) metrics.throttleProbes.markersPending = () => writer.pendingMarkers;
+  const historyDeps = { client, resolveMount: kv.resolveMount.bind(kv), policy };
   return {
-    throttle, client, kv, writer, metrics,
+    metrics,
+    run: (ops) => writer.run(ops),
+    tag: (hash) => writer.tag(hash),
+    dataTag: (values) => writer.dataTag(values),
+    authStatus: () => client.authStatus(),
+    ensureLogin: () => client.ensureLogin(),
+    history: (resource, paths) => readHistory(historyDeps, resource, paths),
+    markersIdle: () => writer.markersIdle(),
     async stop() {
       writer.stop();
       client.stop();

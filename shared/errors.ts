@@ -47,8 +47,16 @@ const PREFLIGHT: ReadonlySet<ErrorReason> = new Set<ErrorReason>([
   'InvalidConfig', 'PathDenied', 'SecretNotFound', 'KeyMissing', 'DuplicateKey', 'OwnershipConflict', 'Oversize',
 ]);
 
-/** Kubernetes Event reasons the controller emits for failures. */
-export type FailureEventReason = 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict';
+/** Kubernetes Event reasons the controller emits for failures; also what the ledger and /state record of the last failure. */
+export const FAILURE_EVENT_REASONS = ['SyncFailed', 'SecretNotFound', 'KeyMissing', 'InvalidConfig', 'PathDenied', 'OwnershipConflict'] as const;
+export type FailureEventReason = (typeof FAILURE_EVENT_REASONS)[number];
+
+/** Every Event reason: the failures above, and the three reports that are not failures. */
+export type EventReason = FailureEventReason | 'Synced' | 'Cleaned' | 'LargeSecret';
+
+export function isFailureEventReason(value: unknown): value is FailureEventReason {
+  return (FAILURE_EVENT_REASONS as readonly unknown[]).includes(value);
+}
 
 export class SyncError extends Error {
   readonly reason: ErrorReason;
@@ -147,7 +155,7 @@ export class OversizeError extends SyncError {
   constructor(path: string, bytes: number, limit: number) {
     super('Oversize', `the document for Vault path "${path}" is ${bytes} bytes, above the hard limit of ${limit} bytes`, {
       field: 'vault-sync.io/secrets',
-      fix: 'sync fewer keys to this path (select keys in vault-sync.io/secrets), or raise --max-secret-bytes if Vault accepts it',
+      fix: 'sync fewer keys to this path (select keys in vault-sync.io/secrets), or raise --max-secret-size if Vault accepts it',
     });
     this.name = 'OversizeError';
   }

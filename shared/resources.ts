@@ -13,7 +13,7 @@
 // for Deployments, the pod template's Secret references. Unmanaged
 // Deployments are not kept at all. This keeps memory flat with tens of
 // thousands of objects.
-import { ANNOTATION } from './annotations.ts';
+import { ANNOTATION, ANNOTATION_PREFIX } from './annotations.ts';
 import type { PodSpecLike } from './discovery.ts';
 import type { ObjectMeta, Projected } from './kube/reflector.ts';
 import { FINALIZER, STATUS_ANNOTATION } from './state.ts';
@@ -81,11 +81,9 @@ export function collectionPath(kind: ResourceKind, namespace: string | undefined
   return namespace ? `${base}/namespaces/${segment(namespace)}/${plural}` : `${base}/${plural}`;
 }
 
-const OURS = 'vault-sync.io/';
-
 export function trimMeta(meta: any): ObjectMeta {
   const annotations: Record<string, string> = {};
-  for (const [k, v] of Object.entries<string>(meta?.annotations ?? {})) if (k.startsWith(OURS)) annotations[k] = v;
+  for (const [k, v] of Object.entries<string>(meta?.annotations ?? {})) if (k.startsWith(ANNOTATION_PREFIX)) annotations[k] = v;
   return {
     name: meta?.name,
     namespace: meta?.namespace,

@@ -6,9 +6,8 @@
 // node it touched (plus its namespace when membership or totals change),
 // never the whole tree.
 import { ANNOTATION, parseSyncAnnotations } from '../../shared/annotations.ts';
-import { isTracked, resourceKey } from '../../shared/resources.ts';
+import { isTracked, resourceKey, type ResourceKind } from '../../shared/resources.ts';
 import { readResourceState, type ResourceState } from '../../shared/state.ts';
-import type { ResourceKind } from '../../shared/resources.ts';
 
 export interface ContextNode { kind: 'context'; id: string; context: string }
 export interface NamespaceNode { kind: 'namespace'; id: string; namespace: string }

@@ -93,14 +93,6 @@ export function encodeKeyList(prefix: string, keys: readonly string[]): Record<s
   return out;
 }
 
-export function decodeKeyList(prefix: string, meta: Record<string, string>): string[] {
-  return Object.entries(meta)
-    .filter(([k]) => k === prefix || k.startsWith(`${prefix}.`))
-    .flatMap(([, v]) => v.split(','))
-    .filter(Boolean)
-    .sort();
-}
-
 /** The base64 key-list entries of a custom_metadata map (all a later write needs to remember of it). */
 export function keyListEntries(meta: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};

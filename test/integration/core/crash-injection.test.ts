@@ -20,7 +20,7 @@ import { Reconciler } from '../../../controller/reconciler.ts';
 import { SecretSource } from '../../../controller/secret-source.ts';
 import { StateStore } from '../../../controller/state-store.ts';
 import { StatusWriter } from '../../../controller/status.ts';
-import { ClusterCache } from '../../../controller/watch.ts';
+import { ClusterCache } from '../../../controller/cluster-cache.ts';
 import { createNamespace, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
 import { adminVault, readOrUndefined } from '../support/vault.ts';
 import { TEST_LEDGER_KEY } from '../support/engine.ts';
@@ -141,7 +141,7 @@ async function drain(p: Process, settleMs = 300): Promise<'crashed' | 'idle'> {
       p.queue.add(key); // retryable: again, as the workqueue would
     }
     if (p.life.dead) return 'crashed';
-    await p.engine.writer.markersIdle();
+    await p.engine.markersIdle();
     if (p.life.dead) return 'crashed';
     quietSince = Date.now();
   }

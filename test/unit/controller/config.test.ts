@@ -39,7 +39,7 @@ describe('controller config: defaults', () => {
     assert.deepEqual(c.queueBackoff, { baseMs: 5, maxMs: 1_000_000 });
     assert.equal(c.largeSecretBytes, 1024 * 1024);
     assert.equal(c.maxSecretBytes, 16 * 1024 * 1024);
-    assert.equal(c.pathPolicy, '*');
+    assert.deepEqual(c.pathPolicy, [['*']]);
     assert.equal(c.adoptPolicy, 'never');
     assert.equal(c.deleteMode, 'all');
     assert.equal(c.version, false);
@@ -243,7 +243,7 @@ describe('controller config: validation', () => {
   });
 
   it('validates --path-policy', () => {
-    assert.equal(parseConfig(['--path-policy=secret/{cluster}/{namespace}/*,kv/data/{namespace}/{name}'], {}).pathPolicy, 'secret/{cluster}/{namespace}/*,kv/data/{namespace}/{name}');
+    assert.deepEqual(parseConfig(['--path-policy=secret/{cluster}/{namespace}/*,kv/data/{namespace}/{name}'], {}).pathPolicy, [['secret', '{cluster}', '{namespace}', '*'], ['kv', '{namespace}', '{name}']]);
     rejects(['--path-policy=secret/../sys/*'], {}, /--path-policy: template "secret\/\.\.\/sys\/\*"/);
     rejects(['--path-policy=secret//x'], {}, /--path-policy/);
     rejects(['--path-policy=secret/{owner}/*'], {}, /--path-policy/);

@@ -10,10 +10,9 @@ import { secretsNeeded } from '../shared/plan.ts';
 import { STATUS_ANNOTATION } from '../shared/state.ts';
 import { ClaimIndex } from './claims.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import type { ResourceKind } from '../shared/resources.ts';
 import {
   collectionPath, resourceKey, isTracked, projectDeployment, projectSecret, resourceLabel,
-  type DeploymentView, type SecretView,
+  type DeploymentView, type ResourceKind, type SecretView,
 } from '../shared/resources.ts';
 
 const STATUS_KEYS = new Set<string>(Object.values(STATUS_ANNOTATION));
@@ -132,7 +131,7 @@ export class ClusterCache {
     return lookup(this.#secrets, namespace, name);
   }
 
-  /** Every tracked object, for periodic full resyncs and the state endpoint. */
+  /** Every tracked object, for /state (periodic reconciles are per-resource timers, not a sweep). */
   *tracked(): Generator<{ kind: ResourceKind; view: DeploymentView | SecretView }> {
     for (const r of this.#deployments) for (const view of r.store.values()) yield { kind: 'Deployment', view };
     for (const r of this.#secrets) {

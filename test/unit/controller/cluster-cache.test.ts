@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { deploymentChangeMatters, referencedSecrets } from '../../../controller/watch.ts';
+import { deploymentChangeMatters, referencedSecrets } from '../../../controller/cluster-cache.ts';
 import { projectDeployment, type DeploymentView } from '../../../shared/resources.ts';
 
 /** A full Deployment as the API returns it. */
