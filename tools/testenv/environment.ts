@@ -40,7 +40,7 @@ export async function startEnvironment(opts: { dir?: string } = {}): Promise<Tes
   mkdirSync(dir, { recursive: true });
   // A previous run in the same place that was SIGKILLed left servers behind.
   reapOrphans(pidFileFor(dir));
-  trackPidsIn(pidFileFor(dir));
+  const untrack = trackPidsIn(pidFileFor(dir));
 
   const [kube, vault] = await Promise.all([
     startKube({ dir: join(dir, 'kube'), etcdBin: bins.etcd, apiserverBin: bins.kubeApiserver }),
@@ -58,6 +58,7 @@ export async function startEnvironment(opts: { dir?: string } = {}): Promise<Tes
     vault,
     async stop(stopOpts = {}) {
       await Promise.all([vault.stop(), kube.stop()]);
+      untrack();
       if (!stopOpts.keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -20,18 +20,21 @@ export interface ManagedProcess {
 
 const live = new Set<ManagedProcess>();
 let hooksInstalled = false;
-let pidFile: string | undefined;
+// Every environment this process started records all of its live children:
+// a test may start a second environment beside the run's shared one, and
+// after a hard kill either file is enough to reap everything.
+const pidFiles = new Set<string>();
 
-/** Records pids of live children in `file`, for reaping after a hard kill. */
-export function trackPidsIn(file: string): void {
-  pidFile = file;
+/** Records pids of live children in `file`, for reaping after a hard kill; returns the way to stop. */
+export function trackPidsIn(file: string): () => void {
+  pidFiles.add(file);
   writePidFile();
+  return () => { pidFiles.delete(file); };
 }
 
 function writePidFile(): void {
-  if (!pidFile) return;
   const pids = [...live].map((p) => p.child.pid).filter((p): p is number => p !== undefined);
-  writeFileSync(pidFile, JSON.stringify({ owner: process.pid, pids }));
+  for (const file of pidFiles) writeFileSync(file, JSON.stringify({ owner: process.pid, pids }));
 }
 
 /** Kills servers listed in a pid file whose owning process no longer runs. */

@@ -14,12 +14,17 @@
 //   - kubectl describe of the annotated Deployment shows our Events;
 //   - the machine's sysctls and fixed paths are untouched (kubelet wrote the
 //     nodes' own copies), and the nodes' cgroups are gone after the stop.
+// Its own apiserver and OpenBao, not the run's shared ones: the
+// controller-manager it starts would otherwise make pods for every Deployment
+// the other suites left behind (the live fuzz alone leaves hundreds), and
+// those fill both nodes' 110 pod slots before the chart's pods are scheduled.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
 import { KubeHttp, MERGE_PATCH } from '../../../shared/kube/http.ts';
 import { IMAGE_NAME, readBuiltImage } from '../../../tools/image.ts';
 import { requireNodeBinaries } from '../../../tools/testenv/node-binaries.ts';
@@ -28,8 +33,8 @@ import { tailLog } from '../../../tools/testenv/processes.ts';
 import { baoApi } from '../../../tools/testenv/openbao.ts';
 import { enableKubernetesAuthMount, kvPrefixPolicy, writeRole } from '../../../tools/testenv/vault-kube-auth.ts';
 import { waitFor } from '../support/controller.ts';
-import { testEnv } from '../support/env.ts';
-import { adminKubeConfig, uniqueName } from '../support/kube.ts';
+import { uniqueName } from '../support/kube.ts';
+import { startEnvironment, type TestEnvironment } from '../../../tools/testenv/environment.ts';
 import { chartDir, deployTools, RESTRICTED } from '../deploy/render.ts';
 
 const run = promisify(execFile);
@@ -39,6 +44,7 @@ const RETRY_PERIOD_S = 2;
 describe('node profile: helm install on two nodes, failover, upgrade', function () {
   this.timeout(300_000);
   let cluster: NodeCluster;
+  let env: TestEnvironment;
   let http: KubeHttp;
   const release = uniqueName('vso');
   const fullname = `${release}-vault-sync-operator`;
@@ -50,10 +56,10 @@ describe('node profile: helm install on two nodes, failover, upgrade', function 
   const hostSysctls = Object.fromEntries(GUARDED_SYSCTLS.map((s) => [s, readFileSync(`/proc/sys/${s}`, 'utf8').trim()]));
   const [repository, tag] = [IMAGE_NAME.slice(0, IMAGE_NAME.lastIndexOf(':')), IMAGE_NAME.slice(IMAGE_NAME.lastIndexOf(':') + 1)];
 
-  const vaultGet = (path: string) => baoApi(testEnv().vaultAddr, testEnv().vaultToken, 'GET', path);
+  const vaultGet = (path: string) => baoApi(env.vaultAddr, env.vaultToken, 'GET', path);
   const vaultVersion = async () => (await vaultGet(`secret/metadata/${appNs}/web/db`)).json?.data?.current_version as number | undefined;
-  const helm = (args: string[]) => run(deployTools().helm, [...args, '--kubeconfig', testEnv().kubeconfig], { encoding: 'utf8' });
-  const kubectl = (args: string[]) => run(requireNodeBinaries().kubectl, ['--kubeconfig', testEnv().kubeconfig, ...args], { encoding: 'utf8' });
+  const helm = (args: string[]) => run(deployTools().helm, [...args, '--kubeconfig', env.kubeconfig], { encoding: 'utf8' });
+  const kubectl = (args: string[]) => run(requireNodeBinaries().kubectl, ['--kubeconfig', env.kubeconfig, ...args], { encoding: 'utf8' });
   const pods = async (): Promise<any[]> => (await http.request('GET', `/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: `app.kubernetes.io/instance=${release}` } })).items;
   const ready = (pod: any) => pod.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && !pod.metadata.deletionTimestamp;
   const holder = async (): Promise<string> => ((await http.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/vault-sync-operator.io`, { allow404: true })) as any)?.spec?.holderIdentity ?? '';
@@ -76,8 +82,10 @@ describe('node profile: helm install on two nodes, failover, upgrade', function 
   };
 
   before(async function () {
-    const env = testEnv();
-    http = new KubeHttp(adminKubeConfig());
+    env = await startEnvironment();
+    const kc = new KubeConfig();
+    kc.loadFromFile(env.kubeconfig);
+    http = new KubeHttp(kc);
     const image = readBuiltImage();
     const started = Date.now();
     cluster = await startNodes({ env, images: [image.archive], log: (l) => process.stderr.write(`      ${l}\n`) });
@@ -101,6 +109,7 @@ describe('node profile: helm install on two nodes, failover, upgrade', function 
     await helm(['uninstall', release, '-n', ns, '--wait', '--timeout', '60s']).catch(() => {});
     const roots = cluster?.nodes.map((n) => n.cgroupRoot) ?? [];
     await cluster?.stop();
+    await env?.stop({ keepDir: this.currentTest?.state === 'failed' });
     for (const root of roots) assert.ok(!cgroupRootExists(root), `cgroup ${root} removed`);
   });
 
