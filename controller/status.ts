@@ -14,14 +14,18 @@ import type { ControllerMetrics } from './metrics.ts';
 import { objectPath, type ResourceKey } from './resources.ts';
 
 export type EventReason =
-  | 'Synced' | 'Cleaned' | 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict' | 'LargeSecret';
+  | 'Synced' | 'Cleaned' | 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict' | 'LargeSecret'
+  | 'TuningApplied' | 'InvalidTuning';
 
 export interface EventSpec {
   reason: EventReason;
   type: 'Normal' | 'Warning';
   note: string;
-  action: 'Sync' | 'Cleanup';
+  action: 'Sync' | 'Cleanup' | 'Tune';
 }
+
+/** What an Event can be about: a synced resource, or the tuning ConfigMap. */
+export type EventSubject = ResourceKey | { kind: 'ConfigMap'; namespace: string; name: string };
 
 const DEDUPE_MS = 10 * 60_000;
 const MAX_NOTE = 1000;
@@ -72,7 +76,7 @@ export class StatusWriter {
   }
 
   /** Emits an Event about the resource unless the same one went out in the last ten minutes. */
-  async event(key: ResourceKey, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
+  async event(key: EventSubject, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
     const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
     const resource = `${key.kind}/${key.namespace}/${key.name}`;
     const digest = createHash('sha1').update(`${spec.reason}|${note}`).digest('base64');
@@ -97,7 +101,7 @@ export class StatusWriter {
           reason: spec.reason,
           type: spec.type,
           note,
-          regarding: { apiVersion: key.kind === 'Deployment' ? 'apps/v1' : 'v1', kind: key.kind, namespace: key.namespace, name: key.name, uid },
+          regarding: { apiVersion: key.kind === 'Deployment' ? 'apps/v1' : 'v1', kind: key.kind, namespace: key.namespace, name: key.name, ...(uid ? { uid } : {}) },
         },
       });
       this.#metrics?.events.inc({ reason: spec.reason });

@@ -8,6 +8,7 @@ import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { parsePathPolicy, DEFAULT_PATH_POLICY } from './paths.ts';
 import type { BackoffPolicy } from './retry.ts';
+import { RateGovernor } from './rate-governor.ts';
 import { createThrottle, type Throttle } from './throttle.ts';
 import { VaultClient, type VaultConnection } from './vault/client.ts';
 import type { AuthConfig, FileReader } from './vault/auth.ts';
@@ -21,13 +22,18 @@ export interface EngineConfig {
   rateLimit?: number;
   /** Token bucket size (default 20). */
   burst?: number;
+  /** Lower the rate on Vault's backpressure (429, overload 503, timeouts), recover gradually (default true). */
+  adaptiveRate?: boolean;
   maxConcurrentRequests?: number;
   /** Called as each Vault request leaves the throttle (instrumentation). */
   onRequestStart?: (operation: string) => void;
   batchSize?: number;
+  /** Pause between two batches of one writer run, ms. */
+  batchDelayMs?: number;
   backoff?: BackoffPolicy;
   largeSecretBytes?: number;
-  maxSecretBytes?: number;
+  /** The storage's entry limit (raft max_entry_size). */
+  maxEntryBytes?: number;
   deleteMode?: 'all' | 'latest';
   pathPolicy?: string;
   registry?: Registry;
@@ -47,6 +53,8 @@ export interface EngineConfig {
 
 export interface Engine {
   throttle: Throttle;
+  /** Retunes the throttle: Vault's backpressure, and the configured rate at run time. Undefined when unlimited. */
+  governor: RateGovernor | undefined;
   client: VaultClient;
   kv: KvStore;
   writer: BatchWriter;
@@ -71,12 +79,13 @@ export function createEngine(config: EngineConfig): Engine {
     metrics.throttleProbes.tokens = () => throttle.tokens();
     metrics.throttleProbes.queued = () => throttle.queued();
     metrics.throttleProbes.rate = () => throttle.rate();
-    if (Number.isFinite(throttle.rate())) metrics.rateLimitConfigured.set(throttle.rate());
-    metrics.rateLimitBurst.set(config.burst ?? DEFAULT_BURST);
   }
+  const governor = Number.isFinite(throttle.rate())
+    ? new RateGovernor({ throttle, configuredRate: throttle.rate(), configuredBurst: throttle.burst(), adaptive: config.adaptiveRate ?? true, clock: config.clock, metrics, log: config.log })
+    : undefined;
   const client = new VaultClient({
     connection: config.connection, auth: config.auth, throttle, backoff: config.backoff, signal: config.signal, metrics, log: config.log, readFile: config.readFile,
-    fence: config.fence, clock: config.clock,
+    fence: config.fence, clock: config.clock, onOutcome: governor && ((o) => governor.observe(o)),
   });
   const kv = new KvStore(client, { log: config.log, clock: config.clock });
   const writer = new BatchWriter({
@@ -85,9 +94,10 @@ export function createEngine(config: EngineConfig): Engine {
     clock: config.clock,
     policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY),
     batchSize: config.batchSize,
+    batchDelayMs: config.batchDelayMs,
     backoff: config.backoff,
     largeSecretBytes: config.largeSecretBytes,
-    maxSecretBytes: config.maxSecretBytes,
+    maxEntryBytes: config.maxEntryBytes,
     defaultDeleteMode: config.deleteMode,
     metrics,
     log: config.log,
@@ -95,8 +105,9 @@ export function createEngine(config: EngineConfig): Engine {
   });
   if (metrics) metrics.throttleProbes.markersPending = () => writer.pendingMarkers;
   return {
-    throttle, client, kv, writer, metrics,
+    throttle, governor, client, kv, writer, metrics,
     async stop() {
+      governor?.stop();
       writer.stop();
       client.stop();
       await throttle.stop();
