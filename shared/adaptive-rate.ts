@@ -5,9 +5,10 @@
 // Contract:
 //   - The effective rate is never above the configured rate, never below
 //     `minRate`.
-//   - Backpressure (a 429, an overload 503, a timeout) lowers it at once,
-//     at most once per hold period (1 s, or the server's Retry-After when
-//     longer): answers to requests already in flight say nothing new.
+//   - Backpressure (a 429, an overload 503, a timeout) lowers it at once.
+//     An answer to a request sent before the last decrease says nothing new
+//     (it was sent at the old rate) and is ignored, and decreases are at
+//     least 200 ms apart (answers arrive in clusters).
 //       throttled / overloaded: to 95 % of what Vault accepted from us in the
 //         last second (its quota or capacity, as measured), but at most
 //         to 90 % of the current rate and never below a quarter of it;
@@ -15,7 +16,9 @@
 //     The burst shrinks in proportion (a bucket holds as many seconds of
 //     traffic as configured), so an idle controller does not open with a
 //     burst its quota refuses.
-//   - Recovery is gradual and time-based (`tick`): back towards the rate
+//   - Recovery is gradual and time-based (`tick`), and waits a hold period
+//     after each decrease (1 s, or the server's Retry-After when longer):
+//     back towards the rate
 //     where backpressure began within a few seconds (exponential approach,
 //     time constant 1.5 s), then probing above it slowly (2 % of it per
 //     second, growing by that much again every 10 s without backpressure),
@@ -48,6 +51,8 @@ export interface AdaptiveRateOptions {
 }
 
 export const HOLD_MS = 1000;
+/** Least time between two decreases. */
+export const MIN_SPACING_MS = 200;
 const WINDOW_MS = 1000;
 const SLOTS = 10;
 const RECOVERY_TAU_MS = 1500;
@@ -98,6 +103,7 @@ export class AdaptiveRate {
   #burst: number;
   #ceiling: number | undefined;
   #holdUntil = -Infinity;
+  #lastCut = -Infinity;
   #probeSince: number | undefined;
   #lastTick: number;
   #lastSignal: AdaptiveState['lastSignal'];
@@ -129,11 +135,16 @@ export class AdaptiveRate {
     this.#answers.add(now);
   }
 
-  /** Vault pushed back. `retryAfterMs` is the server's Retry-After, when it sent one. */
-  backpressure(kind: Backpressure, now: number, retryAfterMs?: number): RateDecision {
+  /**
+   * Vault pushed back on a request sent at `sentAt` (monotonic ms; unknown:
+   * counted as sent now). `retryAfterMs` is the server's Retry-After.
+   */
+  backpressure(kind: Backpressure, now: number, opts: { sentAt?: number; retryAfterMs?: number } = {}): RateDecision {
+    const { retryAfterMs } = opts;
     const hold = Math.max(HOLD_MS, retryAfterMs ?? 0);
-    if (now < this.#holdUntil) {
-      this.#holdUntil = Math.max(this.#holdUntil, now + hold);
+    if ((opts.sentAt ?? now) < this.#lastCut || now - this.#lastCut < MIN_SPACING_MS) {
+      // Old news, or part of the same cluster of answers. Only the server's own Retry-After extends the hold.
+      if (retryAfterMs !== undefined) this.#holdUntil = Math.max(this.#holdUntil, now + retryAfterMs);
       return this.#decision(this.#rate, this.#burst);
     }
     const before = this.#rate;
@@ -150,6 +161,7 @@ export class AdaptiveRate {
     const rate = Math.max(this.#floor, before * 0.25, target);
     this.#ceiling = Math.max(this.#ceiling, rate);
     this.#holdUntil = now + hold;
+    this.#lastCut = now;
     this.#probeSince = undefined;
     this.#lastTick = now;
     this.#lastSignal = { kind, at: now };

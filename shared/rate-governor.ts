@@ -8,6 +8,8 @@
 //     left the throttle. Backpressure is a 429, an overload 503 or a timeout;
 //     a 429 from sys/health is a standby saying what it is (Vault's default
 //     health answer for a standby), not throttling, and is ignored.
+//   - A decrease also empties the throttle's bucket: tokens saved at the old
+//     rate would be spent at once, on a server whose budget is gone.
 //   - A 429 that carries Retry-After pauses the whole throttle for that long:
 //     Vault's quota counts per client address, so it refuses every request
 //     from this process until then, not only the one that was answered.
@@ -31,6 +33,8 @@ export interface RequestOutcome {
   /** The failure's reason (classify.ts); undefined on success. */
   reason?: ErrorReason;
   retryAfterMs?: number;
+  /** When the request left the throttle (monotonic ms, the client's clock). */
+  sentAt?: number;
 }
 
 const TICK_MS = 250;
@@ -81,8 +85,10 @@ export class RateGovernor {
     }
     if (o.retryAfterMs !== undefined && o.retryAfterMs > 0 && kind === 'throttled') this.#throttle.pause(o.retryAfterMs);
     const before = this.#rate.state.rate;
-    const d = this.#rate.backpressure(kind, now, o.retryAfterMs);
+    const d = this.#rate.backpressure(kind, now, { sentAt: o.sentAt, retryAfterMs: o.retryAfterMs });
     if (!d.changed) return;
+    // The server's budget is spent: tokens saved up at the old rate would only buy more refusals.
+    this.#throttle.drain();
     this.#metrics?.rateLimitDecreases.inc({ signal: kind });
     this.#log?.info('vault pushed back: lowering the request rate', { signal: kind, status: o.status, operation: o.operation, from: round(before), to: round(d.rate), burst: d.burst, retryAfterMs: o.retryAfterMs });
     this.#apply(d);

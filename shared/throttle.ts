@@ -26,6 +26,7 @@
 //     are kept (capped at the new burst), so the bound holds across a switch.
 //     The adaptive rate (adaptive-rate.ts, applied by rate-governor.ts) and
 //     the tuning ConfigMap retune through these two.
+//   - `drain()` empties the bucket (the adaptive rate does on backpressure).
 //   - `pause(ms)` starts nothing for ms (the server's Retry-After: it refuses
 //     everything until then); tokens keep accruing, capped at the burst, so
 //     the bound still holds.
@@ -72,6 +73,8 @@ export interface Throttle {
   setBurst(burst: number): void;
   /** Starts nothing for `ms` (extends a pause already running, never shortens it). */
   pause(ms: number): void;
+  /** Empties the bucket (tokens accrue again from now). */
+  drain(): void;
   stop(): Promise<void>;
 }
 
@@ -237,6 +240,12 @@ export class TokenBucket {
     this.#burst = burst;
     this.#level = Math.min(this.#level, burst);
     this.#rearm();
+  }
+
+  drain(): void {
+    this.#accrue();
+    this.#level = Math.min(this.#level, 0);
+    this.#fullSince = undefined;
   }
 
   pause(ms: number): void {
@@ -412,6 +421,9 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
     },
     pause(ms: number) {
       if (ms > 0 && Number.isFinite(ms)) bucket?.pause(ms);
+    },
+    drain() {
+      bucket?.drain();
     },
     async stop() {
       stopped = true;

@@ -153,6 +153,7 @@ export class VaultClient {
     return throttle.schedule(operation, async () => {
       if (this.#opts.fence && !this.#opts.fence()) throw new FencedError(operation);
       const started = performance.now();
+      const sentAt = this.#clock.now();
       let status = 'network';
       try {
         const res = await this.#http.request({
@@ -162,19 +163,19 @@ export class VaultClient {
         });
         status = res.status >= 200 && res.status < 300 ? '2xx' : String(res.status);
         if ((res.status >= 200 && res.status < 300) || (res.status === 404 && opts.allow404)) {
-          this.#opts.onOutcome?.({ operation, path, status: res.status });
+          this.#opts.onOutcome?.({ operation, path, status: res.status, sentAt });
           return res.status === 404 ? undefined : res.body;
         }
         const failure = classifyFailure({
           operation, status: res.status, vaultErrors: res.body?.errors, retryAfterMs: res.retryAfterMs,
           carriedPayload: opts.carriesPayload ?? false, usedCas: opts.usesCas ?? false,
         });
-        this.#opts.onOutcome?.({ operation, path, status: res.status, reason: failure.reason, retryAfterMs: res.retryAfterMs });
+        this.#opts.onOutcome?.({ operation, path, status: res.status, reason: failure.reason, retryAfterMs: res.retryAfterMs, sentAt });
         throw failure;
       } catch (err) {
         if (!(err instanceof VaultTransportError)) throw err;
         const failure = classifyFailure({ operation, code: err.code, carriedPayload: opts.carriesPayload ?? false, usedCas: false });
-        this.#opts.onOutcome?.({ operation, path, reason: failure.reason });
+        this.#opts.onOutcome?.({ operation, path, reason: failure.reason, sentAt });
         throw failure;
       } finally {
         const seconds = (performance.now() - started) / 1000;
