@@ -129,7 +129,7 @@ export class VaultClient {
       clock: this.#clock,
       onRetry: (err, attempt, delayMs) => {
         metrics?.vaultRetries.inc({ operation, reason: err.reason });
-        log?.debug('retrying vault request', { operation, reason: err.reason, attempt, delayMs });
+        log?.debug('retrying vault request', { operation, reason: err.reason, attempt, delayMs, retryAfterMs: err instanceof VaultRequestError ? err.retryAfterMs : undefined });
       },
     });
   }

@@ -15,13 +15,15 @@
 //     storage production runs (Vault and OpenBao integrated storage).
 //
 // Why the stored form and not the bytes of the values: measured on OpenBao
-// 2.7.2 raft, the largest single-key document accepted holds 1,048,349 ASCII
-// bytes (1 MiB less 227), but only 174,700 bytes of "<" (each stored as six).
+// 2.7.2 raft (test/integration/core/size-limits.test.ts), the largest
+// single-key document accepted holds 1,048,350 ASCII characters, but only
+// 174,724 of "<" (each stored as six bytes) and 524,174 of "é" or of "\n";
+// each time the JSON plus 218-220 bytes is exactly what fits in 1 MiB.
 import { Buffer } from 'node:buffer';
 
 export const DEFAULT_MAX_ENTRY_BYTES = 1024 * 1024;
 
-/** Bytes Vault adds to the data's JSON in one raft entry: measured 219 on OpenBao 2.7.2, bounded at 512. */
+/** Bytes Vault adds to the data's JSON in one raft entry: measured 218-220 on OpenBao 2.7.2, bounded at 512. */
 export const ENTRY_OVERHEAD_BYTES = 512;
 
 // Characters Go's JSON encoder writes longer than their UTF-8 bytes.
