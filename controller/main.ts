@@ -186,7 +186,7 @@ async function main(): Promise<number> {
       concurrency: (n) => queue.setConcurrency(n),
     },
     event: (subject, uid, spec) => status.event(subject, uid, spec),
-    mayReport: () => manager.leading(),
+    mayReport: () => manager.mayWrite(),
   });
 
   let leaderElection: { namespace: string } | undefined;

@@ -5,33 +5,43 @@
 // Contract:
 //   - The effective rate is never above the configured rate, never below
 //     `minRate`.
-//   - Backpressure (a 429, an overload 503, a timeout) lowers it at once.
-//     An answer to a request sent before the last decrease says nothing new
-//     (it was sent at the old rate) and is ignored, and decreases are at
-//     least 200 ms apart (answers arrive in clusters).
-//       throttled / overloaded: to 95 % of what Vault accepted from us in the
-//         last second (its quota or capacity, as measured), but at most
-//         to 90 % of the current rate and never below a quarter of it;
+//   - Backpressure (a 429, an overload 503, a timeout) lowers it at once, at
+//     most once per hold period (1 s, or the server's Retry-After when
+//     longer); an answer to a request sent before the last decrease says
+//     nothing new (it was sent at the old rate).
+//       throttled / overloaded: to 90 % of what Vault accepted from us in the
+//         last second (its quota, or our share of it), but at most to 90 %
+//         of the current rate and never below a quarter of it; halving when
+//         nothing was accepted;
 //       timeout: to half (a timeout says nothing about how much was accepted).
-//     The burst shrinks in proportion (a bucket holds as many seconds of
-//     traffic as configured), so an idle controller does not open with a
-//     burst its quota refuses.
-//   - Recovery is gradual and time-based (`tick`), and waits a hold period
-//     after each decrease (1 s, or the server's Retry-After when longer):
-//     back towards the rate
-//     where backpressure began within a few seconds (exponential approach,
-//     time constant 1.5 s), then probing above it slowly (2 % of it per
-//     second, growing by that much again every 10 s without backpressure),
-//     up to the configured rate, where the memory of the ceiling is dropped.
+//   - A refusal also asks for a pause (`pauseMs`): Vault's quota counts in
+//     fixed windows and refuses everything until the window ends, so each
+//     refusal of a request sent since the last pause began pauses all
+//     sending for 250 ms, doubling to 1 s while refusals go on, back to
+//     250 ms after an accepted answer; the server's Retry-After, when it
+//     sends one, is the pause.
+//   - The burst shrinks with the rate, and while a ceiling is known to what
+//     fits under it next to the rate (a fixed window takes rate + burst).
+//   - Recovery is gradual and time-based (`tick`), after the hold: back
+//     towards the ceiling (the rate Vault accepted; exponential approach,
+//     time constant 1 s), stopping at 97 % of it; a plateau there for 8 s;
+//     then probing above it, 10 % more per second, up to the configured
+//     rate, where the memory of the ceiling is dropped.
 //   - `setConfigured` retunes the ceiling: a lower one takes effect at once;
 //     a higher one only raises what is allowed, recovery gets there.
 //
-// Why this shape (AIMD with a measured ceiling, as TCP congestion control
-// does with its "W_max"): Vault's rate-limit quota is a token bucket per
-// client address (rate per interval, bucket = rate). Halving on every 429
-// (plain AIMD) averages 75 % of the quota; cutting to the accepted rate
-// converges in one step from any configured rate, and probing slowly near
-// the ceiling keeps 429s to a few per probe cycle (measured: bench/backpressure.ts).
+// Why this shape. Vault's (and OpenBao's) rate-limit quota is a fixed
+// window per client address: `rate` requests per `interval`, all of them
+// available again at each window boundary (vault/quotas and go-limiter's
+// memorystore; a request refused costs the server nothing). Halving on
+// every 429 (plain AIMD) averages 75 % of the quota. Measuring what was
+// accepted in the last second converges in one or two steps from any
+// configured rate (at the first refusal the window holds exactly the quota,
+// the second before it at most as much again). Pausing on a refusal instead
+// of sending into a closed window, and a plateau just below the ceiling
+// (CUBIC's idea, around its "W_max"), keep refusals to a few per probe;
+// the multiplicative probe finds room quickly when a client sharing the
+// quota goes quiet or the quota is raised (measured: bench/backpressure.ts).
 
 export type Backpressure = 'throttled' | 'overloaded' | 'timeout';
 
@@ -40,6 +50,8 @@ export interface RateDecision {
   burst: number;
   /** The decision differs from the previous one. */
   changed: boolean;
+  /** Send nothing for this long (a refusal: Vault's window is closed). */
+  pauseMs?: number;
 }
 
 export interface AdaptiveRateOptions {
@@ -51,13 +63,19 @@ export interface AdaptiveRateOptions {
 }
 
 export const HOLD_MS = 1000;
-/** Least time between two decreases. */
-export const MIN_SPACING_MS = 200;
+/** The pause after a fresh refusal, doubling while refusals go on, up to PAUSE_MAX_MS. */
+export const PAUSE_MS = 250;
+const PAUSE_MAX_MS = 1000;
 const WINDOW_MS = 1000;
 const SLOTS = 10;
-const RECOVERY_TAU_MS = 1500;
-const PROBE_SHARE = 0.02;
-const PROBE_GROWTH_MS = 10_000;
+/** Time constant of the approach back to just below the ceiling. */
+const RECOVERY_TAU_MS = 1000;
+/** Just below the ceiling: where the approach stops and the plateau holds. */
+const PLATEAU_SHARE = 0.97;
+/** How long the rate stays on the plateau before probing above the ceiling. */
+export const PLATEAU_MS = 8000;
+/** Probing grows the rate by 10 % per second (doubling in about 7 s). */
+const PROBE_GROWTH_PER_S = Math.log(1.1);
 
 /** Answers per 100 ms slot over the last second: O(1) per answer at any rate. */
 class AnswerWindow {
@@ -83,6 +101,7 @@ class AnswerWindow {
     this.#advance(Math.max(now, this.#at));
     return this.#counts.reduce((a, b) => a + b, 0);
   }
+
 }
 
 export interface AdaptiveState {
@@ -104,7 +123,11 @@ export class AdaptiveRate {
   #ceiling: number | undefined;
   #holdUntil = -Infinity;
   #lastCut = -Infinity;
-  #probeSince: number | undefined;
+  /** The next pause after a refusal, and when the last one began. */
+  #pauseStep = PAUSE_MS;
+  #pausedAt = -Infinity;
+  /** When the rate reached the plateau below the ceiling (undefined while approaching it). */
+  #plateauSince: number | undefined;
   #lastTick: number;
   #lastSignal: AdaptiveState['lastSignal'];
   #minRate: number | undefined;
@@ -133,6 +156,7 @@ export class AdaptiveRate {
   /** Vault answered, and the answer was not backpressure. */
   answered(now: number): void {
     this.#answers.add(now);
+    this.#pauseStep = PAUSE_MS;
   }
 
   /**
@@ -141,11 +165,21 @@ export class AdaptiveRate {
    */
   backpressure(kind: Backpressure, now: number, opts: { sentAt?: number; retryAfterMs?: number } = {}): RateDecision {
     const { retryAfterMs } = opts;
-    const hold = Math.max(HOLD_MS, retryAfterMs ?? 0);
-    if ((opts.sentAt ?? now) < this.#lastCut || now - this.#lastCut < MIN_SPACING_MS) {
-      // Old news, or part of the same cluster of answers. Only the server's own Retry-After extends the hold.
+    const sentAt = opts.sentAt ?? now;
+    let pauseMs: number | undefined;
+    if (kind !== 'timeout' && sentAt >= this.#pausedAt) {
+      pauseMs = this.#pauseStep;
+      this.#pauseStep = Math.min(PAUSE_MAX_MS, this.#pauseStep * 2);
+      this.#pausedAt = now;
+    }
+    if (retryAfterMs !== undefined && retryAfterMs > 0) {
+      pauseMs = Math.max(pauseMs ?? 0, retryAfterMs);
+      this.#pausedAt = now;
+    }
+    if (sentAt < this.#lastCut || now < this.#holdUntil) {
+      // Old news, or within the hold: the window that refused us is the one we already lowered for.
       if (retryAfterMs !== undefined) this.#holdUntil = Math.max(this.#holdUntil, now + retryAfterMs);
-      return this.#decision(this.#rate, this.#burst);
+      return { ...this.#decision(this.#rate, this.#burst), ...(pauseMs ? { pauseMs } : {}) };
     }
     const before = this.#rate;
     const accepted = this.#answers.count(now);
@@ -153,19 +187,22 @@ export class AdaptiveRate {
     if (kind === 'timeout') {
       target = before * 0.5;
       this.#ceiling = Math.max(this.#ceiling ?? 0, before * 0.9);
+    } else if (accepted > 0) {
+      // 90 % of what Vault accepted: below its limit with room for uneven arrivals.
+      target = Math.min(before * 0.9, accepted * 0.9);
+      this.#ceiling = Math.min(before, accepted);
     } else {
-      target = accepted > 0 ? Math.min(before * 0.9, accepted * 0.95) : before * 0.9;
-      // Where Vault's limit appears to be: what it accepted, or the rate we sent at if that was less.
-      this.#ceiling = accepted > 0 ? Math.min(before, accepted) : before * 0.9;
+      target = before * 0.5;
+      this.#ceiling = before * 0.75;
     }
     const rate = Math.max(this.#floor, before * 0.25, target);
     this.#ceiling = Math.max(this.#ceiling, rate);
-    this.#holdUntil = now + hold;
+    this.#holdUntil = now + Math.max(HOLD_MS, retryAfterMs ?? 0);
     this.#lastCut = now;
-    this.#probeSince = undefined;
+    this.#plateauSince = undefined;
     this.#lastTick = now;
     this.#lastSignal = { kind, at: now };
-    return this.#decision(rate, this.#burstFor(rate));
+    return { ...this.#decision(rate, this.#burstFor(rate)), ...(pauseMs ? { pauseMs } : {}) };
   }
 
   /** Gradual recovery; call it periodically (the governor does, every 250 ms while lowered). */
@@ -174,21 +211,28 @@ export class AdaptiveRate {
     this.#lastTick = now;
     if (now < this.#holdUntil || this.#rate >= this.#configured) return this.#decision(this.#rate, this.#burst);
     const ceiling = Math.min(this.#ceiling ?? this.#configured, this.#configured);
+    const plateau = ceiling * PLATEAU_SHARE;
     let rate = this.#rate;
-    if (rate < ceiling * 0.97) {
+    if (this.#plateauSince === undefined && rate >= plateau) this.#plateauSince = now;
+    if (this.#plateauSince === undefined) {
+      // Back towards the ceiling, fast, stopping just below it.
       rate += (ceiling - rate) * (1 - Math.exp(-dt / RECOVERY_TAU_MS));
-      rate = Math.max(rate, Math.min(ceiling, this.#rate + this.#floor * (dt / 1000)));
+      rate = Math.max(rate, this.#rate + this.#floor * (dt / 1000));
+      if (rate >= plateau) {
+        rate = plateau;
+        this.#plateauSince = now;
+      }
+    } else if (this.#plateauSince !== undefined && now - this.#plateauSince < PLATEAU_MS) {
+      // Hold just below the limit Vault showed: no refusals while it stays where it was.
     } else {
-      this.#probeSince ??= now;
-      // Relative to the ceiling, with a floor tied to the configured rate: a ceiling learned while
-      // little was being sent must not make the way back take minutes.
-      const slope = Math.max(0.05, ceiling * PROBE_SHARE, this.#configured * PROBE_SHARE / 2) * (1 + (now - this.#probeSince) / PROBE_GROWTH_MS);
-      rate += slope * (dt / 1000);
+      // Probe above it: has the quota been raised, or has another client sharing it gone quiet?
+      rate *= Math.exp(PROBE_GROWTH_PER_S * (dt / 1000));
+      rate = Math.max(rate, this.#rate + this.#floor * (dt / 1000));
     }
     if (rate >= this.#configured) {
       rate = this.#configured;
       this.#ceiling = undefined;
-      this.#probeSince = undefined;
+      this.#plateauSince = undefined;
     }
     return this.#decision(rate, this.#burstFor(rate));
   }
@@ -203,13 +247,16 @@ export class AdaptiveRate {
     const next = wasAtCeiling ? rate : Math.min(this.#rate, rate);
     if (next >= rate) {
       this.#ceiling = undefined;
-      this.#probeSince = undefined;
+      this.#plateauSince = undefined;
     }
     return this.#decision(next, this.#burstFor(next));
   }
 
   #burstFor(rate: number): number {
-    return Math.max(1, Math.min(this.#configuredBurst, Math.round((this.#configuredBurst * rate) / this.#configured)));
+    const scaled = Math.round((this.#configuredBurst * rate) / this.#configured);
+    // Under a known ceiling, a window takes rate + burst: keep the burst to the room left.
+    const room = this.#ceiling === undefined ? Infinity : Math.floor(this.#ceiling - rate);
+    return Math.max(1, Math.min(this.#configuredBurst, scaled, room));
   }
 
   #decision(rate: number, burst: number): RateDecision {

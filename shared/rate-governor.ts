@@ -10,9 +10,10 @@
 //     health answer for a standby), not throttling, and is ignored.
 //   - A decrease also empties the throttle's bucket: tokens saved at the old
 //     rate would be spent at once, on a server whose budget is gone.
-//   - A 429 that carries Retry-After pauses the whole throttle for that long:
-//     Vault's quota counts per client address, so it refuses every request
-//     from this process until then, not only the one that was answered.
+//   - A refusal pauses the whole throttle (the decision's pauseMs: the
+//     server's Retry-After when it sent one): Vault's quota counts per
+//     client address in fixed windows, so it refuses every request from this
+//     process until the window ends, not only the one that was answered.
 //   - While the rate is below the configured one, a timer (unref) ticks the
 //     recovery every 250 ms; it stops once the configured rate is reached.
 //   - `setConfigured` retunes the ceiling at run time (the tuning ConfigMap).
@@ -83,9 +84,9 @@ export class RateGovernor {
       if (o.status !== undefined) this.#rate.answered(now);
       return;
     }
-    if (o.retryAfterMs !== undefined && o.retryAfterMs > 0 && kind === 'throttled') this.#throttle.pause(o.retryAfterMs);
     const before = this.#rate.state.rate;
     const d = this.#rate.backpressure(kind, now, { sentAt: o.sentAt, retryAfterMs: o.retryAfterMs });
+    if (d.pauseMs) this.#throttle.pause(d.pauseMs);
     if (!d.changed) return;
     // The server's budget is spent: tokens saved up at the old rate would only buy more refusals.
     this.#throttle.drain();

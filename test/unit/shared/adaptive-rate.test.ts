@@ -1,29 +1,34 @@
 // The adaptive rate, pure and through the governor, against a simulated
 // Vault rate-limit quota on a fake clock. The simulated quota is what
-// OpenBao's is (vault/quotas, go-limiter's memorystore, measured in issue
-// 11): a token bucket per client, `rate` tokens per second, holding `rate`.
+// OpenBao's is (vault/quotas and go-limiter's memorystore): a fixed window
+// per client address, `rate` requests per second, all available again at
+// each window boundary.
 // The same behaviour runs against a real quota in
 // test/integration/controller/backpressure.test.ts.
 import assert from 'node:assert/strict';
-import { AdaptiveRate, HOLD_MS } from '../../../shared/adaptive-rate.ts';
+import { AdaptiveRate, HOLD_MS, PAUSE_MS } from '../../../shared/adaptive-rate.ts';
 import { backpressureOf, RateGovernor } from '../../../shared/rate-governor.ts';
 import { createThrottle } from '../../../shared/throttle.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
-/** Vault's quota: a token bucket of `rate` per second holding `rate`. */
+/** Vault's quota: `rate` requests per fixed one-second window, all available again at each boundary (go-limiter's memorystore). */
 class SimulatedQuota {
   readonly rate: number;
-  #level: number;
-  #at = 0;
-  constructor(rate: number) {
+  readonly #phase: number;
+  #window = -1;
+  #left = 0;
+  constructor(rate: number, phase = 370) {
     this.rate = rate;
-    this.#level = rate;
+    this.#phase = phase;
   }
   take(now: number): boolean {
-    this.#level = Math.min(this.rate, this.#level + ((now - this.#at) / 1000) * this.rate);
-    this.#at = now;
-    if (this.#level < 1) return false;
-    this.#level -= 1;
+    const window = Math.floor((now + this.#phase) / 1000);
+    if (window !== this.#window) {
+      this.#window = window;
+      this.#left = this.rate;
+    }
+    if (this.#left < 1) return false;
+    this.#left -= 1;
     return true;
   }
 }
@@ -76,20 +81,35 @@ async function run(opts: { quota: number; configured: number; burst?: number; cl
 
 describe('adaptive rate', function () {
   this.timeout(60_000);
-  it('lowers the rate to what Vault accepted on a 429, once per hold period, and never below a quarter at once', () => {
+  it('lowers the rate to 90 % of what Vault accepted on a 429, once per hold period, never below a quarter at once', () => {
     const a = new AdaptiveRate({ configuredRate: 60, configuredBurst: 20, now: 0 });
-    for (let i = 0; i < 20; i++) a.answered(1000 - i * 45); // 20 accepted in the last second
-    const d = a.backpressure('throttled', 1000);
+    for (let t = 0; t <= 2000; t += 50) a.answered(t); // Vault accepts 20/s
+    const d = a.backpressure('throttled', 2000);
     assert.ok(d.changed);
-    assert.equal(d.rate, 19, '95 % of the 20/s Vault accepted');
-    assert.equal(d.burst, 6, 'the burst shrinks in proportion (20 * 19 / 60)');
-    assert.equal(a.backpressure('throttled', 1300, { sentAt: 990 }).changed, false, 'an answer to a request sent before the decrease says nothing new');
-    assert.equal(a.backpressure('throttled', 1100, { sentAt: 1050 }).changed, false, 'decreases are at least 200 ms apart');
-    assert.equal(a.backpressure('throttled', 1300, { sentAt: 1250 }).changed, true, 'still refused at the new rate: lower again');
-    assert.equal(a.tick(1300 + HOLD_MS - 1).changed, false, 'no recovery within the hold');
+    assert.ok(Math.abs(d.rate - 18) <= 1, `90 % of the 20/s Vault accepted (${d.rate})`);
+    assert.equal(d.burst, Math.max(1, Math.floor(a.state.ceiling! - d.rate)), 'the burst is what fits under the ceiling next to the rate (a fixed window takes both)');
+    assert.equal(a.backpressure('throttled', 2600, { sentAt: 1990 }).changed, false, 'an answer to a request sent before the decrease says nothing new');
+    assert.equal(a.backpressure('throttled', 2900, { sentAt: 2500 }).changed, false, 'within the hold: the same window refused us');
+    assert.equal(a.backpressure('throttled', 3100, { sentAt: 3050 }).changed, true, 'refused again after the hold: lower again');
+    assert.equal(a.tick(3100 + HOLD_MS - 1).changed, false, 'no recovery within the hold');
     const b = new AdaptiveRate({ configuredRate: 100, configuredBurst: 20, now: 0 });
     b.answered(900);
     assert.equal(b.backpressure('throttled', 1000).rate, 25, 'one accepted request does not cut 100/s to 1/s');
+    const c = new AdaptiveRate({ configuredRate: 60, configuredBurst: 20, now: 0 });
+    assert.equal(c.backpressure('throttled', 5000).rate, 30, 'nothing accepted in the last second: halve');
+  });
+
+  it('pauses on a refusal, 250 ms doubling to 1 s while refusals go on, reset by an accepted answer; Retry-After is the pause', () => {
+    const a = new AdaptiveRate({ configuredRate: 20, configuredBurst: 20, now: 0 });
+    assert.equal(a.backpressure('throttled', 1000).pauseMs, PAUSE_MS);
+    assert.equal(a.backpressure('throttled', 1010, { sentAt: 990 }).pauseMs, undefined, 'sent before the pause began: no new pause');
+    assert.equal(a.backpressure('throttled', 1300, { sentAt: 1260 }).pauseMs, 500);
+    assert.equal(a.backpressure('throttled', 1850, { sentAt: 1810 }).pauseMs, 1000);
+    assert.equal(a.backpressure('throttled', 2900, { sentAt: 2860 }).pauseMs, 1000, 'capped at 1 s');
+    a.answered(3000);
+    assert.equal(a.backpressure('throttled', 3100, { sentAt: 3050 }).pauseMs, PAUSE_MS, 'an accepted answer resets the step');
+    assert.equal(a.backpressure('throttled', 3500, { sentAt: 3400, retryAfterMs: 3000 }).pauseMs, 3000);
+    assert.equal(a.backpressure('timeout', 9000).pauseMs, undefined, 'a timeout lowers the rate but does not pause');
   });
 
   it('halves on a timeout, recovers gradually, and is never above the configured rate', () => {
