@@ -134,7 +134,7 @@ async function writerRate(namespace: string, n: number): Promise<number> {
     owner: `default/${namespace}/Deployment/w${i}`, payload: buildPayload([['value', { value: value4k(), base64: false }]]),
   }));
   const t0 = performance.now();
-  await engine.writer.run(ops);
+  await engine.run(ops);
   await engine.stop();
   return n / ((performance.now() - t0) / 1000);
 }

@@ -94,11 +94,11 @@ async function throttleFidelity() {
   await mount('fidelity');
   const starts: number[] = [];
   const e = engine(rate, burst, () => starts.push(performance.now() / 1000), 25);
-  await e.client.ensureLogin();
+  await e.ensureLogin();
   starts.length = 0;
   // 350 new secrets = 1,050 requests (metadata read, data write, metadata write).
   const ops = Array.from({ length: 350 }, (_, i) => upsert(`fidelity/data/s${i}`, { k: String(i) }));
-  const results = await e.writer.run(ops);
+  const results = await e.run(ops);
   await e.stop();
   const failed = results.filter((r) => r.outcome === 'failed').length;
   starts.sort((a, b) => a - b);
@@ -135,10 +135,10 @@ async function rawLoop(prefix: string, count: number, concurrency: number): Prom
 async function writerLoop(prefix: string, count: number, concurrency: number): Promise<{ docsPerSec: number; reqPerSec: number }> {
   let requests = 0;
   const e = engine(Infinity, 1, () => requests++, concurrency);
-  await e.client.ensureLogin();
+  await e.ensureLogin();
   requests = 0;
   const t0 = performance.now();
-  const results = await e.writer.run(Array.from({ length: count }, (_, i) => upsert(`${prefix}/data/s${i}`, { k: String(i) })));
+  const results = await e.run(Array.from({ length: count }, (_, i) => upsert(`${prefix}/data/s${i}`, { k: String(i) })));
   const seconds = (performance.now() - t0) / 1000;
   await e.stop();
   if (results.some((r) => r.outcome !== 'created')) throw new Error('writer loop: some writes failed');
@@ -174,7 +174,7 @@ async function memory() {
     data: { value: (i % 2 ? randomBytes(size) : Buffer.from(randomBytes(size / 2).toString('hex'))).toString('base64') },
   }));
   const e = engine(Infinity, 1);
-  await e.client.ensureLogin();
+  await e.ensureLogin();
   const toOp = (s: (typeof secrets)[number]): UpsertOp => {
     const parsed = parseSyncAnnotations(`Secret bench/${s.name}`, { 'vault-sync.io/path': `mem/data/${s.name}` });
     if (!parsed.managed || !parsed.spec) throw new Error('bad spec');
@@ -190,13 +190,13 @@ async function memory() {
   const sampler = setInterval(() => { peak = Math.max(peak, usage()); }, 2);
   let next = 0;
   let retained = 0;
-  const results: Awaited<ReturnType<typeof e.writer.run>> = [];
+  const results: Awaited<ReturnType<typeof e.run>> = [];
   await Promise.all(Array.from({ length: 5 }, async () => {
     while (next < secrets.length) {
       const s = secrets[next++]!;
       const op = toOp(s);
       peak = Math.max(peak, usage());
-      results.push(...(await e.writer.run([op])));
+      results.push(...(await e.run([op])));
       // Live memory between operations, garbage collected first.
       if (next % 5 === 0) {
         gc!();

@@ -17,13 +17,12 @@
 import { parseSyncAnnotations } from '../shared/annotations.ts';
 import { isAuthentic, type LedgerKey } from '../shared/ledger.ts';
 import { logicalCandidates, parseVaultPath, type VaultPath } from '../shared/paths.ts';
-import { plannedPaths, type SyncKind } from '../shared/plan.ts';
+import { plannedPaths } from '../shared/plan.ts';
 import { parseSyncRecord, STATUS_ANNOTATION } from '../shared/state.ts';
 import { ownerId } from '../shared/vault/ownership.ts';
-import type { DeploymentView, ResourceView } from './resources.ts';
-import { resourceLabel } from './resources.ts';
+import { resourceLabel, type DeploymentView, type ResourceKind, type ResourceView } from '../shared/resources.ts';
 
-export function resourceClaims(kind: SyncKind, view: ResourceView, opts: { cluster: string; key: LedgerKey }): string[] {
+export function resourceClaims(kind: ResourceKind, view: ResourceView, opts: { cluster: string; key: LedgerKey }): string[] {
   const namespace = view.metadata.namespace ?? '';
   const name = view.metadata.name ?? '';
   const label = resourceLabel(kind, namespace, name);

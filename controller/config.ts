@@ -7,7 +7,7 @@
 // environment variable: VSO_<FLAG_NAME> (e.g. VSO_RATE_LIMIT), and the Vault
 // ones the standard VAULT_* names as well. Flags win over the environment.
 import { parseGoDuration } from '../shared/duration.ts';
-import { parsePathPolicy, DEFAULT_PATH_POLICY } from '../shared/paths.ts';
+import { parsePathPolicy, segmentProblem, DEFAULT_PATH_POLICY, type PathPolicy } from '../shared/paths.ts';
 import type { AuthConfig } from '../shared/vault/auth.ts';
 import { DEFAULT_SERVICE_ACCOUNT_TOKEN_FILE } from '../shared/vault/auth.ts';
 import type { LogLevel } from '../shared/log.ts';
@@ -49,7 +49,8 @@ export interface ControllerConfig {
   maxEntryBytes: number;
   /** ConfigMap that retunes the throttle, batches and concurrency at run time: "name" in the controller namespace or "namespace/name". */
   tuningConfigMap?: string;
-  pathPolicy: string;
+  /** --path-policy, parsed once here. */
+  pathPolicy: PathPolicy;
   adoptPolicy: 'never' | 'always';
   /** Namespaces whose resources may use vault-sync.io/adopt ("*" = all). */
   adoptNamespaces: string[];
@@ -76,7 +77,7 @@ interface FlagSpec {
 }
 
 export const FLAGS: FlagSpec[] = [
-  { name: 'vault-addr', env: ['VAULT_ADDR', 'BAO_ADDR'], default: 'http://vault:8200', help: 'Vault or OpenBao address' },
+  { name: 'vault-addr', env: ['VAULT_ADDR', 'BAO_ADDR'], default: 'https://vault:8200', help: 'Vault or OpenBao address (https: the token travels in every request)' },
   { name: 'vault-auth-method', default: 'kubernetes', help: 'kubernetes, token or approle' },
   { name: 'vault-role', env: ['VAULT_ROLE'], default: 'vault-sync-operator', help: 'Vault kubernetes-auth role' },
   { name: 'vault-auth-path', env: ['VAULT_AUTH_PATH'], default: 'kubernetes', help: 'mount path of the kubernetes (or approle) auth method' },
@@ -239,9 +240,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     auth = { method, mount: get('vault-auth-path') === 'kubernetes' ? 'approle' : get('vault-auth-path'), roleId: get('vault-approle-role-id'), secretIdFile: get('vault-approle-secret-id-file') || undefined };
   }
 
-  const pathPolicy = get('path-policy');
+  let pathPolicy: PathPolicy;
   try {
-    parsePathPolicy(pathPolicy);
+    pathPolicy = parsePathPolicy(get('path-policy'));
   } catch (err) {
     throw new FlagError((err as Error).message);
   }
@@ -251,7 +252,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const tuningConfigMap = get('tuning-configmap');
   if (tuningConfigMap) objectRef(tuningConfigMap, '--tuning-configmap', 'ConfigMap');
   const clusterName = get('cluster-name');
-  if (clusterName && !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(clusterName)) throw new FlagError(`--cluster-name: "${clusterName}" must be one Vault path segment (letters, digits, "_", "-", ".")`);
+  const clusterProblem = clusterName ? segmentProblem(clusterName) : undefined;
+  if (clusterProblem) throw new FlagError(`--cluster-name: "${clusterName}" must be one Vault path segment (letters, digits, "_", "-", ".", not starting with "."): it ${clusterProblem}`);
   const leaseDurationMs = duration('leader-elect-lease-duration');
   const renewDeadlineMs = duration('leader-elect-renew-deadline');
   const retryPeriodMs = duration('leader-elect-retry-period');

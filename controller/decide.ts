@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { SyncSpec } from '../shared/annotations.ts';
 import { discoverSecretReferences, type PodSpecLike } from '../shared/discovery.ts';
-import type { SyncKind } from '../shared/plan.ts';
+import type { ResourceKind } from '../shared/resources.ts';
 
 export type SyncReason =
   | 'first-sync' | 'config-changed' | 'secret-changed' | 'resync-requested' | 'periodic' | 'rotation-check-disabled' | 'retry';
@@ -62,7 +62,7 @@ export function decideSync(i: DecisionInput): Decision {
  * path, selections, cluster, mode, and (auto-discovery) which Secrets and
  * keys the pod template references. Not secret: it hashes names only.
  */
-export function configFingerprint(kind: SyncKind, spec: SyncSpec, cluster: string, podSpec: PodSpecLike | undefined): string {
+export function configFingerprint(kind: ResourceKind, spec: SyncSpec, cluster: string, podSpec: PodSpecLike | undefined): string {
   const refs = kind === 'Deployment' && !spec.secrets
     ? [...discoverSecretReferences(podSpec).values()].map((r) => [r.name, r.optional, [...r.requiredKeys].sort()]).sort()
     : undefined;

@@ -19,6 +19,7 @@ import type { Registry } from 'prom-client';
 import { ENDPOINT, IDENTITY_HEADER, type HistoryResponse, type StateResponse } from '../shared/contract/state.ts';
 import type { KubeHttp } from '../shared/kube/http.ts';
 import type { Logger } from '../shared/log.ts';
+import { groupOf, pluralOf, type ResourceKind } from '../shared/resources.ts';
 
 export interface Probe {
   ready(): { ready: boolean; checks: Record<string, boolean | string> };
@@ -26,7 +27,7 @@ export interface Probe {
 }
 
 /** Answers /history for one resource; undefined when the controller does not track it. */
-export type HistorySource = (kind: 'Deployment' | 'Secret', namespace: string, name: string) => Promise<HistoryResponse | undefined>;
+export type HistorySource = (kind: ResourceKind, namespace: string, name: string) => Promise<HistoryResponse | undefined>;
 
 type Verdict = 'allowed' | 'unauthenticated' | 'forbidden';
 
@@ -149,15 +150,13 @@ export class RequestAuthorizer {
   }
 
   /** The /state resources this caller may see: those in namespaces where it may list that kind. */
-  async visible<T extends { kind: string; namespace: string }>(caller: Caller | undefined, resources: readonly T[]): Promise<T[]> {
+  async visible<T extends { kind: ResourceKind; namespace: string }>(caller: Caller | undefined, resources: readonly T[]): Promise<T[]> {
     if (!caller) return [];
     const verdicts = new Map<string, Promise<boolean>>();
-    const mayList = (kind: string, namespace: string) => {
+    const mayList = (kind: ResourceKind, namespace: string) => {
       const k = `${kind}/${namespace}`;
       if (!verdicts.has(k)) {
-        verdicts.set(k, this.allowed(caller, kind === 'Secret'
-          ? { namespace, verb: 'list', group: '', resource: 'secrets' }
-          : { namespace, verb: 'list', group: 'apps', resource: 'deployments' }));
+        verdicts.set(k, this.allowed(caller, { namespace, verb: 'list', group: groupOf(kind), resource: pluralOf(kind) }));
       }
       return verdicts.get(k)!;
     };
@@ -244,7 +243,7 @@ export function metricsServer(opts: { registry: Registry; probe: Probe; access: 
 // Kubernetes object names: DNS subdomains (Secrets) or labels (Deployments); the subdomain rule covers both.
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-function historyQuery(q: URLSearchParams): { kind: 'Deployment' | 'Secret'; namespace: string; name: string } | undefined {
+function historyQuery(q: URLSearchParams): { kind: ResourceKind; namespace: string; name: string } | undefined {
   const kind = q.get('kind');
   const namespace = q.get('namespace') ?? '';
   const name = q.get('name') ?? '';

@@ -14,9 +14,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
-import { DEFAULT_PATH_POLICY, parsePathPolicy, type VaultPath } from '../shared/paths.ts';
 import { readResourceState } from '../shared/state.ts';
-import { readHistory } from '../shared/vault/history.ts';
 import { VERSION } from '../shared/version.ts';
 import { FlagError, parseConfig, usage, type ControllerConfig } from './config.ts';
 import { listen, metricsServer, probeServer, RequestAuthorizer, type HistorySource, type Probe } from './http.ts';
@@ -25,13 +23,13 @@ import { Manager } from './manager.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
-import { formatKey, isTracked, resourceLabel } from './resources.ts';
+import { resourceKey, isTracked, resourceLabel } from '../shared/resources.ts';
 import { stateResponse, throttleWire } from './state-response.ts';
 import { performance } from 'node:perf_hooks';
 import { StateStore } from './state-store.ts';
 import { StatusWriter } from './status.ts';
 import { TuningWatcher } from './tuning.ts';
-import { ClusterCache } from './watch.ts';
+import { ClusterCache } from './cluster-cache.ts';
 import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resourceClaims } from './claims.ts';
@@ -49,6 +47,15 @@ const LEDGER_KEY_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 5000, jitter: 'n
  * KUBECONFIG, ~/.kube/config). client-node is loaded only for what our own
  * loader does not read (exec/OIDC plugins, proxies, merged files).
  */
+async function readClusterId(http: KubeHttp): Promise<string | undefined> {
+  try {
+    const ns = await http.request('GET', '/api/v1/namespaces/kube-system', { allow404: true });
+    return typeof ns?.metadata?.uid === 'string' ? ns.metadata.uid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function loadCredentials(config: ControllerConfig): Promise<KubeCredentials> {
   const file = config.kubeconfig ?? (process.env.KUBERNETES_SERVICE_HOST ? undefined : process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
   if (!file) return inClusterCredentials(process.env);
@@ -94,7 +101,8 @@ async function main(): Promise<number> {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const metrics = createMetrics(registry);
   const controllerMetrics = createControllerMetrics(registry);
-  const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
+  // The pod name when the chart sets POD_NAME: under hostNetwork every pod's hostname is the node's.
+  const identity = `${process.env.POD_NAME || hostname()}_${randomUUID().slice(0, 8)}`;
   const abort = new AbortController();
 
   // The key that signs ledgers: every replica needs it before it can trust (or write) one.
@@ -112,7 +120,12 @@ async function main(): Promise<number> {
     }
   }
 
+  // Which cluster this is, for ownership markers: without --cluster-name (or with a shared one), two
+  // clusters writing into one Vault would otherwise share owner ids. Needs get on namespaces/kube-system.
+  const clusterId = await readClusterId(http);
+  if (!clusterId) log.warn('cannot read the kube-system namespace UID: ownership markers cannot tell clusters apart; give each cluster its own --cluster-name when several share a Vault mount');
   const engine = createEngine({
+    clusterId,
     connection: {
       addr: config.vault.addr,
       namespace: config.vault.namespace,
@@ -144,7 +157,8 @@ async function main(): Promise<number> {
   const secrets = new SecretSource({ http, budget, maxBytesPerResource: config.maxBytesPerResource });
 
   // The reconciler's writes to Kubernetes obey the same fence as its Vault writes.
-  const fencedHttp = http.withWriteFence(() => manager.mayWrite());
+  // Status and ledger patches record what already happened in Vault: allowed while the lease is held.
+  const fencedHttp = http.withWriteFence(() => manager.mayRecord());
   const state = new StateStore();
   const status = new StatusWriter({ http: fencedHttp, instance: identity, log, metrics: controllerMetrics });
   let reconciler: Reconciler | undefined;
@@ -175,14 +189,13 @@ async function main(): Promise<number> {
     flags: { rateLimit: config.rateLimit, rateLimitBurst: config.rateLimitBurst, batchSize: config.batchSize, batchDelayMs: config.batchDelayMs, maxConcurrentReconciles: config.maxConcurrentReconciles },
     apply: {
       throttle: (rate, burst) => {
-        if (engine.governor) engine.governor.setConfigured(rate, burst);
-        else log.warn('tuning: the throttle is unlimited (--rate-limit=Infinity); rate and burst ignored');
+        if (!engine.retune.throttle(rate, burst)) log.warn('tuning: the throttle is unlimited (--rate-limit=Infinity); rate and burst ignored');
       },
       batchSize: (n) => {
-        engine.writer.setBatchSize(n);
+        engine.retune.batchSize(n);
         reconcilerConfig.batchSize = n;
       },
-      batchDelay: (ms) => engine.writer.setBatchDelay(ms),
+      batchDelay: (ms) => engine.retune.batchDelay(ms),
       concurrency: (n) => queue.setConcurrency(n),
     },
     event: (subject, uid, spec) => status.event(subject, uid, spec),
@@ -202,8 +215,8 @@ async function main(): Promise<number> {
   const manager = new Manager({
     cache, queue, identity, log,
     vault: {
-      authenticated: () => engine.client.authStatus().authenticated,
-      ensureLogin: () => engine.client.ensureLogin(),
+      authenticated: () => engine.authStatus().authenticated,
+      ensureLogin: () => engine.ensureLogin(),
       async abort() {
         abort.abort();
         await engine.stop();
@@ -225,6 +238,7 @@ async function main(): Promise<number> {
   const probe: Probe = {
     ready: () => manager.ready(),
     state() {
+      const throttle = engine.throttleStatus();
       return stateResponse({
         version: VERSION,
         identity,
@@ -234,23 +248,22 @@ async function main(): Promise<number> {
         clusterName: config.clusterName,
         queue: { depth: queue.depth(), inFlight: queue.inFlight() },
         watches: cache.health(),
-        vault: { addr: config.vault.addr, ...engine.client.authStatus() },
-        ...(engine.governor ? { throttle: throttleWire(engine.governor.status(), performance.now(), Date.now()) } : {}),
+        vault: { addr: config.vault.addr, ...engine.authStatus() },
+        ...(throttle ? { throttle: throttleWire(throttle, performance.now(), Date.now()) } : {}),
         counts: cache.counts(),
         tracked: [...cache.tracked()].map(({ kind, view }) => ({ kind, namespace: view.metadata.namespace ?? '', name: view.metadata.name ?? '', annotations: view.metadata.annotations })),
-        extras: (kind, namespace, name) => state.get(formatKey({ kind, namespace, name })),
+        extras: (kind, namespace, name) => state.get(resourceKey({ kind, namespace, name })),
       });
     },
   };
 
   // KV version history of one tracked resource's ledger paths (metadata only), for the extension's timeline.
-  const historyDeps = { client: engine.client, resolveMount: (p: VaultPath, r: string) => engine.kv.resolveMount(p, r), policy: parsePathPolicy(config.pathPolicy ?? DEFAULT_PATH_POLICY) };
   const history: HistorySource = async (kind, namespace, name) => {
     const view = kind === 'Deployment' ? cache.deployment(namespace, name) : cache.secret(namespace, name);
     if (!view || !isTracked(view.metadata)) return undefined;
     const { paths } = readResourceState(kind, namespace, name, view.metadata.annotations);
     const resource = { kind, namespace, name, cluster: config.clusterName, label: resourceLabel(kind, namespace, name) };
-    return { kind, namespace, name, paths: await readHistory(historyDeps, resource, paths.map((p) => p.path)) };
+    return { kind, namespace, name, paths: await engine.history(resource, paths.map((p) => p.path)) };
   };
 
   const authorizer = new RequestAuthorizer(http, log);

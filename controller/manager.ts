@@ -27,10 +27,14 @@
 //     with the exit code (the highest asked for).
 //   - Lease lost: the fence closes and queued Vault work is aborted at
 //     once, then shutdown with exit code 1 (a fresh process campaigns again).
+//   - mayRecord() guards the reconciler's Kubernetes status and ledger
+//     patches: open like mayWrite(), and still open after a graceful
+//     shutdown closed the Vault fence, while the lease is held (what landed
+//     in Vault must be recorded); closed once the lease is lost.
 // Time comes from an injected Clock.
 import { systemClock, type Clock, type Timer } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
-import type { WatchHealthSummary } from './watch.ts';
+import type { WatchHealthSummary } from './cluster-cache.ts';
 
 /** What the manager needs of the leader elector (controller/lease.ts). */
 export interface Elector {
@@ -78,6 +82,8 @@ export class Manager {
   #phase: Phase = 'standby';
   /** Set once work must stop reaching Vault (shutdown past the drain bound, or lease lost). */
   #fenceClosed = false;
+  /** Set when the lease was lost: not even status records may go out. */
+  #deposed = false;
   #worked = false;
   #refused = 0;
   #cacheReady: Promise<void> | undefined;
@@ -131,6 +137,19 @@ export class Manager {
     return this.#elector ? this.#elector.mayAct() : true;
   }
 
+  /**
+   * May this instance still record what it already did (status and ledger
+   * patches on Kubernetes)? Like mayWrite(), but it stays open after a
+   * graceful shutdown closed the Vault fence, for as long as the lease is
+   * held: a reconcile whose Vault work was aborted must still record the
+   * writes that did land, or its successor finds them unowned. A deposed
+   * leader (lease lost, or possibly expired) records nothing.
+   */
+  mayRecord(): boolean {
+    if (!this.#worked || this.#deposed) return false;
+    return this.#elector ? this.#elector.mayAct() : true;
+  }
+
   ready(): Readiness {
     const watches = this.#d.cache.health();
     const leading = this.leading();
@@ -172,7 +191,8 @@ export class Manager {
   }
 
   #leaseLost(): void {
-    // Nothing may reach Vault from here on: close the fence and drop the backlog now, then stop.
+    // Nothing may reach Vault (or record in Kubernetes) from here on: close the fence and drop the backlog now, then stop.
+    this.#deposed = true;
     this.#closeFence();
     this.#d.leaderGauge?.set(0);
     void this.shutdown('leader lease lost', 1);

@@ -8,6 +8,12 @@
 //   - at most `concurrency` keys are processed at once; `setConcurrency`
 //     changes that while running (more workers start at once; surplus ones
 //     stop after their current key, so nothing in flight is interrupted);
+//   - fair across tenants (namespaces, the key's second segment): waiting
+//     keys are grouped by tenant and tenants take turns; and no tenant
+//     holds more than concurrency - reserve workers (reserve = a quarter),
+//     so a namespace with long reconciles (hundreds of references) can never
+//     occupy every worker while another namespace's rotation waits (the
+//     share follows `setConcurrency`);
 //   - `shutdown()` stops taking work and waits for what is in flight.
 //   - delays (backoff, requeueAfter, addAfter) are clamped to MAX_DELAY_MS:
 //     a delay too long for a timer (e.g. `reconcile: 600h`) must never turn
@@ -35,7 +41,11 @@ export interface QueueOptions {
   metrics?: ControllerMetrics;
   log?: Logger;
   clock?: Clock;
+  /** The tenant a key belongs to (default: its namespace, the second "/" segment). */
+  tenantOf?: (key: string) => string;
 }
+
+const namespaceOf = (key: string) => key.split('/')[1] ?? '';
 
 /** Per-key backoff delay after `failures` consecutive failures (1-based). */
 export function itemBackoffMs(failures: number, backoff: { baseMs: number; maxMs: number }): number {
@@ -52,7 +62,11 @@ export function clampDelay(ms: number): number {
 export class WorkQueue {
   readonly #o: QueueOptions;
   readonly #backoff: { baseMs: number; maxMs: number };
-  readonly #queue: string[] = [];
+  /** Waiting keys per tenant, tenants in turn order (a served tenant moves to the back). */
+  readonly #queue = new Map<string, string[]>();
+  #depth = 0;
+  /** Keys in flight per tenant. */
+  readonly #held = new Map<string, number>();
   readonly #queued = new Map<string, number>(); // key -> enqueue time
   readonly #processing = new Set<string>();
   readonly #dirty = new Set<string>();
@@ -73,7 +87,17 @@ export class WorkQueue {
   }
 
   depth(): number {
-    return this.#queue.length;
+    return this.#depth;
+  }
+
+  #tenant(key: string): string {
+    return (this.#o.tenantOf ?? namespaceOf)(key);
+  }
+
+  /** Most workers one tenant may hold: all but a quarter, kept for the others. */
+  get #perTenant(): number {
+    const c = this.#o.concurrency;
+    return c <= 1 ? c : c - Math.max(1, Math.floor(c / 4));
   }
 
   inFlight(): number {
@@ -88,9 +112,13 @@ export class WorkQueue {
     }
     if (this.#queued.has(key)) return;
     this.#queued.set(key, this.#clock.now());
-    this.#queue.push(key);
+    const tenant = this.#tenant(key);
+    const line = this.#queue.get(tenant);
+    if (line) line.push(key);
+    else this.#queue.set(tenant, [key]);
+    this.#depth++;
     this.#o.metrics?.queueAdds.inc();
-    this.#o.metrics?.queueDepth.set(this.#queue.length);
+    this.#o.metrics?.queueDepth.set(this.#depth);
     this.#wake?.();
   }
 
@@ -110,11 +138,6 @@ export class WorkQueue {
     this.#timers.set(key, { at, timer });
   }
 
-  /** Consecutive failures of a key (0 after a success). */
-  failures(key: string): number {
-    return this.#failures.get(key) ?? 0;
-  }
-
   start(): void {
     this.#started = true;
     this.#grow();
@@ -124,7 +147,10 @@ export class WorkQueue {
   setConcurrency(n: number): void {
     if (!(Number.isInteger(n) && n >= 1)) throw new Error(`concurrency must be a whole number >= 1 (got ${n})`);
     this.#o.concurrency = n;
-    if (this.#started && !this.#shuttingDown) this.#grow();
+    if (!this.#started || this.#shuttingDown) return;
+    this.#grow();
+    // Idle workers retire (a lower count) or find a tenant's share grown (a higher one).
+    this.#wake?.();
   }
 
   #grow(): void {
@@ -138,10 +164,25 @@ export class WorkQueue {
     this.#shuttingDown = true;
     for (const { timer } of this.#timers.values()) timer.cancel();
     this.#timers.clear();
-    this.#queue.length = 0;
+    this.#queue.clear();
+    this.#depth = 0;
     this.#queued.clear();
     this.#wake?.();
     await Promise.all(this.#workers);
+  }
+
+  /** The next key in turn order whose tenant has a worker to spare, taken off its line. */
+  #take(): string | undefined {
+    for (const [tenant, line] of this.#queue) {
+      if ((this.#held.get(tenant) ?? 0) >= this.#perTenant) continue;
+      const key = line.shift()!;
+      this.#queue.delete(tenant);
+      if (line.length > 0) this.#queue.set(tenant, line);
+      this.#depth--;
+      this.#held.set(tenant, (this.#held.get(tenant) ?? 0) + 1);
+      return key;
+    }
+    return undefined;
   }
 
   /** The next key, or undefined when this worker should stop (shutdown, or a lowered concurrency). */
@@ -153,14 +194,14 @@ export class WorkQueue {
         this.#live--;
         return undefined;
       }
-      const key = this.#queue.shift();
+      const key = this.#take();
       if (key !== undefined) {
         const since = this.#queued.get(key);
         this.#queued.delete(key);
         // Marked in the same step that dequeues it: an add() in between would
         // otherwise find the key nowhere and start it in a second worker.
         this.#processing.add(key);
-        this.#o.metrics?.queueDepth.set(this.#queue.length);
+        this.#o.metrics?.queueDepth.set(this.#depth);
         if (since !== undefined) this.#o.metrics?.queueLatency.observe((this.#clock.now() - since) / 1000);
         return key;
       }
@@ -202,6 +243,12 @@ export class WorkQueue {
       } finally {
         this.#o.metrics?.workDuration.observe((this.#clock.now() - started) / 1000);
         this.#processing.delete(key);
+        const tenant = this.#tenant(key);
+        const held = (this.#held.get(tenant) ?? 1) - 1;
+        if (held > 0) this.#held.set(tenant, held);
+        else this.#held.delete(tenant);
+        // A freed slot may unblock a tenant that was at its share.
+        this.#wake?.();
         this.#o.metrics?.inFlight.set(this.#processing.size);
         if (this.#dirty.delete(key)) this.add(key);
       }

@@ -21,15 +21,15 @@
 //
 // Retryable failures throw (the queue backs off); terminal ones are recorded
 // and return. Cleanup failures keep the finalizer, so nothing is orphaned.
-import { ANNOTATION, parseSyncAnnotations, type SyncSpec } from '../shared/annotations.ts';
+import { ANNOTATION, parseSyncAnnotations, preserveOnDeleteOf, type SyncSpec } from '../shared/annotations.ts';
 import { ConfigError, SyncError, asSyncError } from '../shared/errors.ts';
-import type { Engine } from '../shared/engine.ts';
+import type { SyncEngine } from '../shared/engine.ts';
 import type { KubeHttp } from '../shared/kube/http.ts';
 import { isAuthentic, signRecord, type LedgerKey } from '../shared/ledger.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { parseVaultPath, formatPath, logicalCandidates, type PolicyContext } from '../shared/paths.ts';
-import { plan, planMode, plannedPaths, secretsNeeded, type NeededSecret, type PlannedDocument, type SecretSnapshot, type SyncKind } from '../shared/plan.ts';
+import { plan, planMode, plannedPaths, secretsNeeded, type NeededSecret, type PlannedDocument, type SecretSnapshot } from '../shared/plan.ts';
 import {
   FINALIZER, STATUS_ANNOTATION, formatSecretVersions, formatSyncRecord, parseSecretVersions, parseSyncRecord,
   type PathRecord, type SyncRecord,
@@ -40,11 +40,11 @@ import type { Known } from '../shared/write-decision.ts';
 import { configFingerprint, contentFingerprint, decideSync } from './decide.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { ledgerAfter, statusChanges, syncMessage, type DocumentSummary } from './outcome.ts';
-import { parseKey, resourceLabel, type DeploymentView, type ResourceKey, type ResourceView } from './resources.ts';
+import { parseResourceKey, resourceLabel, RESOURCE_KINDS, type DeploymentView, type ResourceKind, type ResourceRef, type ResourceView } from '../shared/resources.ts';
 import type { SecretBatch, SecretSource } from './secret-source.ts';
 import type { StateStore } from './state-store.ts';
 import type { EventSpec, StatusWriter } from './status.ts';
-import type { ClusterCache } from './watch.ts';
+import type { ClusterCache } from './cluster-cache.ts';
 import type { HandlerResult } from './queue.ts';
 
 export interface ReconcilerConfig {
@@ -62,7 +62,7 @@ export interface ReconcilerConfig {
 export interface ReconcilerDeps {
   http: KubeHttp;
   cache: ClusterCache;
-  engine: Engine;
+  engine: SyncEngine;
   secrets: SecretSource;
   ledgerKey: LedgerKey;
   status: StatusWriter;
@@ -82,16 +82,12 @@ function failureEvent(err: SyncError): EventSpec {
 
 /** preserve-on-delete from the annotation if readable, else what the last sync recorded. */
 function preserveFlag(annotations: Record<string, string> | undefined, record: SyncRecord): boolean {
-  const raw = annotations?.[ANNOTATION.preserveOnDelete]?.trim().toLowerCase();
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  if (raw !== undefined) return true; // unreadable: keep the data
-  return record.preserve ?? false;
+  return preserveOnDeleteOf(annotations)?.preserve ?? record.preserve ?? false;
 }
 
 /** Everything one reconcile knows about its resource. */
 interface Subject {
-  key: ResourceKey;
+  key: ResourceRef;
   keyText: string;
   view: ResourceView;
   label: string;
@@ -100,6 +96,10 @@ interface Subject {
   record: SyncRecord;
   /** The ledger's MAC verified: its versions and tags are facts. */
   trusted: boolean;
+  /** Our finalizer is not on the resource yet: it goes on with the first record (before the first write). */
+  finalizerPending: boolean;
+  /** The signed ledger as last patched by this reconcile (intent entries included). */
+  ledger: PathRecord[];
 }
 
 export class Reconciler {
@@ -109,8 +109,8 @@ export class Reconciler {
   /** When each key last forced a write (rotation-check disabled), for the floor. */
   readonly #forcedAt = new Map<string, number>();
   /** Secrets discovered per key, for the secrets_discovered gauge (totals kept as they change). */
-  readonly #discovered = new Map<string, { kind: SyncKind; count: number }>();
-  readonly #discoveredTotals: Record<SyncKind, number> = { Deployment: 0, Secret: 0 };
+  readonly #discovered = new Map<string, { kind: ResourceKind; count: number }>();
+  readonly #discoveredTotals: Record<ResourceKind, number> = { Deployment: 0, Secret: 0 };
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -121,7 +121,7 @@ export class Reconciler {
   }
 
   async reconcile(keyText: string): Promise<HandlerResult> {
-    const key = parseKey(keyText);
+    const key = parseResourceKey(keyText);
     const view = key.kind === 'Deployment' ? this.#d.cache.deployment(key.namespace, key.name) : this.#d.cache.secret(key.namespace, key.name);
     if (!view) {
       this.#forget(keyText);
@@ -136,7 +136,10 @@ export class Reconciler {
       label: resourceLabel(key.kind, key.namespace, key.name),
       ctx: { namespace: key.namespace, name: key.name, kind: key.kind, cluster: config.cluster },
       trusted: isAuthentic(this.#d.ledgerKey, owner, view.metadata.uid, record),
+      finalizerPending: !(view.metadata.finalizers ?? []).includes(FINALIZER),
+      ledger: [],
     };
+    subject.ledger = subject.trusted ? [...record.paths] : [];
     if (record.paths.length > 0 && !subject.trusted && record.v === 2) {
       this.#d.controllerMetrics?.ledgerRejected.inc();
       this.#d.log.warn('ledger annotation failed authentication; using Vault as the only truth', { kind: key.kind, namespace: key.namespace, name: key.name });
@@ -162,7 +165,6 @@ export class Reconciler {
       await this.#fail(subject, parsed.errors[0]!, parsed.errors, log);
       return {};
     }
-    if (!hasFinalizer) this.#d.cache.recordOwnWrite(key.kind, key.namespace, key.name, await this.#d.status.patch(key, { finalizer: 'add' }));
     return this.#sync(subject, parsed.spec, log);
   }
 
@@ -253,7 +255,7 @@ export class Reconciler {
       const wanted = new Set(run.error ? plannedPaths({ resource: label, kind: key.kind, name: key.name, spec, cluster: config.cluster, podSpec }).map(formatPath) : documents.map((d) => d.path));
       const stale = record.paths.filter((p) => !wanted.has(p.path));
       // Write the new paths first, then clean the old ones: a failed write never leaves nothing behind.
-      const deletes = preserve || run.error ? undefined : await engine.writer.run(stale.map((p) => this.#deleteOp(s, p, adopt)));
+      const deletes = preserve || run.error ? undefined : await engine.run(stale.map((p) => this.#deleteOp(s, p, adopt)));
       const results = [...upserts, ...(deletes ?? [])];
       const newRecord: SyncRecord = {
         v: 2,
@@ -362,7 +364,7 @@ export class Reconciler {
         if (key.kind === 'Secret') {
           // Secret mode: our own annotation patch changes the Secret's resourceVersion but not its data.
           const own = batch.secrets.get(key.name);
-          content = own ? engine.writer.tag(contentHash(own)) : undefined;
+          content = own ? engine.tag(contentHash(own)) : undefined;
           const status = s.view.metadata.annotations?.[STATUS_ANNOTATION.status];
           if (!flags.force && !flags.verify && content === record.content && status === 'Synced' && s.trusted) return 'unchanged-secret';
         }
@@ -377,14 +379,45 @@ export class Reconciler {
           return { documents, upserts, secretVersions, ...(content ? { content } : {}), error: asSyncError(err, label) };
         }
         Object.assign(secretVersions, planned.secretVersions);
+        await this.#recordIntent(s, planned.documents);
         const ops = planned.documents.map((d) => this.#upsertOp(s, d, flags));
-        upserts.push(...(await engine.writer.run(ops)));
+        upserts.push(...(await engine.run(ops)));
         for (const d of planned.documents) documents.push({ path: formatPath(d.path), keys: Object.keys(d.payload.values), bytes: d.payload.bytes });
       } finally {
         batch.reservation.release();
       }
     }
     return { documents, upserts, secretVersions, ...(content ? { content } : {}) };
+  }
+
+  /**
+   * Before writing to paths the ledger does not know yet, records the intent:
+   * the finalizer (so cleanup will run) and, per new path, the data tag about
+   * to be sent (`try`). If the process dies between the Vault write and the
+   * final record, its successor finds the unmarked secret holding that data
+   * and knows it is ours, even after the Secret has changed since. Costs an
+   * apiserver patch, no Vault request; on a first sync it is the finalizer's
+   * patch, which was needed anyway.
+   */
+  async #recordIntent(s: Subject, documents: readonly PlannedDocument[]): Promise<void> {
+    const { engine } = this.#d;
+    const fresh = documents.filter((d) => s.ledger.find((p) => p.path === formatPath(d.path))?.ver === undefined);
+    if (fresh.length === 0 && !s.finalizerPending) return;
+    const paths = [...s.ledger];
+    for (const d of fresh) {
+      const path = formatPath(d.path);
+      const tag = engine.dataTag(d.payload.values);
+      const i = paths.findIndex((p) => p.path === path);
+      const entry = i >= 0 ? paths[i]! : { path };
+      const next = { ...entry, try: [...(entry.try ?? []).filter((t) => t !== tag), tag].slice(-4) };
+      if (i >= 0) paths[i] = next;
+      else paths.push(next);
+    }
+    const signed = signRecord(this.#d.ledgerKey, s.owner, s.view.metadata.uid ?? '', { ...s.record, v: 2, paths });
+    const rv = await this.#d.status.patch(s.key, { annotations: { [STATUS_ANNOTATION.syncState]: formatSyncRecord(signed) }, finalizer: s.finalizerPending ? 'add' : undefined });
+    this.#d.cache.recordOwnWrite(s.key.kind, s.key.namespace, s.key.name, rv);
+    s.ledger = paths;
+    s.finalizerPending = false;
   }
 
   /** What the authenticated ledger says we wrote at a path, and which unanswered writes of ours may have landed. */
@@ -436,9 +469,11 @@ export class Reconciler {
       [STATUS_ANNOTATION.secretVersions]: formatSecretVersions(versions),
       [STATUS_ANNOTATION.syncState]: formatSyncRecord(signed),
     }, st.lastSync);
-    if (Object.keys(changes).length === 0) return;
-    const rv = await this.#d.status.patch(s.key, { annotations: changes });
+    const finalizer = s.finalizerPending && record.paths.length > 0 ? 'add' as const : undefined;
+    if (Object.keys(changes).length === 0 && !finalizer) return;
+    const rv = await this.#d.status.patch(s.key, { annotations: changes, finalizer });
     this.#d.cache.recordOwnWrite(s.key.kind, s.key.namespace, s.key.name, rv);
+    if (finalizer) s.finalizerPending = false;
   }
 
   async #fail(s: Subject, error: SyncError, all: SyncError[], log: Logger): Promise<void> {
@@ -470,7 +505,7 @@ export class Reconciler {
           unparseable.push(p);
         }
       }
-      const results = await engine.writer.run(ops);
+      const results = await engine.run(ops);
       const retryable = results.find((r) => r.error?.retryable)?.error;
       // Refused (not ours, or outside the policy) means not ours to clean: dropped, reported.
       const remaining = ops.filter((_, i) => results[i]!.error && !results[i]!.error!.wroteNothing).map((op) => record.paths.find((p) => p.path === op.id)!);
@@ -504,7 +539,7 @@ export class Reconciler {
     this.#d.state.delete(keyText);
   }
 
-  #setDiscovered(keyText: string, entry: { kind: SyncKind; count: number } | undefined): void {
+  #setDiscovered(keyText: string, entry: { kind: ResourceKind; count: number } | undefined): void {
     const before = this.#discovered.get(keyText);
     if (before?.kind === entry?.kind && before?.count === entry?.count) return;
     if (before) this.#discoveredTotals[before.kind] -= before.count;
@@ -514,7 +549,7 @@ export class Reconciler {
     } else {
       this.#discovered.delete(keyText);
     }
-    for (const kind of ['Deployment', 'Secret'] as const) this.#d.metrics?.secretsDiscovered.set({ kind }, this.#discoveredTotals[kind]);
+    for (const kind of RESOURCE_KINDS) this.#d.metrics?.secretsDiscovered.set({ kind }, this.#discoveredTotals[kind]);
   }
 }
 

@@ -15,7 +15,7 @@ import { ConfigError } from '../shared/errors.ts';
 import { ACCEPT_JSON, type KubeHttp } from '../shared/kube/http.ts';
 import type { SecretSnapshot } from '../shared/plan.ts';
 import { MAX_SECRET_FOOTPRINT, secretFootprint, type ReadBudget, type Reservation } from './read-budget.ts';
-import { objectPath } from './resources.ts';
+import { objectPath } from '../shared/resources.ts';
 
 export interface SecretBatch {
   secrets: Map<string, SecretSnapshot | undefined>;

@@ -1,12 +1,9 @@
 // What /state serves beyond the annotations: per-resource details that only
 // live in the controller's memory (last error text, last check time).
 // Never values.
-export interface ResourceExtras {
-  lastError?: string;
-  reason?: string;
-  /** Last time the controller looked at the resource (sync or skip). */
-  checkedAt?: string;
-}
+import type { ResourceExtrasWire as ResourceExtras } from '../shared/contract/state.ts';
+
+export type { ResourceExtras };
 
 export class StateStore {
   readonly #entries = new Map<string, ResourceExtras>();

@@ -7,15 +7,13 @@
 // Events (events.k8s.io/v1) are deduplicated per object, reason and note for
 // ten minutes, so a failing resource does not flood the API.
 import { createHash, randomBytes } from 'node:crypto';
-import { ACCEPT_JSON, ACCEPT_METADATA, STRATEGIC_MERGE_PATCH, isKubeError, type KubeHttp } from '../shared/kube/http.ts';
+import { ACCEPT_METADATA, STRATEGIC_MERGE_PATCH, isKubeError, type KubeHttp } from '../shared/kube/http.ts';
+import type { EventReason } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { FINALIZER } from '../shared/state.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import { objectPath, type ResourceKey } from './resources.ts';
+import { apiVersionOf, objectPath, resourceKey, type ResourceRef } from '../shared/resources.ts';
 
-export type EventReason =
-  | 'Synced' | 'Cleaned' | 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict' | 'LargeSecret'
-  | 'TuningApplied' | 'InvalidTuning';
 
 export interface EventSpec {
   reason: EventReason;
@@ -25,7 +23,7 @@ export interface EventSpec {
 }
 
 /** What an Event can be about: a synced resource, or the tuning ConfigMap. */
-export type EventSubject = ResourceKey | { kind: 'ConfigMap'; namespace: string; name: string };
+export type EventSubject = ResourceRef | { kind: 'ConfigMap'; namespace: string; name: string };
 
 const DEDUPE_MS = 10 * 60_000;
 const MAX_NOTE = 1000;
@@ -56,7 +54,7 @@ export class StatusWriter {
    * finalizer. Resolves with the new resourceVersion, or undefined if the
    * object is gone.
    */
-  async patch(key: ResourceKey, change: { annotations?: Record<string, string | null>; finalizer?: 'add' | 'remove' }): Promise<string | undefined> {
+  async patch(key: ResourceRef, change: { annotations?: Record<string, string | null>; finalizer?: 'add' | 'remove' }): Promise<string | undefined> {
     const metadata: Record<string, unknown> = {};
     if (change.annotations && Object.keys(change.annotations).length) metadata.annotations = change.annotations;
     if (change.finalizer === 'add') metadata.finalizers = [FINALIZER];
@@ -66,7 +64,8 @@ export class StatusWriter {
       const res = await this.#http.request('PATCH', objectPath(key), {
         body: { metadata },
         contentType: STRATEGIC_MERGE_PATCH,
-        accept: key.kind === 'Secret' ? ACCEPT_METADATA : ACCEPT_JSON,
+        // Only the new resourceVersion is needed: metadata back, never the whole object (a Secret's data, a Deployment's spec).
+        accept: ACCEPT_METADATA,
       });
       return res?.metadata?.resourceVersion;
     } catch (err) {
@@ -78,7 +77,7 @@ export class StatusWriter {
   /** Emits an Event about the resource unless the same one went out in the last ten minutes. */
   async event(key: EventSubject, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
     const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
-    const resource = `${key.kind}/${key.namespace}/${key.name}`;
+    const resource = resourceKey(key);
     const digest = createHash('sha1').update(`${spec.reason}|${note}`).digest('base64');
     let seen = this.#recent.get(resource);
     const last = seen?.get(digest);
@@ -89,6 +88,7 @@ export class StatusWriter {
     if (this.#recentCount > 20_000) this.#sweep(now.getTime());
     try {
       await this.#http.request('POST', `/apis/events.k8s.io/v1/namespaces/${key.namespace}/events`, {
+        accept: ACCEPT_METADATA,
         body: {
           apiVersion: 'events.k8s.io/v1',
           kind: 'Event',
@@ -101,7 +101,7 @@ export class StatusWriter {
           reason: spec.reason,
           type: spec.type,
           note,
-          regarding: { apiVersion: key.kind === 'Deployment' ? 'apps/v1' : 'v1', kind: key.kind, namespace: key.namespace, name: key.name, ...(uid ? { uid } : {}) },
+          regarding: { apiVersion: apiVersionOf(key.kind), kind: key.kind, namespace: key.namespace, name: key.name, uid },
         },
       });
       this.#metrics?.events.inc({ reason: spec.reason });
@@ -112,11 +112,11 @@ export class StatusWriter {
   }
 
   /** Forgets dedupe entries of a resource (after cleanup). */
-  forget(key: ResourceKey): void {
-    const seen = this.#recent.get(`${key.kind}/${key.namespace}/${key.name}`);
+  forget(key: ResourceRef): void {
+    const seen = this.#recent.get(resourceKey(key));
     if (!seen) return;
     this.#recentCount -= seen.size;
-    this.#recent.delete(`${key.kind}/${key.namespace}/${key.name}`);
+    this.#recent.delete(resourceKey(key));
   }
 
   #sweep(now: number): void {

@@ -14,12 +14,11 @@ import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node'
 import { ANNOTATION } from '../shared/annotations.ts';
 import { ENDPOINT, IDENTITY_HEADER, type HistoryResponse } from '../shared/contract/state.ts';
 import { ACCEPT_JSON, ACCEPT_METADATA, ACCEPT_METADATA_LIST, KubeHttp, KubeHttpError, MERGE_PATCH } from '../shared/kube/http.ts';
-import { trimMeta } from '../shared/kube/projection.ts';
+import { collectionPath, groupOf, objectPath, pluralOf, RESOURCE_KINDS, trimMeta, type ResourceKind } from '../shared/resources.ts';
 import { Reflector, type Projected } from '../shared/kube/reflector.ts';
 import { watchProblem, type Problem } from './model/connection.ts';
 import type { EventRow } from './model/timeline.ts';
 
-export type Kind = 'Deployment' | 'Secret';
 
 export interface ConnectionSettings {
   kubeconfig: string;
@@ -31,7 +30,7 @@ export interface ConnectionSettings {
 }
 
 export interface ClusterListener {
-  onResource(kind: Kind, namespace: string, name: string, annotations: Record<string, string> | undefined, exists: boolean): void;
+  onResource(kind: ResourceKind, namespace: string, name: string, annotations: Record<string, string> | undefined, exists: boolean): void;
   onProblem(problem: Problem | undefined): void;
 }
 
@@ -55,19 +54,6 @@ export function loadKubeConfig(settings: Pick<ConnectionSettings, 'kubeconfig' |
   return kc;
 }
 
-const API: Record<Kind, { group: string; plural: string }> = {
-  Deployment: { group: '/apis/apps/v1', plural: 'deployments' },
-  Secret: { group: '/api/v1', plural: 'secrets' },
-};
-
-function collection(kind: Kind, namespace?: string): string {
-  const { group, plural } = API[kind];
-  return namespace ? `${group}/namespaces/${encodeURIComponent(namespace)}/${plural}` : `${group}/${plural}`;
-}
-
-export function objectPath(kind: Kind, namespace: string, name: string): string {
-  return `${collection(kind, namespace)}/${encodeURIComponent(name)}`;
-}
 
 export class ClusterConnection {
   readonly kc: KubeConfig;
@@ -77,7 +63,7 @@ export class ClusterConnection {
   readonly #problems = new Map<string, Problem>();
   readonly #listener: ClusterListener;
   /** How each kind is watched: cluster-wide, or per namespace (and which). */
-  readonly scopes: Partial<Record<Kind, 'cluster' | string[]>> = {};
+  readonly scopes: Partial<Record<ResourceKind, 'cluster' | string[]>> = {};
 
   constructor(settings: ConnectionSettings, listener: ClusterListener) {
     this.settings = settings;
@@ -95,10 +81,10 @@ export class ClusterConnection {
   }
 
   /** May the user list `kind` cluster-wide? (SelfSubjectAccessReview; unknown counts as yes, the watch will tell.) */
-  async #mayListAll(kind: Kind): Promise<boolean> {
+  async #mayListAll(kind: ResourceKind): Promise<boolean> {
     try {
       const review = await this.http.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
-        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'list', group: kind === 'Deployment' ? 'apps' : '', resource: API[kind].plural } } },
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'list', group: groupOf(kind), resource: pluralOf(kind) } } },
       });
       return review?.status?.allowed !== false;
     } catch {
@@ -120,10 +106,10 @@ export class ClusterConnection {
 
   /** Starts the watches; resolves once each has listed (or keeps retrying in the background). */
   async start(): Promise<void> {
-    const watch = (kind: Kind, namespace: string | undefined, perNamespace: boolean) => {
-      const what = `${API[kind].plural}${namespace ? ` in ${namespace}` : ''}`;
+    const watch = (kind: ResourceKind, namespace: string | undefined, perNamespace: boolean) => {
+      const what = `${pluralOf(kind)}${namespace ? ` in ${namespace}` : ''}`;
       const reflector = new Reflector<Projected>({
-        name: what, http: this.http, path: collection(kind, namespace), metadataOnly: true,
+        name: what, http: this.http, path: collectionPath(kind, namespace), metadataOnly: true,
         project: (obj) => ({ metadata: trimMeta(obj?.metadata) }),
         onChange: (_type, _key, next, prev) => {
           const meta = (next ?? prev)?.metadata;
@@ -133,7 +119,7 @@ export class ClusterConnection {
           if (event.kind === 'error') {
             // Per namespace, a namespace the user may not read is simply not shown.
             if (perNamespace && (event.status === 403 || event.status === 404)) return;
-            this.#problems.set(what, watchProblem(event.status, API[kind].plural, event.error));
+            this.#problems.set(what, watchProblem(event.status, pluralOf(kind), event.error));
           } else if (event.kind === 'listed' || event.kind === 'watching') {
             this.#problems.delete(what);
           }
@@ -147,7 +133,7 @@ export class ClusterConnection {
     };
     const starts: Promise<void>[] = [];
     let fallback: string[] | undefined;
-    for (const kind of ['Deployment', 'Secret'] as const) {
+    for (const kind of RESOURCE_KINDS) {
       if (this.settings.namespaces.length) {
         this.scopes[kind] = this.settings.namespaces;
       } else if (await this.#mayListAll(kind)) {
@@ -194,7 +180,7 @@ export class ClusterConnection {
   }
 
   /** The KV version history of one resource's ledger paths (metadata only), from the controller. */
-  async history(kind: Kind, namespace: string, name: string): Promise<HistoryResponse> {
+  async history(kind: ResourceKind, namespace: string, name: string): Promise<HistoryResponse> {
     const q = new URLSearchParams({ kind, namespace, name });
     return this.http.request('GET', this.#proxyPath(`${ENDPOINT.history}?${q}`), { headers: await this.#identity() });
   }
@@ -216,12 +202,12 @@ export class ClusterConnection {
   }
 
   /** Merge-patches vault-sync.io annotations (null removes one) with the user's credentials: RBAC decides. */
-  async patchAnnotations(kind: Kind, namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
-    await this.http.request('PATCH', objectPath(kind, namespace, name), { body: { metadata: { annotations } }, contentType: MERGE_PATCH, accept: ACCEPT_METADATA });
+  async patchAnnotations(kind: ResourceKind, namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
+    await this.http.request('PATCH', objectPath({ kind, namespace, name }), { body: { metadata: { annotations } }, contentType: MERGE_PATCH, accept: ACCEPT_METADATA });
   }
 
   /** Asks the controller for one sync that bypasses change detection. */
-  async requestResync(kind: Kind, namespace: string, name: string, now: Date): Promise<string> {
+  async requestResync(kind: ResourceKind, namespace: string, name: string, now: Date): Promise<string> {
     const value = now.toISOString();
     await this.patchAnnotations(kind, namespace, name, { [ANNOTATION.resyncRequestedAt]: value });
     return value;

@@ -7,19 +7,20 @@ import * as vscode from 'vscode';
 import { ANNOTATION } from '../shared/annotations.ts';
 import { describeStatus, controllerDown, SET_CONTROLLER_NAMESPACE } from './model/connection.ts';
 import { ACCEPT_METADATA, KubeHttpError } from '../shared/kube/http.ts';
-import { errorText, objectPath, type Kind } from './cluster.ts';
+import { errorText } from './cluster.ts';
+import { objectPath, type ResourceKind, resourceKey } from '../shared/resources.ts';
 import type { ExtensionHost } from './host.ts';
 import { findManifestResources, secretKeyNames } from './model/manifests.ts';
 import { previewManifest } from './model/preview.ts';
 import { buildTimeline, shortTime } from './model/timeline.ts';
-import { resourceKey, type TreeNode } from './model/tree.ts';
+import { type TreeNode } from './model/tree.ts';
 import type { Warning } from './model/warnings.ts';
 import { previewContext } from './views/authoring.ts';
 import { MetricsPanel } from './views/metrics-panel.ts';
 import { RAW_METRICS_URI, type RawMetricsProvider } from './views/raw-metrics.ts';
 import { showReport } from './views/report-panel.ts';
 
-type Target = { kind: Kind; namespace: string; name: string };
+type Target = { kind: ResourceKind; namespace: string; name: string };
 
 /** A resource row, a Warnings row, or a resource key. */
 type Subject = TreeNode | Warning | string | undefined;
@@ -86,7 +87,7 @@ export function registerCommands(host: ExtensionHost, deps: { extensionUri: vsco
     if (!t) return undefined;
     const c = host.connection();
     // The live value, not the watch's: the toggle must flip what the apiserver has now.
-    const meta = await c.http.request('GET', objectPath(t.kind, t.namespace, t.name), { accept: ACCEPT_METADATA });
+    const meta = await c.http.request('GET', objectPath(t), { accept: ACCEPT_METADATA });
     const next = meta?.metadata?.annotations?.[annotation]?.trim().toLowerCase() !== 'true';
     if (!(await host.ui.confirm(`${next ? 'Turn on' : 'Turn off'} ${title} for ${label(t)}?`, explain(next), next ? 'Turn on' : 'Turn off'))) return undefined;
     try {
@@ -185,7 +186,7 @@ export function registerCommands(host: ExtensionHost, deps: { extensionUri: vsco
     run('vaultSync.showHistory', async (subject?: Subject) => {
       const t = await pickResource(host, subject, 'Resource whose sync history to show');
       if (!t) return undefined;
-      const state = host.resources.index.state(resourceKey(t.kind, t.namespace, t.name));
+      const state = host.resources.index.state(resourceKey({ kind: t.kind, namespace: t.namespace, name: t.name }));
       if (!state) return undefined;
       const c = host.connection();
       const [list, history] = await Promise.all([
@@ -193,7 +194,7 @@ export function registerCommands(host: ExtensionHost, deps: { extensionUri: vsco
         c.history(t.kind, t.namespace, t.name).then((h) => ({ h }), (err: unknown) => ({ err: err instanceof KubeHttpError ? describeStatus(err.status, 'read the controller\'s /history') : errorText(err) })),
       ]);
       const timeline = buildTimeline(state, list, 'h' in history ? history.h : undefined, 'err' in history ? history.err : undefined);
-      showReport(`history:${resourceKey(t.kind, t.namespace, t.name)}`, `Sync history: ${t.name}`, `${label(t)}, newest first. Never values: key names, sizes, versions and times only.`, [{
+      showReport(`history:${resourceKey({ kind: t.kind, namespace: t.namespace, name: t.name })}`, `Sync history: ${t.name}`, `${label(t)}, newest first. Never values: key names, sizes, versions and times only.`, [{
         heading: 'Timeline', columns: ['Time (UTC)', 'Source', 'What', 'Detail'],
         rows: timeline.entries.map((e) => ({ cells: [shortTime(e.time), e.source, e.what, e.detail], tone: e.tone, id: `${e.source}:${e.what}` })),
         ...(timeline.notes.length ? { note: timeline.notes.join(' · ') } : {}), empty: 'nothing recorded yet',

@@ -8,13 +8,14 @@ import * as vscode from 'vscode';
 import { clusterStale, controllerDown, type ConnectionState } from './model/connection.ts';
 import { findManifestResources, problemsFor } from './model/manifests.ts';
 import type { TrackedResource } from './model/tree.ts';
+import type { ResourceKind } from '../shared/resources.ts';
 
 export class ManifestDiagnostics {
   readonly #collection = vscode.languages.createDiagnosticCollection('vault-sync');
-  readonly #lookup: (kind: string, name: string, namespace?: string) => TrackedResource | undefined;
+  readonly #lookup: (kind: ResourceKind, name: string, namespace?: string) => TrackedResource | undefined;
   #connection: ConnectionState | undefined;
 
-  constructor(lookup: (kind: string, name: string, namespace?: string) => TrackedResource | undefined) {
+  constructor(lookup: (kind: ResourceKind, name: string, namespace?: string) => TrackedResource | undefined) {
     this.#lookup = lookup;
   }
 

@@ -5,12 +5,12 @@
 import * as vscode from 'vscode';
 import { ENDPOINT } from '../shared/contract/state.ts';
 import { KubeHttpError } from '../shared/kube/http.ts';
-import { ClusterConnection, errorText, type ConnectionSettings, type Kind } from './cluster.ts';
+import { ClusterConnection, errorText, type ConnectionSettings } from './cluster.ts';
+import { resourceKey, type ResourceKind } from '../shared/resources.ts';
 import { ManifestDiagnostics } from './diagnostics.ts';
 import { controllerProblem, initialConnection, kubeconfigProblem, type ConnectionState, type Problem } from './model/connection.ts';
 import { scrape, summarise, type ControllerState, type ControllerSummary, type MetricsScrape } from './model/controller.ts';
 import { MetricsHistory } from './model/series.ts';
-import { resourceKey } from './model/tree.ts';
 import { warningsFor } from './model/warnings.ts';
 import { SyncStatusBar } from './statusbar.ts';
 import { ControllerProvider } from './views/controller-provider.ts';
@@ -44,7 +44,7 @@ export class ExtensionHost {
   /** Session-long history of /metrics scrapes, for the metrics panel. */
   readonly metrics = new MetricsHistory();
   readonly diagnostics = new ManifestDiagnostics((kind, name, namespace) => {
-    if (namespace) return this.resources.index.state(resourceKey(kind, namespace, name));
+    if (namespace) return this.resources.index.state(resourceKey({ kind: kind, namespace: namespace, name: name }));
     return [...this.resources.index.all()].find((s) => s.kind === kind && s.name === name);
   });
   ui: HostUi = {
@@ -204,7 +204,7 @@ export class ExtensionHost {
     return names ? names.has(name) : undefined;
   }
 
-  resourceTarget(key: string): { kind: Kind; namespace: string; name: string } | undefined {
+  resourceTarget(key: string): { kind: ResourceKind; namespace: string; name: string } | undefined {
     const s = this.resources.index.state(key);
     return s && { kind: s.kind, namespace: s.namespace, name: s.name };
   }

@@ -16,6 +16,9 @@ import { ConfigError } from './errors.ts';
 import { parseGoDuration } from './duration.ts';
 import { parseVaultPath, type VaultPath } from './paths.ts';
 
+/** Every annotation of ours starts with this; others are not read or copied. */
+export const ANNOTATION_PREFIX = 'vault-sync.io/';
+
 export const ANNOTATION = {
   path: 'vault-sync.io/path',
   secrets: 'vault-sync.io/secrets',
@@ -76,6 +79,23 @@ const KEY_PREFIX = /^[-._a-zA-Z0-9]*$/;
 function parseBool(raw: string | undefined): boolean | undefined {
   const v = raw?.trim().toLowerCase();
   return v === 'true' ? true : v === 'false' ? false : undefined;
+}
+
+/**
+ * preserve-on-delete, or undefined when the annotation is absent. The Go
+ * operator deleted on anything but "true"; an unreadable value here keeps
+ * the data instead: losing a secret is worse than leaving one behind.
+ */
+export function preserveOnDeleteOf(annotations: Readonly<Record<string, string>> | undefined): { preserve: boolean; readable: boolean } | undefined {
+  const raw = annotations?.[ANNOTATION.preserveOnDelete];
+  if (raw === undefined) return undefined;
+  const value = parseBool(raw);
+  return { preserve: value ?? true, readable: value !== undefined };
+}
+
+/** resync-requested-at, trimmed; empty means none. */
+export function resyncRequestOf(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
+  return annotations?.[ANNOTATION.resyncRequestedAt]?.trim() || undefined;
 }
 
 function parseSelections(resource: string, raw: string, errors: ConfigError[]): SecretSelection[] | undefined {
@@ -182,13 +202,10 @@ export function parseSyncAnnotations(resource: string, annotations: Readonly<Rec
     warnings.push(new ConfigError(resource, ANNOTATION.rotationCheck, `"${a[ANNOTATION.rotationCheck]}" is not a valid value, so rotation checks stay enabled`, 'use "enabled" or "disabled"'));
   }
 
-  // The Go operator deleted on anything but "true". An unreadable value here
-  // keeps the data instead: losing a secret is worse than leaving one behind.
-  const rawPreserve = a[ANNOTATION.preserveOnDelete];
-  let preserveOnDelete = parseBool(rawPreserve) ?? false;
-  if (rawPreserve !== undefined && parseBool(rawPreserve) === undefined) {
-    preserveOnDelete = true;
-    warnings.push(new ConfigError(resource, ANNOTATION.preserveOnDelete, `"${rawPreserve}" is not a boolean, so Vault data is preserved on delete`, 'use "true" or "false"'));
+  const preserve = preserveOnDeleteOf(a);
+  const preserveOnDelete = preserve?.preserve ?? false;
+  if (preserve && !preserve.readable) {
+    warnings.push(new ConfigError(resource, ANNOTATION.preserveOnDelete, `"${a[ANNOTATION.preserveOnDelete]}" is not a boolean, so Vault data is preserved on delete`, 'use "true" or "false"'));
   }
 
   const rawAdopt = a[ANNOTATION.adopt];
@@ -196,7 +213,7 @@ export function parseSyncAnnotations(resource: string, annotations: Readonly<Rec
   if (rawAdopt !== undefined && parseBool(rawAdopt) === undefined) {
     warnings.push(new ConfigError(resource, ANNOTATION.adopt, `"${rawAdopt}" is not a boolean, so secrets owned by others are not adopted`, 'use "true" or "false"'));
   }
-  const resync = a[ANNOTATION.resyncRequestedAt]?.trim();
+  const resync = resyncRequestOf(a);
 
   if (errors.length > 0 || !path) return { managed: true, errors, warnings };
   return {

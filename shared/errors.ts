@@ -48,8 +48,16 @@ const PREFLIGHT: ReadonlySet<ErrorReason> = new Set<ErrorReason>([
   'InvalidConfig', 'PathDenied', 'SecretNotFound', 'KeyMissing', 'DuplicateKey', 'OwnershipConflict', 'Oversize',
 ]);
 
-/** Kubernetes Event reasons the controller emits for failures. */
-export type FailureEventReason = 'SyncFailed' | 'SecretNotFound' | 'KeyMissing' | 'InvalidConfig' | 'PathDenied' | 'OwnershipConflict';
+/** Kubernetes Event reasons the controller emits for failures; also what the ledger and /state record of the last failure. */
+export const FAILURE_EVENT_REASONS = ['SyncFailed', 'SecretNotFound', 'KeyMissing', 'InvalidConfig', 'PathDenied', 'OwnershipConflict'] as const;
+export type FailureEventReason = (typeof FAILURE_EVENT_REASONS)[number];
+
+/** Every Event reason: the failures above, the three reports about a resource that are not failures, and the two about the tuning ConfigMap. */
+export type EventReason = FailureEventReason | 'Synced' | 'Cleaned' | 'LargeSecret' | 'TuningApplied' | 'InvalidTuning';
+
+export function isFailureEventReason(value: unknown): value is FailureEventReason {
+  return (FAILURE_EVENT_REASONS as readonly unknown[]).includes(value);
+}
 
 export class SyncError extends Error {
   readonly reason: ErrorReason;
@@ -132,10 +140,10 @@ export class OwnershipConflictError extends SyncError {
    * `currentOwner` is named only when the caller may know it (same namespace
    * and cluster); `managed` says whether another vault-sync resource holds it.
    */
-  constructor(path: string, owner: string, currentOwner: string | undefined, managed = currentOwner !== undefined) {
+  constructor(path: string, owner: string, currentOwner: string | undefined, managed = currentOwner !== undefined, holder = 'another resource') {
     const held = currentOwner
       ? `it is managed by ${currentOwner}`
-      : managed ? 'it is managed by another resource' : 'it was not written by vault-sync-operator';
+      : managed ? `it is managed by ${holder}` : 'it was not written by vault-sync-operator';
     super('OwnershipConflict', `Vault path "${path}" belongs to someone else: ${held}, and ${owner} may not overwrite or delete it`, {
       field: 'vault-sync.io/path',
       fix: 'choose another path, or allow adoption with the vault-sync.io/adopt: "true" annotation (or --adopt-policy=always) if taking it over is intended',

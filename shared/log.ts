@@ -46,10 +46,3 @@ export function createLogger(opts: { level?: LogLevel; write: (line: string) => 
   };
 }
 
-/** A logger that drops everything (tests, library defaults). */
-export const silentLogger: Logger = {
-  debug() {}, info() {}, warn() {}, error() {},
-  child() {
-    return silentLogger;
-  },
-};

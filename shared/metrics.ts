@@ -11,8 +11,6 @@ import type { ErrorReason } from './errors.ts';
 export type VaultOperation =
   | 'login' | 'renew' | 'lookup' | 'mount' | 'read' | 'write' | 'read_metadata' | 'write_metadata' | 'delete' | 'delete_metadata';
 
-export type SyncKind = 'Deployment' | 'Secret';
-export type SyncResult = 'success' | 'failure' | 'skipped';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 

@@ -36,13 +36,14 @@ export interface MountInfo {
   kvVersion: 1 | 2;
 }
 
-function segmentProblem(segment: string): string | undefined {
+/** Why `segment` cannot be one path segment, or undefined when it can. */
+export function segmentProblem(segment: string): string | undefined {
   if (segment === '') return 'contains an empty segment ("//", or a leading or trailing "/")';
   if (segment === '.' || segment === '..') return `contains a "${segment}" segment`;
   if (segment.length > MAX_SEGMENT) return `has a segment longer than ${MAX_SEGMENT} characters`;
   if (!SEGMENT.test(segment)) {
     const bad = [...segment].find((c) => !/[A-Za-z0-9_.\-]/.test(c));
-    return `segment "${segment}" contains ${bad === undefined ? 'a leading "."' : `the character ${JSON.stringify(bad)}`}`;
+    return `has a segment "${segment}" with ${bad === undefined ? 'a leading "."' : `the character ${JSON.stringify(bad)}`}`;
   }
   return undefined;
 }

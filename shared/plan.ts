@@ -17,8 +17,8 @@ import { ANNOTATION, isSecretName, type SecretSelection, type SyncSpec } from '.
 import { discoverSecretReferences, type PodSpecLike } from './discovery.ts';
 import { childPath, scopeToCluster, type VaultPath } from './paths.ts';
 import { buildPayload, encodeSecretValue, type EncodedValue, type Payload } from './payload.ts';
+import type { ResourceKind } from './resources.ts';
 
-export type SyncKind = 'Deployment' | 'Secret';
 export type PlanMode = 'custom' | 'auto' | 'secret';
 
 /** A Secret as read from the API: values are the API's base64 strings. */
@@ -31,7 +31,7 @@ export interface SecretSnapshot {
 export interface PlanInput {
   /** "Deployment team-a/web": for messages. */
   resource: string;
-  kind: SyncKind;
+  kind: ResourceKind;
   name: string;
   spec: SyncSpec;
   cluster: string;
@@ -62,7 +62,7 @@ export interface NeededSecret {
   optional: boolean;
 }
 
-export function planMode(kind: SyncKind, spec: SyncSpec): PlanMode {
+export function planMode(kind: ResourceKind, spec: SyncSpec): PlanMode {
   if (kind === 'Secret') return 'secret';
   return spec.secrets ? 'custom' : 'auto';
 }

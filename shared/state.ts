@@ -14,6 +14,9 @@
 // are HMACs under the controller's key (see ledger.ts). The ledger is
 // parsed into known scalar fields only (a hostile annotation can hold deep
 // or huge JSON), and is trusted only when its MAC verifies.
+import { ANNOTATION, resyncRequestOf } from './annotations.ts';
+import { isFailureEventReason, type FailureEventReason } from './errors.ts';
+import type { ResourceKind } from './resources.ts';
 
 export const STATUS_ANNOTATION = {
   status: 'vault-sync.io/status',
@@ -63,7 +66,7 @@ export interface SyncRecord {
   /** Last vault-sync.io/resync-requested-at value acted on. */
   resync?: string;
   /** Event reason of the last failure, for tools (InvalidConfig, PathDenied, ...). */
-  reason?: string;
+  reason?: FailureEventReason;
   /** MAC over everything above under the controller's key, bound to owner and UID (ledger.ts). */
   mac?: string;
 }
@@ -112,10 +115,11 @@ export function sanitizeRecord(parsed: any): SyncRecord {
     paths: parsed.paths.slice(0, MAX_PATHS_RECORDED).map(sanitizePath).filter((p: PathRecord | undefined): p is PathRecord => p !== undefined),
   };
   if (typeof parsed.preserve === 'boolean') out.preserve = parsed.preserve;
-  for (const field of ['config', 'content', 'resync', 'reason'] as const) {
+  for (const field of ['config', 'content', 'resync'] as const) {
     const value = text(parsed[field]);
     if (value !== undefined) out[field] = value;
   }
+  if (isFailureEventReason(parsed.reason)) out.reason = parsed.reason;
   const mac = text(parsed.mac, 64);
   if (mac) out.mac = mac;
   return out;
@@ -161,13 +165,13 @@ export function formatSecretVersions(versions: Record<string, string>): string {
 
 /** What a tool needs to show one resource, read from its annotations. */
 export interface ResourceState {
-  kind: 'Deployment' | 'Secret';
+  kind: ResourceKind;
   namespace: string;
   name: string;
   /** Pending: managed, but not synced since the last change or resync request. */
   status: SyncStatus | 'Pending';
   message?: string;
-  reason?: string;
+  reason?: FailureEventReason;
   lastSync?: string;
   large: boolean;
   paths: PathRecord[];
@@ -178,8 +182,8 @@ export function readResourceState(kind: ResourceState['kind'], namespace: string
   const a = annotations ?? {};
   const record = parseSyncRecord(a[STATUS_ANNOTATION.syncState]);
   const status = a[STATUS_ANNOTATION.status];
-  // Trimmed, and empty means none: exactly what the annotation parser hands the reconciler.
-  const resyncRequested = a['vault-sync.io/resync-requested-at']?.trim() || undefined;
+  // The same reading the annotation parser hands the reconciler.
+  const resyncRequested = resyncRequestOf(a);
   const pending = status === undefined || (resyncRequested !== undefined && resyncRequested !== record.resync);
   return {
     kind, namespace, name,
@@ -189,6 +193,6 @@ export function readResourceState(kind: ResourceState['kind'], namespace: string
     lastSync: a[STATUS_ANNOTATION.lastSync],
     large: a[STATUS_ANNOTATION.largeSecret] === 'true',
     paths: record.paths.filter((p) => !p.stale),
-    vaultPath: a['vault-sync.io/path'],
+    vaultPath: a[ANNOTATION.path],
   };
 }

@@ -34,8 +34,8 @@
 //     starts nothing new (used when the controller loses its lease).
 //
 // Why not Bottleneck (the library first chosen for this): measured side by
-// side in bench/core.ts, Bottleneck starts at most ~415-435 jobs/s on a
-// 2-core machine (each job takes several setTimeout(0) hops through its
+// side in bench/core.ts (figures in the README's Performance section),
+// Bottleneck starts at most ~415 jobs/s on a 2-core machine (each job takes several setTimeout(0) hops through its
 // datastore), a tenth of what one OpenBao accepts; its reservoir refill
 // re-arms from each heartbeat, so the rate drifts low; and topping its
 // reservoir up from outside races its asynchronous registration and

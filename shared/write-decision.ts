@@ -35,6 +35,8 @@ export interface Known {
 export interface UpsertFacts {
   tag: string;
   owner: string;
+  /** This cluster's id (kube-system UID), when known. */
+  clusterId?: string;
   force: boolean;
   verify: boolean;
   adopt: boolean;
@@ -80,7 +82,7 @@ export function decideUpsertV2(f: UpsertFacts): UpsertStep {
   }
   if (f.existing === 'absent') return { do: 'write', cas: 0, outcome: 'created', takeover: false };
   const existing = f.existing;
-  const marker = ownershipOf(existing, f.owner);
+  const marker = ownershipOf(existing, f.owner, f.clusterId);
   // Our marker, or our own create whose marker is still pending (known, uncontested, unmarked).
   const ours = marker === 'ours' || (known !== undefined && marker === 'unowned');
   if (!ours && !f.adopt) {
@@ -98,6 +100,7 @@ export function decideUpsertV2(f: UpsertFacts): UpsertStep {
 
 export interface DeleteFacts {
   owner: string;
+  clusterId?: string;
   adopt: boolean;
   known?: Known;
   contested: boolean;
@@ -111,7 +114,7 @@ export function decideDeleteV2(f: DeleteFacts): DeleteStep {
   const known = trustKnown({ ...f, stale: false });
   if (f.existing === undefined) return known ? { do: 'delete' } : { do: 'read' };
   if (f.existing === 'absent') return { do: 'absent' };
-  const marker = ownershipOf(f.existing, f.owner);
+  const marker = ownershipOf(f.existing, f.owner, f.clusterId);
   if (marker === 'ours' || f.adopt) return { do: 'delete' };
   if ((f.maybeTags?.length ?? 0) > 0 && mayHoldOurData(marker, f.existing, f.contested, f.maybeTags)) return { do: 'check-data' };
   return { do: 'conflict', currentOwner: marker === 'foreign' ? f.existing.customMetadata.owner : undefined };

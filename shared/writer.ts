@@ -156,6 +156,8 @@ export interface WriterOptions {
   defaultDeleteMode?: 'all' | 'latest';
   /** How many paths the writer remembers (version + tag) before it forgets the oldest. */
   memoryEntries?: number;
+  /** This cluster's id (kube-system UID), recorded in markers and checked against them. */
+  clusterId?: string;
   metrics?: Metrics;
   log?: Logger;
   signal?: AbortSignal;
@@ -200,6 +202,11 @@ export class BatchWriter {
   /** Content tag of a payload hash under the controller's key. */
   tag(hash: string): string {
     return this.#o.ledgerKey.contentTag(hash);
+  }
+
+  /** The tag of a document's data alone (what a later read of the data can recompute): intent records, unanswered writes. */
+  dataTag(values: Record<string, string>): string {
+    return this.#v1Tag(values);
   }
 
   /** Ownership markers waiting for spare throttle budget. */
@@ -318,6 +325,8 @@ export class BatchWriter {
   }
 
   #conflict(key: string, op: WriteOp, currentOwner: string | undefined): OwnershipConflictError {
+    // The same owner id, refused: another cluster wrote it (its cluster-id differs).
+    if (currentOwner === op.owner) return new OwnershipConflictError(key, op.owner, undefined, true, 'another cluster with the same --cluster-name (or none)');
     // Name the other owner only inside the caller's own namespace and cluster: never an oracle across tenants.
     const prefix = `${op.owner.split('/').slice(0, 2).join('/')}/`;
     return new OwnershipConflictError(key, op.owner, currentOwner?.startsWith(prefix) ? currentOwner : undefined, currentOwner !== undefined);
@@ -360,7 +369,7 @@ export class BatchWriter {
     let existing: ExistingSecret | 'absent' | undefined;
     for (;;) {
       const step = decideUpsertV2({
-        tag, owner: op.owner, force: op.force ?? false, verify: op.verify ?? false, adopt: op.adopt ?? false,
+        tag, owner: op.owner, clusterId: this.#o.clusterId, force: op.force ?? false, verify: op.verify ?? false, adopt: op.adopt ?? false,
         known, contested, stale, existing, likelyExists: op.likelyExists, legacyHash: payload.hash, maybeTags,
       });
       switch (step.do) {
@@ -407,7 +416,7 @@ export class BatchWriter {
           const written = await this.#unanswered(key, dataTag, progress, () => kv.write(logical, payload.values, step.cas));
           this.#maybe.delete(key);
           const previous = this.#memory.get(key)?.meta ?? written.customMetadata;
-          const desired = ownedMetadata({ owner: op.owner, hash: tag, version: written.version, base64Keys: payload.base64Keys, previous });
+          const desired = ownedMetadata({ owner: op.owner, clusterId: this.#o.clusterId, hash: tag, version: written.version, base64Keys: payload.base64Keys, previous });
           const urgency = markerUrgency(desired, written.customMetadata, step.takeover);
           await this.#writeMarker(key, logical, op, tag, written.version, written.customMetadata, urgency, progress);
           progress.version = written.version;
@@ -420,7 +429,7 @@ export class BatchWriter {
 
   /** Records what we wrote, and brings the marker up to date now or in spare budget. */
   async #writeMarker(key: string, logical: LogicalPath, op: UpsertOp, tag: string, version: number, current: Record<string, string>, urgency: 'now' | 'background' | 'none', progress: Progress): Promise<void> {
-    const meta = ownedMetadata({ owner: op.owner, hash: tag, version, base64Keys: op.payload.base64Keys, previous: current });
+    const meta = ownedMetadata({ owner: op.owner, clusterId: this.#o.clusterId, hash: tag, version, base64Keys: op.payload.base64Keys, previous: current });
     const kept: Record<string, string> = { ...keyListEntries(current) };
     for (const [k, v] of Object.entries(meta)) {
       if (v === null) delete kept[k];
@@ -458,7 +467,7 @@ export class BatchWriter {
     }
     let existing: ExistingSecret | 'absent' | undefined;
     for (;;) {
-      const step = decideDeleteV2({ owner: op.owner, adopt, known, contested, existing, maybeTags });
+      const step = decideDeleteV2({ owner: op.owner, clusterId: this.#o.clusterId, adopt, known, contested, existing, maybeTags });
       if (step.do === 'read') {
         progress.requests++;
         existing = (await kv.readMetadata(logical)) ?? 'absent';

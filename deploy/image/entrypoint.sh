@@ -19,12 +19,19 @@ cgroup_root=${VSO_CGROUP_ROOT:-/sys/fs/cgroup}
 node_bin=${VSO_NODE:-node}
 controller=${VSO_CONTROLLER:-/app/controller.mjs}
 
+# Sets $value to the first line of a file. A shell builtin, not cat: the image
+# has a shell and node, and no coreutils.
+read_first_line() {
+  value=
+  { IFS= read -r value || :; } < "$1"
+}
+
 # Prints the memory limit in bytes, or nothing when there is none.
 memory_limit_bytes() {
   if [ -r "$cgroup_root/memory.max" ]; then
-    value=$(cat "$cgroup_root/memory.max")                      # cgroup v2: bytes or "max"
+    read_first_line "$cgroup_root/memory.max"                   # cgroup v2: bytes or "max"
   elif [ -r "$cgroup_root/memory/memory.limit_in_bytes" ]; then
-    value=$(cat "$cgroup_root/memory/memory.limit_in_bytes")    # cgroup v1
+    read_first_line "$cgroup_root/memory/memory.limit_in_bytes" # cgroup v1
   else
     return 0
   fi

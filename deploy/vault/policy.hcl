@@ -1,7 +1,10 @@
 # Vault / OpenBao policy for vault-sync-operator: only what its write protocol
-# uses, on the KV v2 mount "secret". Narrow the paths to match the
-# controller's --path-policy (for example secret/data/prod/* with
-# --cluster-name=prod --path-policy='secret/prod/{namespace}/*').
+# uses, on the KV v2 mount "secret", below one namespace segment: it matches
+# the chart's default --path-policy 'secret/{namespace}/*' (Vault's "+" is one
+# segment; with --cluster-name=prod use secret/data/prod/+/* and the policy
+# 'secret/{cluster}/{namespace}/*'). The controller's path policy decides
+# which namespace a segment belongs to; this bounds it to that shape, so
+# nothing at the top of the mount (or in other mounts) is reachable.
 #
 # deploy/vault/setup.sh writes this file as the controller's policy (pass
 # --policy-file for a narrowed copy); the deploy tests run the controller with
@@ -12,11 +15,11 @@
 #   metadata:  read (ownership, unchanged checks), patch (ownership and
 #              content hash), delete (remove every version on cleanup)
 
-path "secret/data/*" {
+path "secret/data/+/*" {
   capabilities = ["create", "update", "read", "delete"]
 }
 
-path "secret/metadata/*" {
+path "secret/metadata/+/*" {
   capabilities = ["read", "patch", "delete"]
 }
 

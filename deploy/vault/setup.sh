@@ -31,7 +31,7 @@
 #   --policy-file=FILE         policy HCL          (VAULT_POLICY_FILE, default policy.hcl beside this script)
 #   --namespace=NS             controller's namespace        (SERVICE_ACCOUNT_NAMESPACE, default vault-sync-system)
 #   --service-account=NAME     controller's service account  (SERVICE_ACCOUNT_NAME, default vault-sync-operator)
-#   --audience=AUD             required token audience (the chart's vault.tokenAudience) (TOKEN_AUDIENCE)
+#   --audience=AUD             required token audience (the chart's vault.tokenAudience) (TOKEN_AUDIENCE, default vault; "" for none)
 #   --token-ttl=DURATION       Vault token TTL     (TOKEN_TTL, default 1h; the controller renews at 2/3)
 #   --token-max-ttl=DURATION   Vault token max TTL (TOKEN_MAX_TTL, default 24h; then it logs in again)
 #   -h, --help
@@ -51,7 +51,7 @@ policy_name=${VAULT_POLICY_NAME:-vault-sync-operator}
 policy_file=${VAULT_POLICY_FILE:-$script_dir/policy.hcl}
 sa_namespace=${SERVICE_ACCOUNT_NAMESPACE:-vault-sync-system}
 sa_name=${SERVICE_ACCOUNT_NAME:-vault-sync-operator}
-audience=${TOKEN_AUDIENCE:-}
+audience=${TOKEN_AUDIENCE-vault}
 token_ttl=${TOKEN_TTL:-1h}
 token_max_ttl=${TOKEN_MAX_TTL:-24h}
 

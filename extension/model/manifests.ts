@@ -5,8 +5,10 @@
 // Parsed with the `yaml` package (positions for every node, block and flow
 // scalars, several documents per file); what it returns is plain data.
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Node as YamlNode, type Pair } from 'yaml';
+import { ANNOTATION_PREFIX } from '../../shared/annotations.ts';
 import type { PodSpecLike } from '../../shared/discovery.ts';
 import { formatBytes, shortMessage, type TrackedResource } from './tree.ts';
+import type { ResourceKind } from '../../shared/resources.ts';
 
 export interface Position { line: number; character: number }
 export interface Span { start: Position; end: Position }
@@ -22,7 +24,7 @@ export interface AnnotationEntry {
 }
 
 export interface ManifestResource {
-  kind: 'Deployment' | 'Secret';
+  kind: ResourceKind;
   name: string;
   namespace?: string;
   /** 0-based line of `name:` under metadata. */
@@ -36,8 +38,6 @@ export interface ManifestResource {
   /** Secret: the key names under data and stringData (never their values). */
   secretKeys?: string[];
 }
-
-const OURS = 'vault-sync.io/';
 
 function span(lc: LineCounter, node: { range?: [number, number, number] | null } | null | undefined): Span {
   const [a, b] = node?.range ?? [0, 0, 0];
@@ -74,7 +74,7 @@ export function findManifestResources(text: string): ManifestResource[] {
     const annotations: AnnotationEntry[] = [];
     if (isMap(annotationsNode)) {
       for (const pair of annotationsNode.items as Pair[]) {
-        if (!isScalar(pair.key) || typeof pair.key.value !== 'string' || !pair.key.value.startsWith(OURS)) continue;
+        if (!isScalar(pair.key) || typeof pair.key.value !== 'string' || !pair.key.value.startsWith(ANNOTATION_PREFIX)) continue;
         const v = pair.value as YamlNode | null;
         const isString = isScalar(v) && typeof v.value === 'string';
         annotations.push({
@@ -142,7 +142,7 @@ export interface ManifestProblem {
 }
 
 /** Pure: which live-state diagnostics (failed, large, configuration warnings) a manifest gets (namespace defaults to the only match by name). */
-export function problemsFor(resources: ManifestResource[], lookup: (kind: string, name: string, namespace?: string) => TrackedResource | undefined): ManifestProblem[] {
+export function problemsFor(resources: ManifestResource[], lookup: (kind: ResourceKind, name: string, namespace?: string) => TrackedResource | undefined): ManifestProblem[] {
   const out: ManifestProblem[] = [];
   for (const r of resources) {
     if (!r.annotations.some((a) => a.name === 'vault-sync.io/path')) continue;

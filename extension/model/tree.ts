@@ -6,7 +6,7 @@
 // node it touched (plus its namespace when membership or totals change),
 // never the whole tree.
 import { ANNOTATION, parseSyncAnnotations } from '../../shared/annotations.ts';
-import { isTracked } from '../../shared/kube/projection.ts';
+import { isTracked, resourceKey, type ResourceKind } from '../../shared/resources.ts';
 import { readResourceState, type ResourceState } from '../../shared/state.ts';
 
 export interface ContextNode { kind: 'context'; id: string; context: string }
@@ -59,9 +59,6 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }
 
-export function resourceKey(kind: string, namespace: string, name: string): string {
-  return `${kind}/${namespace}/${name}`;
-}
 
 export function statusIcon(state: ResourceState & { configWarnings?: string[] }): IconId {
   if (state.status === 'Failed') return 'failed';
@@ -182,7 +179,7 @@ export class ResourceIndex {
   children(node: TreeNode | undefined): TreeNode[] {
     if (!node) return [this.contextNode()];
     if (node.kind === 'context') return this.namespaces().map((ns) => this.namespaceNode(ns));
-    if (node.kind === 'namespace') return this.inNamespace(node.namespace).map((s) => this.resourceNode(resourceKey(s.kind, s.namespace, s.name)));
+    if (node.kind === 'namespace') return this.inNamespace(node.namespace).map((s) => this.resourceNode(resourceKey(s)));
     if (node.kind === 'resource') {
       return (this.#states.get(node.key)?.paths ?? []).map((p) => this.#child<PathNode>(node.key, { kind: 'path', id: `path:${node.key}:${p.path}`, resourceKey: node.key, path: p.path }));
     }
@@ -209,8 +206,8 @@ export class ResourceIndex {
    * changed status or size class); the context alone when a namespace
    * appeared or disappeared (that redraws everything below it).
    */
-  apply(kind: 'Deployment' | 'Secret', namespace: string, name: string, annotations: Record<string, string> | undefined): TreeNode[] {
-    const key = resourceKey(kind, namespace, name);
+  apply(kind: ResourceKind, namespace: string, name: string, annotations: Record<string, string> | undefined): TreeNode[] {
+    const key = resourceKey({ kind, namespace, name });
     this.#relisting?.add(key);
     const before = this.#states.get(key);
     if (!isTracked({ annotations })) return before ? this.remove(key) : [];

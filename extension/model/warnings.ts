@@ -5,7 +5,8 @@
 // Rows lead with what matters at a narrow sidebar: the resource's name as
 // the label, then what is wrong in a few words; the full text is the
 // tooltip. Sizes use the same units as the tree (formatBytes).
-import { formatBytes, resourceKey, shortMessage, type TrackedResource } from './tree.ts';
+import { formatBytes, shortMessage, type TrackedResource } from './tree.ts';
+import { resourceKey } from '../../shared/resources.ts';
 
 export type WarningKind = 'large' | 'failed' | 'denied' | 'ownership' | 'config';
 
@@ -23,7 +24,7 @@ export interface Warning {
 export function warningsFor(states: Iterable<TrackedResource>): Warning[] {
   const out: Warning[] = [];
   for (const s of states) {
-    const key = resourceKey(s.kind, s.namespace, s.name);
+    const key = resourceKey({ kind: s.kind, namespace: s.namespace, name: s.name });
     const who = `${s.kind} ${s.namespace}/${s.name}`;
     for (const p of s.paths.filter((p) => p.large)) {
       out.push({ kind: 'large', resourceKey: key, label: s.name, detail: `large: ${formatBytes(p.bytes)}`, tooltip: `${who}: large secret: ${p.path} is ${formatBytes(p.bytes)}; consider selecting fewer keys` });

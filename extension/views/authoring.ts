@@ -8,7 +8,7 @@ import type { ExtensionHost } from '../host.ts';
 import { completionsAt, hoverAt, manifestDiagnostics } from '../model/authoring.ts';
 import { findManifestResources, secretKeyNames, type ManifestResource, type Span } from '../model/manifests.ts';
 import type { PreviewContext } from '../model/preview.ts';
-import { resourceKey } from '../model/tree.ts';
+import { resourceKey } from '../../shared/resources.ts';
 
 const YAML: vscode.DocumentSelector = [{ language: 'yaml' }, { pattern: '**/*.{yaml,yml}' }];
 
@@ -17,7 +17,7 @@ const range = (s: Span) => new vscode.Range(s.start.line, s.start.character, s.e
 /** What previews and diagnostics know of the cluster and the workspace, never values. */
 export function previewContext(host: ExtensionHost, r: ManifestResource, workspaceSecrets: Map<string, string[]>): PreviewContext {
   const namespace = r.namespace ?? 'default';
-  const live = host.resources.index.state(resourceKey(r.kind, namespace, r.name));
+  const live = host.resources.index.state(resourceKey({ kind: r.kind, namespace: namespace, name: r.name }));
   return {
     cluster: host.controllerState?.clusterName ?? '',
     current: live?.paths ?? [],

@@ -5,6 +5,7 @@
 // (extension/model/controller.ts, extension/model/timeline.ts). Never a
 // value: key names, sizes, versions and times only. Pure types plus the
 // endpoint paths.
+import type { FailureEventReason } from '../errors.ts';
 import type { ResourceState } from '../state.ts';
 
 /**
@@ -24,7 +25,7 @@ export const ENDPOINT = {
 /** Per-resource details the controller keeps in memory only. */
 export interface ResourceExtrasWire {
   lastError?: string;
-  reason?: string;
+  reason?: FailureEventReason;
   /** Last time the controller looked at the resource (sync or skip). */
   checkedAt?: string;
 }

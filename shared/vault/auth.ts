@@ -15,7 +15,7 @@ export const DEFAULT_SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.i
 
 export interface TokenInfo {
   token: string;
-  /** Seconds the token lives from `obtainedAt`; 0 means it never expires (e.g. root). */
+  /** Seconds the token lives from the moment it was obtained; 0 means it never expires (e.g. root). */
   ttlSeconds: number;
   renewable: boolean;
 }

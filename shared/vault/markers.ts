@@ -49,8 +49,11 @@ export class MarkerQueue {
     this.#maxPending = opts.maxPending ?? 20_000;
   }
 
+  #sending = 0;
+
+  /** Markers not yet written: queued, plus the one being sent (a gauge at 0 means no marker request is outstanding). */
   get pending(): number {
-    return this.#pending.size;
+    return this.#pending.size + this.#sending;
   }
 
   enqueue(key: string, path: LogicalPath, meta: Record<string, string | null>): void {
@@ -87,6 +90,7 @@ export class MarkerQueue {
       while (!this.#stopped && this.#pending.size > 0) {
         const [key, marker] = this.#pending.entries().next().value!;
         this.#pending.delete(key);
+        this.#sending++;
         try {
           await this.#kv.patchMetadata(marker.path, marker.meta, { lane: 'background' });
           this.#metrics?.markersWritten?.inc({ lane: 'background', result: 'written' });
@@ -94,6 +98,8 @@ export class MarkerQueue {
           const reason = isSyncError(err) ? err.reason : 'Internal';
           this.#metrics?.markersWritten?.inc({ lane: 'background', result: 'failed' });
           this.#log?.debug('ownership marker not written', { reason });
+        } finally {
+          this.#sending--;
         }
       }
     } finally {

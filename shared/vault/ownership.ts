@@ -20,6 +20,8 @@ export const META_OWNER = 'owner';
 export const META_HASH = 'content-hash';
 export const META_VERSION = 'synced-version';
 export const META_BASE64 = 'base64-keys';
+/** The UID of the writing cluster's kube-system namespace: tells apart clusters that share a Vault and a --cluster-name (or none). */
+export const META_CLUSTER_ID = 'cluster-id';
 const MAX_META_VALUE = 512;
 
 export interface OwnerRef {
@@ -42,10 +44,18 @@ export interface ExistingSecret {
 
 export type Ownership = 'ours' | 'unowned' | 'foreign';
 
-export function ownershipOf(existing: ExistingSecret, owner: string): Ownership {
+/**
+ * Whose secret this is. Same owner id but another cluster's id is foreign:
+ * two clusters without --cluster-name (or with the same one) share owner
+ * ids. A marker without a cluster id (written before it was recorded, or by
+ * a controller that cannot read kube-system) is judged by the owner id alone.
+ */
+export function ownershipOf(existing: ExistingSecret, owner: string, clusterId?: string): Ownership {
   const meta = existing.customMetadata;
   if (meta[META_MANAGED_BY] !== MANAGED_BY_VALUE) return 'unowned';
-  return meta[META_OWNER] === owner ? 'ours' : 'foreign';
+  if (meta[META_OWNER] !== owner) return 'foreign';
+  const theirs = meta[META_CLUSTER_ID];
+  return theirs && clusterId && theirs !== clusterId ? 'foreign' : 'ours';
 }
 
 export function currentOwner(existing: ExistingSecret): string | undefined {
@@ -83,14 +93,6 @@ export function encodeKeyList(prefix: string, keys: readonly string[]): Record<s
   return out;
 }
 
-export function decodeKeyList(prefix: string, meta: Record<string, string>): string[] {
-  return Object.entries(meta)
-    .filter(([k]) => k === prefix || k.startsWith(`${prefix}.`))
-    .flatMap(([, v]) => v.split(','))
-    .filter(Boolean)
-    .sort();
-}
-
 /** The base64 key-list entries of a custom_metadata map (all a later write needs to remember of it). */
 export function keyListEntries(meta: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -103,10 +105,11 @@ export function keyListEntries(meta: Record<string, string>): Record<string, str
  * no longer need (a base64 list that shrank) are sent as nulls so that a
  * merge-PATCH removes them; foreign keys someone added are left alone.
  */
-export function ownedMetadata(opts: { owner: string; hash: string; version: number; base64Keys: readonly string[]; previous?: Record<string, string> }): Record<string, string | null> {
+export function ownedMetadata(opts: { owner: string; clusterId?: string; hash: string; version: number; base64Keys: readonly string[]; previous?: Record<string, string> }): Record<string, string | null> {
   const meta: Record<string, string | null> = {
     [META_MANAGED_BY]: MANAGED_BY_VALUE,
     [META_OWNER]: opts.owner,
+    ...(opts.clusterId ? { [META_CLUSTER_ID]: opts.clusterId } : {}),
     [META_HASH]: opts.hash,
     [META_VERSION]: String(opts.version),
     ...encodeKeyList(META_BASE64, opts.base64Keys),

@@ -28,7 +28,7 @@ import { buildAll, extensionDir, packageVsix } from '../../tools/build.ts';
 import { repoRoot } from '../../tools/testenv/binaries.ts';
 import { startEnvironment, type EnvironmentInfo, type TestEnvironment } from '../../tools/testenv/environment.ts';
 import { freePorts } from '../../tools/testenv/ports.ts';
-import { exposeAsService, machineAddress } from '../../tools/testenv/service-proxy.ts';
+import { exposeAsService, sandboxAddress } from '../../tools/testenv/service-proxy.ts';
 import { configureKubernetesAuth } from '../../tools/testenv/vault-kube-auth.ts';
 import { runExtensionTests, uiCheck } from './code-server.ts';
 import { startControlServer } from './control.ts';
@@ -69,7 +69,7 @@ try {
     namespace: controllerNs, serviceAccount: 'vault-sync-operator', tokenFile: join(workspace, '.controller-token'),
     policyRules: readFileSync(join(repoRoot, 'deploy', 'vault', 'policy.hcl'), 'utf8'),
   });
-  const address = machineAddress();
+  const address = sandboxAddress();
   const [statusPort] = await freePorts(1);
   const controllerArgs = [...setup.controllerArgs, `--namespaces=${ns}`, '--metrics-auth=false', `--status-bind-address=${address}:${statusPort}`, '--large-secret-threshold=64Ki'];
   let ctrl = await startController({ args: controllerArgs });

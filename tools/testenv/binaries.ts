@@ -17,7 +17,7 @@ export const KUBE_VERSION = /k8s\.io\/kubernetes (v[\d.]+)/.exec(readFileSync(jo
 
 // Version stamped into kube-apiserver (what /version reports, what Helm's
 // kubeVersion checks); part of the cache key, so changing it rebuilds.
-function kubeLdflags(): string {
+export function kubeLdflags(): string {
   const [major, minor] = KUBE_VERSION.replace(/^v/, '').split('.');
   const pkg = 'k8s.io/component-base/version';
   return `-s -w -X ${pkg}.gitVersion=${KUBE_VERSION} -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitTreeState=clean`;

@@ -8,6 +8,9 @@
 //
 // Settings are written to .testenv/env.sh (source it) and .testenv/env.json
 // (the test suites reuse a running environment when VSO_TESTENV points there).
+// The environment lives in its own network namespace (npm run env:start goes
+// through tools/testenv/netns): run commands that talk to it through
+// `tools/testenv/netns CMD`, which joins that namespace when VSO_TESTENV is set.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,7 +75,8 @@ async function start(): Promise<void> {
     const info = readRunningInfo();
     if (info) {
       process.stdout.write(shellExports(info));
-      process.stderr.write(`test environment running (pid ${info.ownerPid}); settings in ${shellFile}\n`);
+      process.stderr.write(`test environment running (pid ${info.ownerPid}) in its own network namespace; settings in ${shellFile}\n`
+        + `reach it with: source ${shellFile} && tools/testenv/netns <command>   (e.g. tools/testenv/netns bash)\n`);
       return;
     }
     if (child.pid === undefined || !isAlive(child.pid)) break;

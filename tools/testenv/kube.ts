@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { createPki, type Pki } from './pki.ts';
+import { currentSandbox, KUBERNETES_SERVICE_IP, SERVICE_CIDR } from './network.ts';
 import { freePorts } from './ports.ts';
 import { startProcess, waitUntil, type ManagedProcess } from './processes.ts';
 
@@ -63,18 +64,26 @@ async function startEtcd(dir: string, etcdBin: string): Promise<{ proc: ManagedP
 function apiserverArgs(pki: Pki, port: number, etcdUrl: string, certDir: string): string[] {
   return [
     `--etcd-servers=${etcdUrl}`,
-    `--bind-address=127.0.0.1`,
-    `--advertise-address=127.0.0.1`,
+    // Inside the sandbox also on its own address (nodes and the service proxy's
+    // peers live there); outside it, loopback only.
+    `--bind-address=${currentSandbox() ? '0.0.0.0' : '127.0.0.1'}`,
+    `--advertise-address=${currentSandbox()?.address ?? '127.0.0.1'}`,
     `--secure-port=${port}`,
     `--cert-dir=${certDir}`,
     `--tls-cert-file=${pki.serverCert}`,
     `--tls-private-key-file=${pki.serverKey}`,
     `--client-ca-file=${pki.caCert}`,
-    '--authorization-mode=RBAC',
+    // Node + NodeRestriction: what the node profile's kubelets are held to, as in a real cluster.
+    '--authorization-mode=Node,RBAC',
+    '--enable-admission-plugins=NodeRestriction',
+    `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+    `--kubelet-client-key=${pki.kubeletClientKey}`,
+    // Node names resolve nowhere here (and must not be looked up in the machine's DNS).
+    '--kubelet-preferred-address-types=InternalIP',
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-    '--service-cluster-ip-range=10.96.0.0/16',
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
     // Loopback cannot be advertised through the kubernetes Service endpoints.
     '--endpoint-reconciler-type=none',
     '--allow-privileged=false',
@@ -119,7 +128,9 @@ export async function startKube(opts: KubeOptions): Promise<KubeCluster> {
   mkdirSync(opts.dir, { recursive: true });
   const pkiDir = join(opts.dir, 'pki');
   mkdirSync(pkiDir, { recursive: true });
-  const pki = createPki(pkiDir, ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default.svc', 'IP:10.96.0.1']);
+  const sandbox = currentSandbox();
+  const pki = createPki(pkiDir, ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default.svc', `IP:${KUBERNETES_SERVICE_IP}`,
+    ...(sandbox ? [`IP:${sandbox.address}`] : [])]);
   const etcd = await startEtcd(opts.dir, opts.etcdBin);
   const [port] = await freePorts(1);
   const certDir = join(opts.dir, 'apiserver-certs');

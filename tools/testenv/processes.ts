@@ -139,8 +139,23 @@ export function startProcess(opts: StartOptions): ManagedProcess {
   return managed;
 }
 
-/** Stops every live child, newest first (the apiserver hangs if etcd goes first). */
+const cleanups = new Set<() => Promise<void>>();
+
+/**
+ * Registers work that must run before the children are killed when the
+ * process is interrupted (e.g. the node profile's containers, which are not
+ * our children). Returns a function that unregisters it.
+ */
+export function onInterrupt(cleanup: () => Promise<void>): () => void {
+  installExitHooks();
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+/** Runs the registered cleanups, then stops every live child, newest first (the apiserver hangs if etcd goes first). */
 export async function stopAll(): Promise<void> {
+  for (const cleanup of [...cleanups].reverse()) await cleanup().catch(() => {});
+  cleanups.clear();
   for (const p of [...live].reverse()) await p.stop();
 }
 

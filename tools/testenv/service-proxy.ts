@@ -5,17 +5,11 @@
 // that IP), plus the Service and the EndpointSlice.
 //
 // The apiserver refuses to proxy to loopback addresses, so the controller
-// must listen on a non-loopback address of this machine (machineAddress()).
-import { networkInterfaces } from 'node:os';
+// listens on the test sandbox's own address (sandboxAddress(), see
+// network.ts), never on the machine's network interface.
 import { isKubeError, MERGE_PATCH, type KubeHttp } from '../../shared/kube/http.ts';
 
-/** First non-internal IPv4 address of this machine. */
-export function machineAddress(): string {
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  throw new Error('no non-loopback IPv4 address on this machine: the apiserver service proxy refuses loopback endpoints');
-}
+export { sandboxAddress } from './network.ts';
 
 async function create(http: KubeHttp, path: string, body: unknown): Promise<any> {
   try {

@@ -99,3 +99,24 @@ export async function configureKubernetesAuth(opts: VaultAdmin & {
     controllerArgs: [`--vault-addr=${vaultAddr}`, '--vault-auth-method=kubernetes', `--vault-auth-path=${mount}`, `--vault-role=${role}`, `--service-account-token-file=${opts.tokenFile}`],
   };
 }
+
+/**
+ * A policy and a kubernetes auth role for one service account, as
+ * deploy/vault/setup.sh makes them, optionally requiring a token audience
+ * (the chart's vault.tokenAudience).
+ */
+export async function writeRole(opts: VaultAdmin & { mount: string; role: string; namespace: string; serviceAccount: string; policyRules: string; audience?: string }): Promise<void> {
+  await ok(baoApi(opts.vaultAddr, opts.vaultToken, 'PUT', `sys/policies/acl/${opts.role}`, { policy: opts.policyRules }), 'write policy');
+  await ok(baoApi(opts.vaultAddr, opts.vaultToken, 'POST', `auth/${opts.mount}/role/${opts.role}`, {
+    bound_service_account_names: [opts.serviceAccount], bound_service_account_namespaces: [opts.namespace], token_policies: [opts.role], token_ttl: '1h',
+    ...(opts.audience ? { audience: opts.audience } : {}),
+  }), 'write role');
+}
+
+/** Read/write on one KV v2 prefix (data and metadata), for a test's own namespace. */
+export function kvPrefixPolicy(prefix: string): string {
+  return [
+    `path "secret/data/${prefix}/*" { capabilities = ["create", "read", "update", "delete"] }`,
+    `path "secret/metadata/${prefix}/*" { capabilities = ["create", "read", "update", "patch", "delete"] }`,
+  ].join('\n');
+}

@@ -51,9 +51,9 @@ describe('core engine: Vault authentication', function () {
   it('logs in with kubernetes auth (TokenReview against the apiserver) and writes', async () => {
     const engine = kubeEngine('normal');
     try {
-      const [r] = await engine.writer.run([op('a', '1')]);
+      const [r] = await engine.run([op('a', '1')]);
       assert.equal(r!.outcome, 'created');
-      assert.equal(engine.client.authStatus().authenticated, true);
+      assert.equal(engine.authStatus().authenticated, true);
       assert.match(await engine.registry.metrics(), /vault_sync_operator_auth_attempts_total\{method="kubernetes",result="success"\} 1/);
     } finally {
       await engine.stop();
@@ -63,9 +63,9 @@ describe('core engine: Vault authentication', function () {
   it('re-logs in transparently when a short-TTL token expires', async () => {
     const engine = kubeEngine('short');
     try {
-      assert.equal((await engine.writer.run([op('b', '1')]))[0]!.outcome, 'created');
+      assert.equal((await engine.run([op('b', '1')]))[0]!.outcome, 'created');
       await sleep(4000); // past token_max_ttl: the token is dead
-      const [r] = await engine.writer.run([op('b', '2')]);
+      const [r] = await engine.run([op('b', '2')]);
       assert.equal(r!.outcome, 'updated', r!.error?.message);
       const logins = /vault_sync_operator_auth_attempts_total\{method="kubernetes",result="success"\} (\d+)/.exec(await engine.registry.metrics());
       assert.ok(Number(logins?.[1]) >= 2, 'a second login happened');
@@ -77,14 +77,14 @@ describe('core engine: Vault authentication', function () {
   it('tells a revoked token (re-login) from a policy denial (terminal, no login storm)', async () => {
     const engine = kubeEngine('normal');
     try {
-      await engine.writer.run([op('c', '1')]);
+      await engine.run([op('c', '1')]);
       // Revoke every token of this auth mount behind the client's back.
       await admin.write(`sys/leases/revoke-prefix/auth/${authMount}/login`, {});
-      const [again] = await engine.writer.run([op('c', '2')]);
+      const [again] = await engine.run([op('c', '2')]);
       assert.equal(again!.outcome, 'updated', again!.error?.message);
 
       const denied = { ...op('d', '1'), path: parseVaultPath(`secret/data/${namespace}/denied`, 't') };
-      const [r] = await engine.writer.run([denied]);
+      const [r] = await engine.run([denied]);
       assert.equal(r!.error?.reason, 'PermissionDenied');
       assert.equal(r!.attempts, 1);
       const logins = /vault_sync_operator_auth_attempts_total\{method="kubernetes",result="success"\} (\d+)/.exec(await engine.registry.metrics());
@@ -98,10 +98,10 @@ describe('core engine: Vault authentication', function () {
     const engine = kubeEngine('normal');
     try {
       writeFileSync(tokenFile, 'not-a-jwt');
-      const [r] = await engine.writer.run([op('e', '1')]);
+      const [r] = await engine.run([op('e', '1')]);
       assert.equal(r!.error?.reason, 'AuthFailed');
       writeFileSync(tokenFile, await serviceAccountToken(kube.core, namespace, 'vault-sync'));
-      const [ok] = await engine.writer.run([op('e', '1')]);
+      const [ok] = await engine.run([op('e', '1')]);
       assert.equal(ok!.outcome, 'created', ok!.error?.message);
     } finally {
       await engine.stop();

@@ -36,7 +36,7 @@ describe('core engine: Vault backpressure (real rate-limit quota)', function () 
       try {
         const started = performance.now();
         const ops = Array.from({ length: 5 }, (_, i) => upsertOp(`${mount}/data/${headers ? 'on' : 'off'}${i}`, textPayload('k', String(i))));
-        const results = await engine.writer.run(ops);
+        const results = await engine.run(ops);
         const seconds = (performance.now() - started) / 1000;
         assert.deepEqual(results.map((r) => r.outcome), Array(5).fill('created'), results.map((r) => r.error?.message).join('; '));
         const log = lines(engine.logLines);

@@ -20,7 +20,7 @@ import { Reconciler } from '../../../controller/reconciler.ts';
 import { SecretSource } from '../../../controller/secret-source.ts';
 import { StateStore } from '../../../controller/state-store.ts';
 import { StatusWriter } from '../../../controller/status.ts';
-import { ClusterCache } from '../../../controller/watch.ts';
+import { ClusterCache } from '../../../controller/cluster-cache.ts';
 import { createNamespace, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
 import { adminVault, readOrUndefined } from '../support/vault.ts';
 import { TEST_LEDGER_KEY } from '../support/engine.ts';
@@ -141,7 +141,7 @@ async function drain(p: Process, settleMs = 300): Promise<'crashed' | 'idle'> {
       p.queue.add(key); // retryable: again, as the workqueue would
     }
     if (p.life.dead) return 'crashed';
-    await p.engine.writer.markersIdle();
+    await p.engine.markersIdle();
     if (p.life.dead) return 'crashed';
     quietSince = Date.now();
   }
@@ -166,6 +166,8 @@ describe('crash injection at the KV seam: every request index of every operation
     name: string;
     arrange(ns: string): Promise<void>;
     act(ns: string): Promise<void>;
+    /** Between the crash and the restart (e.g. the Secret changes while no controller runs). */
+    meanwhile?(ns: string): Promise<void>;
     check(ns: string, label: string): Promise<void>;
   }[] = [
     {
@@ -178,6 +180,21 @@ describe('crash injection at the KV seam: every request index of every operation
       async check(ns, label) {
         assert.deepEqual(await dataAt(`${ns}/app`), { k: 'v1' }, label);
         assert.ok(await versionsAt(`${ns}/app`) <= 2, `${label}: at most one redundant version`);
+      },
+    },
+    {
+      name: 'create, the Secret changing before the restart',
+      async arrange() {},
+      async act(ns) {
+        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
+        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+      },
+      async meanwhile(ns) {
+        await mergePatch(kube.kc, `/api/v1/namespaces/${ns}/secrets/src`, { stringData: { k: 'v2' } });
+      },
+      async check(ns, label) {
+        assert.deepEqual(await dataAt(`${ns}/app`), { k: 'v2' }, `${label}: the unmarked create is recognised as ours (intent record) and updated`);
+        assert.ok(await versionsAt(`${ns}/app`) <= 3, `${label}: at most one redundant version`);
       },
     },
     {
@@ -256,6 +273,8 @@ describe('crash injection at the KV seam: every request index of every operation
       await kind.act(probeNs);
       assert.equal(await drain(clean), 'idle');
       const total = clean.life.requests - before;
+      await kind.meanwhile?.(probeNs);
+      assert.equal(await drain(clean), 'idle');
       await clean.stop();
       await kind.check(probeNs, `${kind.name}, no crash`);
       assert.ok(total >= 1, `${kind.name} makes Vault requests (${total})`);
@@ -275,6 +294,7 @@ describe('crash injection at the KV seam: every request index of every operation
         const outcome = await drain(victim);
         await victim.stop();
         assert.equal(outcome, 'crashed', `${kind.name}: the crash after request ${n} happened`);
+        await kind.meanwhile?.(ns);
         const restarted = await startProcess(kube, ns, undefined);
         await drain(restarted, 800);
         await restarted.stop();

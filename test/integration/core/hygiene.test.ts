@@ -35,12 +35,12 @@ describe('core engine: secret hygiene (canaries)', () => {
     const oversize = testEngine({ maxEntryBytes: 10 });
     const results: OpResult[] = [];
     try {
-      results.push(...await engine.writer.run([op(`${mount}/data/a`), op(`${mount}/data/not-ours`)]));
-      results.push(...await engine.writer.run([op(`${mount}/data/a`), op(`${mount}/data/a`, { force: true })]));
-      results.push(...await denied.writer.run([op(`${mount}/data/b`)]));
-      results.push(...await oversize.writer.run([op(`${mount}/data/c`)]));
+      results.push(...await engine.run([op(`${mount}/data/a`), op(`${mount}/data/not-ours`)]));
+      results.push(...await engine.run([op(`${mount}/data/a`), op(`${mount}/data/a`, { force: true })]));
+      results.push(...await denied.run([op(`${mount}/data/b`)]));
+      results.push(...await oversize.run([op(`${mount}/data/c`)]));
       await admin.write(`${mount}/data/a`, { data: { drift: 'x' } }); // makes the next CAS attempt fail once
-      results.push(...await engine.writer.run([op(`${mount}/data/a`, { force: true })]));
+      results.push(...await engine.run([op(`${mount}/data/a`, { force: true })]));
     } finally {
       await Promise.all([engine.stop(), denied.stop(), oversize.stop()]);
     }

@@ -27,7 +27,7 @@ describe('core engine: transient Vault failures', function () {
       // Our own throttle is wide open, so the server's quota is what binds.
       const engine = testEngine({ rateLimit: 1000, burst: 100, backoff: { baseMs: 200, maxMs: 2000, maxAttempts: 12 } });
       try {
-        const results = await engine.writer.run(Array.from({ length: 6 }, (_, i) => op(`${mount}/data/q${i}`, String(i))));
+        const results = await engine.run(Array.from({ length: 6 }, (_, i) => op(`${mount}/data/q${i}`, String(i))));
         assert.deepEqual(results.map((r) => r.outcome), Array(6).fill('created'), results.map((r) => r.error?.message).join('; '));
         const metrics = await engine.registry.metrics();
         assert.match(metrics, /vault_sync_operator_vault_requests_total\{operation="[a-z_]+",status="429"\} [1-9]/);
@@ -54,9 +54,9 @@ describe('core engine: transient Vault failures', function () {
         backoff: { baseMs: 200, maxMs: 1000, maxAttempts: 30 },
       });
       try {
-        assert.equal((await engine.writer.run([op('secret/data/before-seal', '1')]))[0]!.outcome, 'created');
+        assert.equal((await engine.run([op('secret/data/before-seal', '1')]))[0]!.outcome, 'created');
         await server.seal();
-        const pending = engine.writer.run([op('secret/data/during-seal', '1'), op('secret/data/before-seal', '2')]);
+        const pending = engine.run([op('secret/data/during-seal', '1'), op('secret/data/before-seal', '2')]);
         await sleep(2000);
         await server.unseal();
         const results = await pending;
@@ -74,7 +74,7 @@ describe('core engine: transient Vault failures', function () {
       await server.restart();
       const engine = testEngine({ connection: { addr: server.addr }, auth: { method: 'token', token: server.rootToken } });
       try {
-        const [r] = await engine.writer.run([{ ...op('secret/data/before-seal', '2'), known, verify: true }]);
+        const [r] = await engine.run([{ ...op('secret/data/before-seal', '2'), known, verify: true }]);
         assert.equal(r!.outcome, 'unchanged', 'the data survived the restart: verified with one read, nothing written');
         assert.equal(r!.requests, 1);
       } finally {

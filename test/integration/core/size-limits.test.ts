@@ -69,7 +69,7 @@ describe('size limits on raft storage', function () {
   it('refuses a document merged from two 640 KiB Secrets before any request: terminal, naming the resource, the size, the limit and both fixes', async () => {
     const e = engine();
     const mark = audit.mark();
-    const [r] = await e.writer.run([upsertOp('secret/data/merged', text({ a: 'x'.repeat(640 * 1024), b: 'y'.repeat(640 * 1024) }))]);
+    const [r] = await e.run([upsertOp('secret/data/merged', text({ a: 'x'.repeat(640 * 1024), b: 'y'.repeat(640 * 1024) }))]);
     assert.ok(r!.error instanceof OversizeError, r!.error?.message);
     assert.equal(r!.error.retryable, false);
     assert.equal(r!.requests, 0);
@@ -81,7 +81,7 @@ describe('size limits on raft storage', function () {
 
   it('writes a 900 KiB document (fits raft) and flags it large', async () => {
     const e = engine();
-    const [r] = await e.writer.run([upsertOp('secret/data/fits', text({ k: 'z'.repeat(900 * 1024) }))]);
+    const [r] = await e.run([upsertOp('secret/data/fits', text({ k: 'z'.repeat(900 * 1024) }))]);
     assert.equal(r!.outcome, 'created', r!.error?.message);
     assert.equal(r!.large, true, 'above the 512 KiB large-secret threshold');
     const read = await baoApi(server.addr, server.rootToken, 'GET', 'secret/data/fits');
@@ -91,7 +91,7 @@ describe('size limits on raft storage', function () {
   it('with the flag raised above the server\'s limit, raft\'s "too large" 500 is terminal after one write, reported the same way', async () => {
     const e = engine({ maxEntryBytes: 4 * 1024 * 1024, backoff: { baseMs: 50, maxMs: 200, maxAttempts: 8 } });
     const mark = audit.mark();
-    const [r] = await e.writer.run([upsertOp('secret/data/raised', text({ a: 'x'.repeat(640 * 1024), b: 'y'.repeat(640 * 1024) }))]);
+    const [r] = await e.run([upsertOp('secret/data/raised', text({ a: 'x'.repeat(640 * 1024), b: 'y'.repeat(640 * 1024) }))]);
     assert.ok(r!.error instanceof OversizeError, r!.error?.message);
     assert.equal(r!.attempts, 1);
     assert.match(r!.error.message, /Vault refused it as too large for its storage \(HTTP 500; --vault-max-entry-size is 4194304 bytes\)/);
@@ -104,7 +104,7 @@ describe('size limits on raft storage', function () {
 
   it('a body above max_request_size (413) is terminal after one request too', async () => {
     const e = engine({ maxEntryBytes: 64 * 1024 * 1024 });
-    const [r] = await e.writer.run([upsertOp('secret/data/huge', text({ k: 'q'.repeat(33 * 1024 * 1024) }))]);
+    const [r] = await e.run([upsertOp('secret/data/huge', text({ k: 'q'.repeat(33 * 1024 * 1024) }))]);
     assert.ok(r!.error instanceof OversizeError, r!.error?.message);
     assert.match(r!.error.message, /Vault refused it as too large for its storage \(HTTP 413/);
     const metrics = await e.registry.metrics();

@@ -37,7 +37,7 @@ describe('core engine: Vault over TLS', function () {
       backoff: { baseMs: 10, maxMs: 20, maxAttempts: 2 },
     });
     try {
-      return (await engine.writer.run([op]))[0]!;
+      return (await engine.run([op]))[0]!;
     } finally {
       await engine.stop();
     }

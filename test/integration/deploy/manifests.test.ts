@@ -93,8 +93,9 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       const objects = kustomizeBuild(join(kustomizeDir, 'base'));
       const kinds = objects.map((o) => o.kind).sort();
       assert.deepEqual(kinds, [
-        'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Namespace',
+        'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Namespace',
         'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount',
+        'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
       ]);
       assertNoWarnings(await dryRunAll(http, objects));
       assertNoWarnings(await dryRunPods(http, objects));
@@ -144,8 +145,9 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       const ns = uniqueName('vso-helm');
       const objects = helmTemplate({ namespace: ns });
       assert.deepEqual(objects.map((o) => o.kind).sort(), [
-        'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment',
+        'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment',
         'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount',
+        'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
       ], 'no ServiceMonitor or PrometheusRule unless enabled');
       assertNoWarnings(await dryRunAll(http, objects));
       assertNoWarnings(await dryRunPods(http, objects));

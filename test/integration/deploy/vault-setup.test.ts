@@ -16,7 +16,7 @@ import { KubeHttp, isKubeError } from '../../../shared/kube/http.ts';
 import { repoRoot, requireBinaries } from '../../../tools/testenv/binaries.ts';
 import { baoApi } from '../../../tools/testenv/openbao.ts';
 import { freePorts } from '../../../tools/testenv/ports.ts';
-import { exposeAsService, machineAddress } from '../../../tools/testenv/service-proxy.ts';
+import { exposeAsService, sandboxAddress } from '../../../tools/testenv/service-proxy.ts';
 import { issueToken } from '../../../tools/testenv/vault-kube-auth.ts';
 import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
@@ -143,7 +143,7 @@ describe('deploy/vault/setup.sh + the chart\'s RBAC: the controller logs in and 
     assert.deepEqual(role.token_policies, [release]);
     assert.equal(role.audience, 'vault');
     const policy = (await vaultGet(`sys/policies/acl/${release}`)).json.data.policy as string;
-    assert.match(policy, /path "secret\/data\/\*"/);
+    assert.match(policy, /path "secret\/data\/\+\/\*"/, 'prefix-scoped: below one segment');
   });
 
   it('the controller runs with the chart\'s flags as its ServiceAccount, logs in, and syncs a Secret and a Deployment', async () => {
@@ -165,7 +165,7 @@ describe('deploy/vault/setup.sh + the chart\'s RBAC: the controller logs in and 
       ...chartArgs.filter((a) => !/^--(metrics|health-probe|status)-bind-address=|^--service-account-token-file=/.test(a)),
       `--kubeconfig=${join(dir, 'kubeconfig')}`,
       `--service-account-token-file=${join(dir, 'vault-token')}`,
-      `--status-bind-address=${machineAddress()}:${statusPort}`,
+      `--status-bind-address=${sandboxAddress()}:${statusPort}`,
     ];
     for (const flag of ['--vault-auth-method=kubernetes', `--vault-auth-path=k8s-${release}`, `--vault-role=${release}`, '--leader-elect=true', '--metrics-auth=true']) {
       assert.ok(args.includes(flag), `the chart passes ${flag}`);
@@ -226,7 +226,7 @@ describe('deploy/vault/setup.sh + the chart\'s RBAC: the controller logs in and 
   });
 
   it('the status port is readable through the service proxy with the chart\'s status-reader Role, and only with it', async () => {
-    await exposeAsService(admin, { namespace: ns, service: fullname, portName: 'status', port: 8082, address: machineAddress(), targetPort: statusPort });
+    await exposeAsService(admin, { namespace: ns, service: fullname, portName: 'status', port: 8082, address: sandboxAddress(), targetPort: statusPort });
     const proxyPath = `/api/v1/namespaces/${ns}/services/${fullname}:status/proxy/state`;
     const as = async (sa: string) => {
       const { kc } = tokenKubeConfig(testEnv().kubeServer, testEnv().kubeCaPem, await issueToken(admin, ns, sa, 600));

@@ -13,7 +13,7 @@ describe('controller config: defaults', () => {
   const c = parseConfig([], {});
 
   it('match the Go operator', () => {
-    assert.equal(c.vault.addr, 'http://vault:8200');
+    assert.equal(c.vault.addr, 'https://vault:8200');
     assert.deepEqual(c.vault.auth, { method: 'kubernetes', role: 'vault-sync-operator', mount: 'kubernetes', tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
     assert.equal(c.metricsBindAddress, ':8080');
     assert.equal(c.healthProbeBindAddress, ':8081');
@@ -42,7 +42,7 @@ describe('controller config: defaults', () => {
     assert.equal(c.batchDelayMs, 0);
     assert.equal(c.rateLimitAdaptive, true);
     assert.equal(c.tuningConfigMap, undefined);
-    assert.equal(c.pathPolicy, '*');
+    assert.deepEqual(c.pathPolicy, [['*']]);
     assert.equal(c.adoptPolicy, 'never');
     assert.equal(c.deleteMode, 'all');
     assert.equal(c.version, false);
@@ -87,7 +87,7 @@ describe('controller config: flags and environment', () => {
     assert.equal(parseConfig([], { VSO_VAULT_ADDR: 'https://vso', VAULT_ADDR: 'https://vault', BAO_ADDR: 'https://bao' }).vault.addr, 'https://vso');
     assert.equal(parseConfig([], { VAULT_ADDR: 'https://vault', BAO_ADDR: 'https://bao' }).vault.addr, 'https://vault');
     assert.equal(parseConfig([], { VAULT_ADDR: '', BAO_ADDR: 'https://bao' }).vault.addr, 'https://bao');
-    assert.equal(parseConfig([], { VAULT_ADDR: '' }).vault.addr, 'http://vault:8200');
+    assert.equal(parseConfig([], { VAULT_ADDR: '' }).vault.addr, 'https://vault:8200');
   });
 
   it('flags win over the environment', () => {
@@ -257,7 +257,7 @@ describe('controller config: validation', () => {
   });
 
   it('validates --path-policy', () => {
-    assert.equal(parseConfig(['--path-policy=secret/{cluster}/{namespace}/*,kv/data/{namespace}/{name}'], {}).pathPolicy, 'secret/{cluster}/{namespace}/*,kv/data/{namespace}/{name}');
+    assert.deepEqual(parseConfig(['--path-policy=secret/{cluster}/{namespace}/*,kv/data/{namespace}/{name}'], {}).pathPolicy, [['secret', '{cluster}', '{namespace}', '*'], ['kv', '{namespace}', '{name}']]);
     rejects(['--path-policy=secret/../sys/*'], {}, /--path-policy: template "secret\/\.\.\/sys\/\*"/);
     rejects(['--path-policy=secret//x'], {}, /--path-policy/);
     rejects(['--path-policy=secret/{owner}/*'], {}, /--path-policy/);

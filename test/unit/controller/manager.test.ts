@@ -144,6 +144,7 @@ describe('Manager (fake clock)', () => {
     assert.equal(m.mayWrite(), true);
     p.elector.act = false; // e.g. the process was frozen past its lease
     assert.equal(m.mayWrite(), false);
+    assert.equal(m.mayRecord(), false);
   });
 
   it('SIGTERM: in-flight work that finishes inside the drain bound is not aborted; lease released, then watches, then listeners', async () => {
@@ -169,6 +170,8 @@ describe('Manager (fake clock)', () => {
     assert.equal(p.vaultAborted, false);
     await clock.advance(1);
     assert.equal(p.vaultAborted, true);
+    assert.equal(m.mayWrite(), false, 'no more Vault writes');
+    assert.equal(m.mayRecord(), true, 'but what landed may still be recorded while the lease is held');
     assert.equal(await m.done, 0);
     const release = p.log.find((l) => l.endsWith('elector.release'))!;
     assert.equal(Number(release.split(' ')[0]) - t0, DRAIN, 'released exactly at the bound');
@@ -196,6 +199,7 @@ describe('Manager (fake clock)', () => {
     p.elector.lead = false;
     p.callbacks.onStoppedLeading();
     assert.equal(m.mayWrite(), false);
+    assert.equal(m.mayRecord(), false, 'a deposed leader records nothing either');
     assert.equal(m.vaultFence(), false);
     assert.equal(p.vaultAborted, true, 'aborted synchronously with the loss');
     void m.shutdown('SIGTERM', 0); // a later SIGTERM only joins

@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { buckets, bucketDelta, parsePrometheus, quantile, sum } from '../../../extension/model/prometheus.ts';
 import { controllerRows, scrape, summarise } from '../../../extension/model/controller.ts';
 import { findManifestResources, problemsFor } from '../../../extension/model/manifests.ts';
-import { ResourceIndex, resourceKey, timeAgo, totalsText } from '../../../extension/model/tree.ts';
+import { ResourceIndex, timeAgo, totalsText } from '../../../extension/model/tree.ts';
 import { warningsFor } from '../../../extension/model/warnings.ts';
 import { resourceView } from '../../../extension/model/items/resource.ts';
 import { pathView } from '../../../extension/model/items/path.ts';
 import { contextView } from '../../../extension/model/items/context.ts';
 import { controllerProblem } from '../../../extension/model/connection.ts';
+import { resourceKey } from '../../../shared/resources.ts';
 
 const tracked = (kind: 'Deployment' | 'Secret', ns: string, name: string, annotations: Record<string, string>) => {
   const index = new ResourceIndex(() => Date.parse('2026-11-27T10:05:00Z'));
   index.apply(kind, ns, name, annotations);
-  return index.state(resourceKey(kind, ns, name))!;
+  return index.state(resourceKey({ kind: kind, namespace: ns, name: name }))!;
 };
 
 const synced = (extra: Record<string, string> = {}, record: object = {}) => ({
@@ -100,7 +101,7 @@ describe('extension model: resources tree', () => {
   it('a watch delta refreshes only what it touched, and reuses node objects', () => {
     const index = new ResourceIndex();
     assert.deepEqual(index.apply('Deployment', 'a', 'web', synced()).map((n) => n.kind), ['context'], 'a new namespace changes the context');
-    const node = index.resourceNode(resourceKey('Deployment', 'a', 'web'));
+    const node = index.resourceNode(resourceKey({ kind: 'Deployment', namespace: 'a', name: 'web' }));
     const changed = index.apply('Deployment', 'a', 'web', synced({ 'vault-sync.io/last-sync': '2026-11-27T11:00:00Z' }));
     assert.deepEqual(changed, [node], 'only the resource itself, same object');
     assert.deepEqual(index.apply('Deployment', 'a', 'api', synced()).map((n) => n.kind), ['context', 'namespace', 'resource'], 'a new resource changes the totals shown above it');
@@ -129,11 +130,11 @@ describe('extension model: resources tree', () => {
     const index = new ResourceIndex();
     index.apply('Deployment', 'a', 'web', synced());
     index.apply('Deployment', 'a', 'gone', synced());
-    const node = index.resourceNode(resourceKey('Deployment', 'a', 'web'));
+    const node = index.resourceNode(resourceKey({ kind: 'Deployment', namespace: 'a', name: 'web' }));
     index.beginRelist();
     index.apply('Deployment', 'a', 'web', synced());
     assert.deepEqual(index.endRelist().map((n) => n.kind), ['context', 'namespace']);
-    assert.equal(index.resourceNode(resourceKey('Deployment', 'a', 'web')), node);
+    assert.equal(index.resourceNode(resourceKey({ kind: 'Deployment', namespace: 'a', name: 'web' })), node);
     assert.equal(index.size(), 1);
   });
 

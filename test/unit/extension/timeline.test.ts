@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { buildTimeline } from '../../../extension/model/timeline.ts';
-import { ResourceIndex, resourceKey } from '../../../extension/model/tree.ts';
+import { ResourceIndex } from '../../../extension/model/tree.ts';
+import { resourceKey } from '../../../shared/resources.ts';
 
 describe('extension model: sync history timeline', () => {
   it('merges Events, the ledger and KV versions, newest first, never values', () => {
@@ -10,7 +11,7 @@ describe('extension model: sync history timeline', () => {
       'vault-sync.io/resync-requested-at': '2026-11-27T10:00:00Z',
       'vault-sync.io/sync-state': JSON.stringify({ v: 1, paths: [{ path: 'secret/data/web', keys: ['user'], bytes: 10 }], resync: '2026-11-27T10:00:00Z' }),
     });
-    const state = index.state(resourceKey('Deployment', 'a', 'web'))!;
+    const state = index.state(resourceKey({ kind: 'Deployment', namespace: 'a', name: 'web' }))!;
     const t = buildTimeline(state, [{ time: '2026-11-27T10:00:06Z', type: 'Normal', reason: 'Synced', note: '1 document(s) written (resync-requested-at)' }], {
       kind: 'Deployment', namespace: 'a', name: 'web',
       paths: [{ path: 'secret/data/web', status: 'ok', currentVersion: 2, versions: [{ version: 2, createdTime: '2026-11-27T10:00:04Z', destroyed: false }, { version: 1, createdTime: '2026-11-27T09:00:00Z', deletionTime: '2026-11-27T09:30:00Z', destroyed: false }] },

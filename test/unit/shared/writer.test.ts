@@ -79,13 +79,13 @@ const del = (id: string, path: string, extra: Partial<DeleteOp> = {}): DeleteOp 
   kind: 'delete', id, resource: 'Deployment ns/web', path: parseVaultPath(path, 'test'), ctx, owner, ...extra,
 });
 
-function setup(opts: { batchSize?: number; policy?: string; maxEntryBytes?: number; largeSecretBytes?: number; kv?: MemoryKv; key?: LedgerKey } = {}) {
+function setup(opts: { batchSize?: number; policy?: string; maxEntryBytes?: number; largeSecretBytes?: number; kv?: MemoryKv; key?: LedgerKey; clusterId?: string } = {}) {
   const kv = opts.kv ?? new MemoryKv();
   const registry = new Registry();
   const metrics = createMetrics(registry);
   const ledgerKey = opts.key ?? new LedgerKey(Buffer.alloc(32, 7));
   const writer = new BatchWriter({
-    kv, policy: parsePathPolicy(opts.policy ?? '*'), metrics, batchSize: opts.batchSize ?? 5, ledgerKey,
+    kv, policy: parsePathPolicy(opts.policy ?? '*'), metrics, batchSize: opts.batchSize ?? 5, ledgerKey, clusterId: opts.clusterId,
     backoff: { baseMs: 1, maxMs: 2, maxAttempts: 4 },
     ...(opts.maxEntryBytes ? { maxEntryBytes: opts.maxEntryBytes } : {}),
     ...(opts.largeSecretBytes ? { largeSecretBytes: opts.largeSecretBytes } : {}),
@@ -371,5 +371,16 @@ describe('batch writer', () => {
     kv.docs.set('secret/data/late3', { versions: [{ k: 'x' }, { k: 'y' }], meta: {}, deleted: new Set() });
     const [refused] = await later.writer.run([upsert('c', 'secret/data/late3', { k: 'v2' }, { maybeTags: lost!.maybeTags })]);
     assert.equal(refused!.error?.reason, 'OwnershipConflict');
+  });
+
+  it('another cluster with the same owner id cannot take a path over, and is told why', async () => {
+    const a = setup({ clusterId: 'cluster-a' });
+    await a.writer.run([upsert('a', 'secret/data/shared', { k: 'a' })]);
+    await a.writer.markersIdle();
+    const b = setup({ kv: a.kv, clusterId: 'cluster-b' });
+    const [r] = await b.writer.run([upsert('a', 'secret/data/shared', { k: 'b' })]);
+    assert.equal(r!.error?.reason, 'OwnershipConflict');
+    assert.match(r!.error!.message, /another cluster/);
+    assert.deepEqual(a.kv.docs.get('secret/data/shared')!.versions.at(-1), { k: 'a' });
   });
 });

@@ -97,6 +97,7 @@ filled in. Rendered as a JSON object of flag name (kebab-case) to text.
 {{- if not $cfg.healthProbeBindAddress -}}{{- $_ := set $cfg "healthProbeBindAddress" (printf ":%v" .Values.ports.health) -}}{{- end -}}
 {{- if and .Values.status.enabled (not $cfg.statusBindAddress) -}}{{- $_ := set $cfg "statusBindAddress" (printf ":%v" .Values.ports.status) -}}{{- end -}}
 {{- if not .Values.status.enabled -}}{{- $_ := set $cfg "statusBindAddress" "" -}}{{- end -}}
+{{- if not $cfg.pathPolicy -}}{{- $_ := set $cfg "pathPolicy" (ternary "secret/{cluster}/{namespace}/*" "secret/{namespace}/*" (not (empty $cfg.clusterName))) -}}{{- end -}}
 {{- if not $cfg.ledgerKeySecret -}}{{- $_ := set $cfg "ledgerKeySecret" (include "vso.ledgerKeySecret" .) -}}{{- end -}}
 {{- if and .Values.vault.tokenAudience (not $cfg.serviceAccountTokenFile) -}}{{- $_ := set $cfg "serviceAccountTokenFile" (include "vso.projectedTokenPath" .) -}}{{- end -}}
 {{- if and .Values.vault.caSecret.name (not $cfg.vaultCacert) -}}{{- $_ := set $cfg "vaultCacert" (printf "/etc/vault-sync-operator/vault-ca/%s" .Values.vault.caSecret.key) -}}{{- end -}}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { decodeKeyList, encodeKeyList, isUnchanged, ownedMetadata, ownershipOf, ownerId } from '../../../../shared/vault/ownership.ts';
+import { encodeKeyList, isUnchanged, ownedMetadata, ownershipOf, ownerId } from '../../../../shared/vault/ownership.ts';
 
 describe('ownership metadata', () => {
   const owner = ownerId({ cluster: 'prod', namespace: 'ns', kind: 'Deployment', name: 'web' });
@@ -26,12 +26,24 @@ describe('ownership metadata', () => {
     const encoded = encodeKeyList('base64-keys', keys);
     assert.ok(Object.keys(encoded).length > 1);
     for (const v of Object.values(encoded)) assert.ok(v.length <= 512);
-    assert.deepEqual(decodeKeyList('base64-keys', encoded), [...keys].sort());
+    // How a reader in Vault gets the list back: every base64-keys[.n] value, comma-split.
+    const decoded = Object.entries(encoded).filter(([k]) => k === 'base64-keys' || k.startsWith('base64-keys.')).flatMap(([, v]) => v.split(','));
+    assert.deepEqual(decoded.sort(), [...keys].sort());
   });
   it('removes key-list entries that are no longer needed, and leaves foreign keys alone', () => {
     const next = ownedMetadata({ owner, hash: 'h2', version: 4, base64Keys: [], previous: { ...meta, 'base64-keys.1': 'x', team: 'payments' } });
     assert.equal(next['base64-keys'], null);
     assert.equal(next['base64-keys.1'], null);
     assert.equal('team' in next, false);
+  });
+
+  it('tells clusters apart that share an owner id (no --cluster-name, or the same one)', () => {
+    const mine = ownedMetadata({ owner, clusterId: 'uid-a', hash: 'h', version: 1, base64Keys: [] }) as Record<string, string>;
+    assert.equal(mine['cluster-id'], 'uid-a');
+    const at = { currentVersion: 1, currentDeleted: false, customMetadata: mine };
+    assert.equal(ownershipOf(at, owner, 'uid-a'), 'ours');
+    assert.equal(ownershipOf(at, owner, 'uid-b'), 'foreign');
+    assert.equal(ownershipOf(at, owner, undefined), 'ours', 'a controller that cannot read its cluster id judges by the owner id');
+    assert.equal(ownershipOf({ ...at, customMetadata: meta }, owner, 'uid-b'), 'ours', 'a marker from before cluster ids');
   });
 });

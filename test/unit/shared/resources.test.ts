@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { discoverSecretReferences } from '../../../shared/discovery.ts';
 import {
-  collectionPath, formatKey, isTracked, objectPath, parseKey, projectDeployment, projectSecret, resourceLabel, type ResourceKey,
-} from '../../../controller/resources.ts';
+  collectionPath, resourceKey, isTracked, objectPath, parseResourceKey, projectDeployment, projectSecret, resourceLabel, type ResourceRef,
+} from '../../../shared/resources.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -211,20 +211,20 @@ describe('isTracked', () => {
 });
 
 describe('resource keys and API paths', () => {
-  const keys: ResourceKey[] = [
+  const keys: ResourceRef[] = [
     { kind: 'Deployment', namespace: 'team-a', name: 'web' },
     { kind: 'Secret', namespace: 'kube-system', name: 'db.credentials-1' },
   ];
 
-  it('formatKey and parseKey round-trip', () => {
-    assert.equal(formatKey(keys[0]!), 'Deployment/team-a/web');
-    assert.equal(formatKey(keys[1]!), 'Secret/kube-system/db.credentials-1');
-    for (const k of keys) assert.deepEqual(parseKey(formatKey(k)), k);
+  it('resourceKey and parseResourceKey round-trip', () => {
+    assert.equal(resourceKey(keys[0]!), 'Deployment/team-a/web');
+    assert.equal(resourceKey(keys[1]!), 'Secret/kube-system/db.credentials-1');
+    for (const k of keys) assert.deepEqual(parseResourceKey(resourceKey(k)), k);
   });
 
   for (const bad of ['', 'Deployment', 'Deployment/team-a', 'Deployment/team-a/', 'Deployment//web', '/team-a/web', 'Pod/team-a/web', 'deployment/team-a/web', 'ConfigMap/a/b', 'Deployment/a/b/c']) {
-    it(`parseKey rejects ${JSON.stringify(bad)}`, () => {
-      assert.throws(() => parseKey(bad), /bad queue key/);
+    it(`parseResourceKey rejects ${JSON.stringify(bad)}`, () => {
+      assert.throws(() => parseResourceKey(bad), /bad resource key/);
     });
   }
 

@@ -11,9 +11,9 @@ import { STATUS_ANNOTATION } from '../shared/state.ts';
 import { ClaimIndex } from './claims.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import {
-  collectionPath, formatKey, isTracked, projectDeployment, projectSecret, resourceLabel,
-  type DeploymentView, type SecretView,
-} from './resources.ts';
+  collectionPath, resourceKey, isTracked, projectDeployment, projectSecret, resourceLabel,
+  type DeploymentView, type ResourceKind, type SecretView,
+} from '../shared/resources.ts';
 
 const STATUS_KEYS = new Set<string>(Object.values(STATUS_ANNOTATION));
 
@@ -78,14 +78,14 @@ export class ClusterCache {
   readonly #unhealthyAfterMs: number;
   /** Which tracked resource claims which Vault path (see claims.ts). */
   readonly #claims = new ClaimIndex();
-  readonly #claimsOf: ((kind: 'Deployment' | 'Secret', view: DeploymentView | SecretView) => string[]) | undefined;
+  readonly #claimsOf: ((kind: ResourceKind, view: DeploymentView | SecretView) => string[]) | undefined;
 
   constructor(opts: {
     http: KubeHttp;
     namespaces?: string[];
     enqueue: (key: string) => void;
     /** The Vault paths a tracked resource claims (claims.resourceClaims, bound to the cluster and key). */
-    claims?: (kind: 'Deployment' | 'Secret', view: DeploymentView | SecretView) => string[];
+    claims?: (kind: ResourceKind, view: DeploymentView | SecretView) => string[];
     metrics?: ControllerMetrics;
     log?: Logger;
     unhealthyAfterMs?: number;
@@ -131,8 +131,8 @@ export class ClusterCache {
     return lookup(this.#secrets, namespace, name);
   }
 
-  /** Every tracked object, for periodic full resyncs and the state endpoint. */
-  *tracked(): Generator<{ kind: 'Deployment' | 'Secret'; view: DeploymentView | SecretView }> {
+  /** Every tracked object, for /state (periodic reconciles are per-resource timers, not a sweep). */
+  *tracked(): Generator<{ kind: ResourceKind; view: DeploymentView | SecretView }> {
     for (const r of this.#deployments) for (const view of r.store.values()) yield { kind: 'Deployment', view };
     for (const r of this.#secrets) {
       for (const view of r.store.values()) {
@@ -153,12 +153,12 @@ export class ClusterCache {
    * does not trigger another reconcile (on a Secret it is not a rotation; on
    * a Deployment our finalizer is not a configuration change).
    */
-  recordOwnWrite(kind: 'Deployment' | 'Secret', namespace: string, name: string, resourceVersion: string | undefined): void {
-    if (resourceVersion) this.#ownWrites.set(formatKey({ kind, namespace, name }), resourceVersion);
+  recordOwnWrite(kind: ResourceKind, namespace: string, name: string, resourceVersion: string | undefined): void {
+    if (resourceVersion) this.#ownWrites.set(resourceKey({ kind, namespace, name }), resourceVersion);
   }
 
-  isOwnWrite(kind: 'Deployment' | 'Secret', namespace: string, name: string, resourceVersion: string | undefined): boolean {
-    return resourceVersion !== undefined && this.#ownWrites.get(formatKey({ kind, namespace, name })) === resourceVersion;
+  isOwnWrite(kind: ResourceKind, namespace: string, name: string, resourceVersion: string | undefined): boolean {
+    return resourceVersion !== undefined && this.#ownWrites.get(resourceKey({ kind, namespace, name })) === resourceVersion;
   }
 
   /** True when a tracked resource other than `self` (a queue key) claims one of the paths. */
@@ -166,7 +166,7 @@ export class ClusterCache {
     return this.#claims.claimedByOthers(candidates, self);
   }
 
-  #updateClaims(kind: 'Deployment' | 'Secret', view: DeploymentView | SecretView | undefined, key: string): void {
+  #updateClaims(kind: ResourceKind, view: DeploymentView | SecretView | undefined, key: string): void {
     if (!this.#claimsOf) return;
     if (!view || !isTracked(view.metadata)) this.#claims.delete(key);
     else this.#claims.set(key, this.#claimsOf(kind, view));
@@ -200,7 +200,7 @@ export class ClusterCache {
     const namespace = view?.metadata.namespace ?? '';
     const name = view?.metadata.name ?? '';
     this.#index(namespace, name, next ? referencedSecrets(next) : undefined, prev ? referencedSecrets(prev) : undefined);
-    const key = formatKey({ kind: 'Deployment', namespace, name });
+    const key = resourceKey({ kind: 'Deployment', namespace, name });
     this.#updateClaims('Deployment', type === 'DELETED' ? undefined : next, key);
     if (type === 'DELETED') {
       this.#ownWrites.delete(key);
@@ -215,16 +215,16 @@ export class ClusterCache {
     const namespace = view?.metadata.namespace ?? '';
     const name = view?.metadata.name ?? '';
     if (type === 'MODIFIED' && prev?.metadata.resourceVersion === next?.metadata.resourceVersion) return;
-    this.#updateClaims('Secret', type === 'DELETED' ? undefined : next, formatKey({ kind: 'Secret', namespace, name }));
-    if (type === 'DELETED') this.#ownWrites.delete(formatKey({ kind: 'Secret', namespace, name }));
+    this.#updateClaims('Secret', type === 'DELETED' ? undefined : next, resourceKey({ kind: 'Secret', namespace, name }));
+    if (type === 'DELETED') this.#ownWrites.delete(resourceKey({ kind: 'Secret', namespace, name }));
     if (type !== 'DELETED' && this.isOwnWrite('Secret', namespace, name, next?.metadata.resourceVersion)) return;
     // The Secret itself, when it is annotated (Secret mode) or still ours to clean up.
     if (next && isTracked(next.metadata)) {
-      this.#enqueue(formatKey({ kind: 'Secret', namespace, name }));
+      this.#enqueue(resourceKey({ kind: 'Secret', namespace, name }));
     }
     // Every Deployment that reads it: a rotation, an appearance, a deletion.
     for (const deployment of this.#secretUsers.get(`${namespace}/${name}`) ?? []) {
-      this.#enqueue(formatKey({ kind: 'Deployment', namespace, name: deployment }));
+      this.#enqueue(resourceKey({ kind: 'Deployment', namespace, name: deployment }));
     }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { deploymentChangeMatters, referencedSecrets } from '../../../controller/watch.ts';
-import { projectDeployment, type DeploymentView } from '../../../controller/resources.ts';
+import { deploymentChangeMatters, referencedSecrets } from '../../../controller/cluster-cache.ts';
+import { projectDeployment, type DeploymentView } from '../../../shared/resources.ts';
 
 /** A full Deployment as the API returns it. */
 function rawDeployment(): any {
