@@ -25,6 +25,7 @@
 // everything under it; the hierarchy is never remounted or reconfigured.
 // hostChanges() reports any difference in those host values and paths.
 import { execFileSync } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -331,6 +332,32 @@ async function startNode(opts: { index: number; id: string; dir: string; env: En
   };
 }
 
+/** 200 from a control-plane component's /healthz on loopback (its serving certificate is self-signed). */
+function healthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsGet({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+// A node the scheduler may use: Ready, and without the NoSchedule taints the
+// node lifecycle controller puts on (not-ready, unreachable) until it has seen
+// the node Ready. On a loaded machine that lags the Ready condition.
+async function nodeSchedulable(http: KubeHttp, name: string): Promise<boolean> {
+  const node = await http.request<any>('GET', `/api/v1/nodes/${name}`);
+  return (node?.spec?.taints ?? []).every((t: any) => t.effect !== 'NoSchedule' && t.effect !== 'NoExecute') && !node?.spec?.unschedulable;
+}
+
+/** One line per node: conditions and taints (for a test that finds pods unscheduled). */
+export async function describeNodes(http: KubeHttp): Promise<string> {
+  const list = await http.request<any>('GET', '/api/v1/nodes');
+  return (list?.items ?? []).map((n: any) => `node ${n.metadata.name}: ${(n.status?.conditions ?? []).map((c: any) => `${c.type}=${c.status}`).join(' ')}; taints ${JSON.stringify(n.spec?.taints ?? [])}`).join('\n');
+}
+
 async function nodeReady(http: KubeHttp, name: string): Promise<boolean> {
   const node: any = await http.request('GET', `/api/v1/nodes/${name}`, { allow404: true });
   return Boolean(node?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
@@ -388,6 +415,15 @@ export async function startNodes(opts: { env: EnvironmentInfo; count?: number; d
   kc.loadFromFile(adminKubeconfig);
   const http = new KubeHttp(kc);
   for (const n of nodes) await waitUntil(`node ${n.name} Ready`, () => nodeReady(http, n.name), { timeoutMs: 120_000, process: n.kubelet, intervalMs: 250 });
+  // Pods get bound only when the scheduler serves and the lifecycle controller
+  // has lifted the not-ready taints: wait for both, so a dead or slow
+  // component fails here with its log instead of as Pending pods later.
+  await waitUntil('kube-scheduler healthz', () => healthy(schedPort!), { timeoutMs: 60_000, process: scheduler, intervalMs: 250 });
+  await waitUntil('kube-controller-manager healthz', () => healthy(kcmPort!), { timeoutMs: 60_000, process: controllerManager, intervalMs: 250 });
+  for (const n of nodes) {
+    await waitUntil(`node ${n.name} schedulable (no NoSchedule taint)`, () => nodeSchedulable(http, n.name), { timeoutMs: 120_000, process: controllerManager, intervalMs: 250 })
+      .catch(async (err) => { throw new Error(`${(err as Error).message}\n${await describeNodes(http).catch(() => '')}`); });
+  }
   log(`node profile up in ${Date.now() - started} ms: ${nodes.map((n) => `${n.name} ${n.address}`).join(', ')}`);
 
   let stopping: Promise<void> | undefined;

@@ -23,7 +23,8 @@ import { promisify } from 'node:util';
 import { KubeHttp, MERGE_PATCH } from '../../../shared/kube/http.ts';
 import { IMAGE_NAME, readBuiltImage } from '../../../tools/image.ts';
 import { requireNodeBinaries } from '../../../tools/testenv/node-binaries.ts';
-import { cgroupRootExists, GUARDED_SYSCTLS, PAUSE_IMAGE, startNodes, type NodeCluster } from '../../../tools/testenv/nodes.ts';
+import { cgroupRootExists, describeNodes, GUARDED_SYSCTLS, PAUSE_IMAGE, startNodes, type NodeCluster } from '../../../tools/testenv/nodes.ts';
+import { tailLog } from '../../../tools/testenv/processes.ts';
 import { baoApi } from '../../../tools/testenv/openbao.ts';
 import { enableKubernetesAuthMount, kvPrefixPolicy, writeRole } from '../../../tools/testenv/vault-kube-auth.ts';
 import { waitFor } from '../support/controller.ts';
@@ -64,7 +65,13 @@ describe('node profile: helm install on two nodes, failover, upgrade', function 
   };
   const logsOf = async () => {
     const out: string[] = [];
-    for (const p of await pods()) out.push(`--- ${p.metadata.name} on ${p.spec.nodeName}: ${p.status.phase}\n${await kubectl(['logs', '-n', ns, p.metadata.name, '--tail=15']).then((r) => r.stdout, (e) => String(e.stderr ?? e))}`);
+    for (const p of await pods()) {
+      // Unbound pods have no logs; their PodScheduled condition says why.
+      const conditions = (p.status.conditions ?? []).filter((c: any) => c.status !== 'True').map((c: any) => `${c.type}: ${c.reason ?? ''} ${c.message ?? ''}`).join('; ');
+      out.push(`--- ${p.metadata.name} on ${p.spec.nodeName ?? '(no node)'}: ${p.status.phase}${conditions ? ` (${conditions})` : ''}\n${await kubectl(['logs', '-n', ns, p.metadata.name, '--tail=15']).then((r) => r.stdout, (e) => String(e.stderr ?? e))}`);
+    }
+    out.push(await describeNodes(http).catch((e) => `nodes: ${e}`));
+    if (cluster) out.push(`--- kube-scheduler log\n${tailLog(cluster.scheduler.logFile, 15)}`);
     return out.join('\n');
   };
 
