@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { KubeHttp, MERGE_PATCH } from '../../../shared/kube/http.ts';
-import { AuditLog, type AuditEntry } from '../../../tools/testenv/audit.ts';
+import { AuditLog } from '../../../tools/testenv/audit.ts';
 import { requireBinaries } from '../../../tools/testenv/binaries.ts';
 import { baoApi, startDevOpenBao, type OpenBaoServer } from '../../../tools/testenv/openbao.ts';
-import { populate } from '../../../bench/support.ts';
+import { acceptedWrites, populate, writeSpan } from '../../../bench/support.ts';
 import { kubeClients, uniqueName, type KubeClients } from '../support/kube.ts';
 import { metricValue, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 
@@ -43,10 +43,6 @@ describe('controller: Vault backpressure and retuning (real quota, real apiserve
     env: { VAULT_TOKEN: bao.rootToken },
   });
   const quota = (rate: number) => baoApi(bao.addr, bao.rootToken, 'POST', 'sys/quotas/rate-limit/bp', { path: 'secret/', rate, interval: '1s' });
-  /** Accepted data writes under a path prefix (the audit log). */
-  const writesUnder = (entries: AuditEntry[], prefix: string) =>
-    entries.filter((e) => e.path.startsWith(`secret/data/${prefix}`) && (e.operation === 'create' || e.operation === 'update') && !e.error);
-  const span = (w: AuditEntry[]) => (Date.parse(w.at(-1)!.time) - Date.parse(w[0]!.time)) / 1000;
 
   /** One controller over `n` fresh Deployments; resolves with its convergence span, 429 share and failures. */
   async function converge(n: number, args: string[]) {
@@ -59,8 +55,8 @@ describe('controller: Vault backpressure and retuning (real quota, real apiserve
     const total = await metricValue(ctrl, ALL_REQUESTS);
     const failed = await metricValue(ctrl, FAILED);
     await ctrl.stop();
-    const writes = writesUnder(audit.since(mark), ns);
-    return { seconds: span(writes), writes: writes.length, share: refused / total, refused, total, failed };
+    const writes = acceptedWrites(audit.since(mark), ns);
+    return { seconds: writeSpan(writes), writes: writes.length, share: refused / total, refused, total, failed };
   }
 
   before(async () => {
@@ -108,9 +104,9 @@ describe('controller: Vault backpressure and retuning (real quota, real apiserve
     const [refused, total, failed] = [await read(REFUSED), await read(ALL_REQUESTS), await read(FAILED)];
     await Promise.all(ctrls.map((c) => c.stop()));
     const entries = audit.since(mark);
-    const perCluster = clusters.map((c) => writesUnder(entries, `${c}/`).length);
-    const all = writesUnder(entries, '');
-    process.stderr.write(`      3 controllers: ${all.length} writes in ${span(all).toFixed(1)} s (${(all.length / span(all)).toFixed(1)}/s of a ${Q}/s quota), ${refused}/${total} answered 429 (${((refused / total) * 100).toFixed(1)} %), ${failed} failed; per cluster ${perCluster.join(' / ')}\n`);
+    const perCluster = clusters.map((c) => acceptedWrites(entries, `${c}/`).length);
+    const all = acceptedWrites(entries, '');
+    process.stderr.write(`      3 controllers: ${all.length} writes in ${writeSpan(all).toFixed(1)} s (${(all.length / writeSpan(all)).toFixed(1)}/s of a ${Q}/s quota), ${refused}/${total} answered 429 (${((refused / total) * 100).toFixed(1)} %), ${failed} failed; per cluster ${perCluster.join(' / ')}\n`);
     assert.deepEqual(perCluster, [N, N, N], 'each cluster\'s paths carry its name, all written');
     assert.equal(failed, 0);
     assert.ok(refused / total <= 0.05, `combined 429 share ${refused / total}`);
