@@ -287,10 +287,11 @@ async function main(): Promise<number> {
     metricsHttp.close();
     probeHttp.close();
     statusHttp?.close();
+    void tuning?.stop();
   };
   manager.start();
   if (tuning) {
-    void tuning.start();
+    tuning.start().catch((err: unknown) => log.warn('tuning ConfigMap watch did not start', { error: (err as Error).message }));
     log.info('watching the tuning ConfigMap', { configMap: `${tuningRef!.namespace}/${tuningRef!.name}` });
   }
 
