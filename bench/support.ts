@@ -1,5 +1,6 @@
 // What the controller benchmarks share: populating the test apiserver,
-// running the controller bundle as a child process, and reading its metrics.
+// running the controller bundle as a child process, reading its metrics, and
+// reading convergence from an OpenBao audit log.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { KubeHttp } from '../shared/kube/http.ts';
+import type { AuditEntry } from '../tools/testenv/audit.ts';
 import { repoRoot } from '../tools/testenv/binaries.ts';
 import type { TestEnvironment } from '../tools/testenv/environment.ts';
 import { freePorts } from '../tools/testenv/ports.ts';
@@ -109,4 +111,14 @@ export function procCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Accepted KV v2 data writes under `secret/data/<prefix>` (an audit log's response entries). */
+export function acceptedWrites(entries: AuditEntry[], prefix: string): AuditEntry[] {
+  return entries.filter((e) => e.path.startsWith(`secret/data/${prefix}`) && (e.operation === 'create' || e.operation === 'update') && !e.error);
+}
+
+/** Seconds from the first to the last of these writes: the convergence time. */
+export function writeSpan(writes: AuditEntry[]): number {
+  return writes.length < 2 ? 0 : (Date.parse(writes.at(-1)!.time) - Date.parse(writes[0]!.time)) / 1000;
 }

@@ -38,10 +38,17 @@ export interface ControllerConfig {
   maxConcurrentReconciles: number;
   rateLimit: number;
   rateLimitBurst: number;
+  /** Lower the rate on Vault's backpressure and recover gradually. */
+  rateLimitAdaptive: boolean;
   batchSize: number;
+  /** Pause between two batches of one resource's Vault operations. */
+  batchDelayMs: number;
   queueBackoff: { baseMs: number; maxMs: number };
   largeSecretBytes: number;
-  maxSecretBytes: number;
+  /** The storage's entry limit (raft max_entry_size): larger documents are refused before sending. */
+  maxEntryBytes: number;
+  /** ConfigMap that retunes the throttle, batches and concurrency at run time: "name" in the controller namespace or "namespace/name". */
+  tuningConfigMap?: string;
   /** --path-policy, parsed once here. */
   pathPolicy: PathPolicy;
   adoptPolicy: 'never' | 'always';
@@ -101,11 +108,14 @@ export const FLAGS: FlagSpec[] = [
   { name: 'max-concurrent-reconciles', default: '16', help: 'resources reconciled at once (each mostly waits on the apiserver or the throttle: enough of them keep the throttle busy)' },
   { name: 'rate-limit', default: '10', help: 'Vault requests per second (token bucket rate)' },
   { name: 'rate-limit-burst', default: '20', help: 'token bucket size' },
+  { name: 'rate-limit-adaptive', default: 'true', boolean: true, help: 'lower the rate on Vault\'s backpressure (429, overload 503, timeouts) and recover gradually, never above --rate-limit' },
   { name: 'batch-size', default: '5', help: 'Vault operations per batch' },
+  { name: 'batch-delay', default: '0s', help: 'pause between two batches of one resource\'s Vault operations (e.g. 200ms during an overload)' },
+  { name: 'tuning-configmap', default: '', help: 'ConfigMap ("name" in the controller namespace, or "namespace/name") whose keys rate-limit, rate-limit-burst, batch-size, batch-delay and max-concurrent-reconciles retune the running controller; off when empty' },
   { name: 'requeue-base-delay', default: '5ms', help: 'first per-resource retry delay' },
   { name: 'requeue-max-delay', default: '1000s', help: 'largest per-resource retry delay' },
-  { name: 'large-secret-threshold', default: '1Mi', help: 'documents above this size are flagged as large' },
-  { name: 'max-secret-size', default: '16Mi', help: 'documents above this size are refused before sending' },
+  { name: 'large-secret-threshold', default: '512Ki', help: 'documents above this size are flagged as large' },
+  { name: 'vault-max-entry-size', default: '1Mi', aliases: ['max-secret-size'], help: 'the Vault storage\'s entry limit (raft max_entry_size, 1Mi by default): documents larger as stored are refused before sending; raise it only together with the server\'s' },
   { name: 'path-policy', default: DEFAULT_PATH_POLICY, help: 'comma-separated path templates a resource may write, e.g. secret/{cluster}/{namespace}/*' },
   { name: 'adopt-policy', default: 'never', help: 'never or always: take over Vault secrets owned by someone else' },
   { name: 'adopt-namespaces', default: '', help: 'comma-separated namespaces whose resources may use vault-sync.io/adopt ("*" for all; none when empty)' },
@@ -237,8 +247,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     throw new FlagError((err as Error).message);
   }
   const largeSecretBytes = parseSize(get('large-secret-threshold'), '--large-secret-threshold');
-  const maxSecretBytes = parseSize(get('max-secret-size'), '--max-secret-size');
-  if (maxSecretBytes < largeSecretBytes) throw new FlagError('--max-secret-size must not be below --large-secret-threshold');
+  const maxEntryBytes = parseSize(get('vault-max-entry-size'), '--vault-max-entry-size');
+  if (maxEntryBytes < largeSecretBytes) throw new FlagError('--vault-max-entry-size must not be below --large-secret-threshold');
+  const tuningConfigMap = get('tuning-configmap');
+  if (tuningConfigMap) objectRef(tuningConfigMap, '--tuning-configmap', 'ConfigMap');
   const clusterName = get('cluster-name');
   const clusterProblem = clusterName ? segmentProblem(clusterName) : undefined;
   if (clusterProblem) throw new FlagError(`--cluster-name: "${clusterName}" must be one Vault path segment (letters, digits, "_", "-", ".", not starting with "."): it ${clusterProblem}`);
@@ -273,10 +285,13 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     maxConcurrentReconciles: count('max-concurrent-reconciles'),
     rateLimit: positive('rate-limit'),
     rateLimitBurst: count('rate-limit-burst'),
+    rateLimitAdaptive: bool('rate-limit-adaptive'),
     batchSize: count('batch-size'),
+    batchDelayMs: duration('batch-delay'),
     queueBackoff: { baseMs: duration('requeue-base-delay'), maxMs: duration('requeue-max-delay') },
     largeSecretBytes,
-    maxSecretBytes,
+    maxEntryBytes,
+    ...(tuningConfigMap ? { tuningConfigMap } : {}),
     pathPolicy,
     adoptPolicy: oneOf('adopt-policy', ['never', 'always'] as const),
     adoptNamespaces: get('adopt-namespaces').split(',').map((x) => x.trim()).filter(Boolean),
@@ -295,14 +310,19 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-function ledgerKeySecret(raw: string): string {
+/** Checks "name" or "namespace/name" of an object. */
+function objectRef(raw: string, flag: string, kind: string): string {
   const parts = raw.split('/');
   const name = parts.at(-1)!;
   const namespace = parts.length === 2 ? parts[0]! : undefined;
   if (parts.length > 2 || !DNS_SUBDOMAIN.test(name) || (namespace !== undefined && !DNS_LABEL.test(namespace))) {
-    throw new FlagError(`--ledger-key-secret: "${raw}" is not "name" or "namespace/name" of a Secret`);
+    throw new FlagError(`${flag}: "${raw}" is not "name" or "namespace/name" of a ${kind}`);
   }
   return raw;
+}
+
+function ledgerKeySecret(raw: string): string {
+  return objectRef(raw, '--ledger-key-secret', 'Secret');
 }
 
 export function usage(): string {

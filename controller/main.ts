@@ -24,9 +24,11 @@ import { createControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
 import { resourceKey, isTracked, resourceLabel } from '../shared/resources.ts';
-import { stateResponse } from './state-response.ts';
+import { stateResponse, throttleWire } from './state-response.ts';
+import { performance } from 'node:perf_hooks';
 import { StateStore } from './state-store.ts';
 import { StatusWriter } from './status.ts';
+import { TuningWatcher } from './tuning.ts';
 import { ClusterCache } from './cluster-cache.ts';
 import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -135,9 +137,11 @@ async function main(): Promise<number> {
     auth: config.vault.auth,
     rateLimit: config.rateLimit,
     burst: config.rateLimitBurst,
+    adaptiveRate: config.rateLimitAdaptive,
     batchSize: config.batchSize,
+    batchDelayMs: config.batchDelayMs,
     largeSecretBytes: config.largeSecretBytes,
-    maxSecretBytes: config.maxSecretBytes,
+    maxEntryBytes: config.maxEntryBytes,
     deleteMode: config.deleteMode,
     pathPolicy: config.pathPolicy,
     metrics,
@@ -169,12 +173,33 @@ async function main(): Promise<number> {
     http, namespaces: config.namespaces, enqueue: (key) => queue.add(key), metrics: controllerMetrics, log,
     claims: (kind, view) => resourceClaims(kind, view, { cluster: config.clusterName, key: ledgerKey! }),
   });
+  // The reconciler reads batchSize from this object at each reconcile: the tuning ConfigMap updates it in place.
+  const reconcilerConfig = {
+    cluster: config.clusterName, adoptPolicy: config.adoptPolicy, adoptNamespaces: config.adoptNamespaces, deleteMode: config.deleteMode,
+    maxSecretsPerResource: config.maxSecretsPerResource, minForcedWriteIntervalMs: config.minForcedWriteIntervalMs, batchSize: config.batchSize,
+  };
   reconciler = new Reconciler({
-    http: fencedHttp, cache, engine, status, state, log, metrics, controllerMetrics, secrets, ledgerKey,
-    config: {
-      cluster: config.clusterName, adoptPolicy: config.adoptPolicy, adoptNamespaces: config.adoptNamespaces, deleteMode: config.deleteMode,
-      maxSecretsPerResource: config.maxSecretsPerResource, minForcedWriteIntervalMs: config.minForcedWriteIntervalMs, batchSize: config.batchSize,
+    http: fencedHttp, cache, engine, status, state, log, metrics, controllerMetrics, secrets, ledgerKey, config: reconcilerConfig,
+  });
+
+  // Retuning at run time: every replica applies, the leader reports (Events).
+  const tuningRef = config.tuningConfigMap ? parseKeySecretRef(config.tuningConfigMap, controllerNamespace) : undefined;
+  const tuning = tuningRef && new TuningWatcher({
+    http, namespace: tuningRef.namespace, name: tuningRef.name, metrics: controllerMetrics, log,
+    flags: { rateLimit: config.rateLimit, rateLimitBurst: config.rateLimitBurst, batchSize: config.batchSize, batchDelayMs: config.batchDelayMs, maxConcurrentReconciles: config.maxConcurrentReconciles },
+    apply: {
+      throttle: (rate, burst) => {
+        if (!engine.retune.throttle(rate, burst)) log.warn('tuning: the throttle is unlimited (--rate-limit=Infinity); rate and burst ignored');
+      },
+      batchSize: (n) => {
+        engine.retune.batchSize(n);
+        reconcilerConfig.batchSize = n;
+      },
+      batchDelay: (ms) => engine.retune.batchDelay(ms),
+      concurrency: (n) => queue.setConcurrency(n),
     },
+    event: (subject, uid, spec) => status.event(subject, uid, spec),
+    mayReport: () => manager.mayWrite(),
   });
 
   let leaderElection: { namespace: string } | undefined;
@@ -213,6 +238,7 @@ async function main(): Promise<number> {
   const probe: Probe = {
     ready: () => manager.ready(),
     state() {
+      const throttle = engine.throttleStatus();
       return stateResponse({
         version: VERSION,
         identity,
@@ -223,6 +249,7 @@ async function main(): Promise<number> {
         queue: { depth: queue.depth(), inFlight: queue.inFlight() },
         watches: cache.health(),
         vault: { addr: config.vault.addr, ...engine.authStatus() },
+        ...(throttle ? { throttle: throttleWire(throttle, performance.now(), Date.now()) } : {}),
         counts: cache.counts(),
         tracked: [...cache.tracked()].map(({ kind, view }) => ({ kind, namespace: view.metadata.namespace ?? '', name: view.metadata.name ?? '', annotations: view.metadata.annotations })),
         extras: (kind, namespace, name) => state.get(resourceKey({ kind, namespace, name })),
@@ -260,8 +287,13 @@ async function main(): Promise<number> {
     metricsHttp.close();
     probeHttp.close();
     statusHttp?.close();
+    void tuning?.stop();
   };
   manager.start();
+  if (tuning) {
+    tuning.start().catch((err: unknown) => log.warn('tuning ConfigMap watch did not start', { error: (err as Error).message }));
+    log.info('watching the tuning ConfigMap', { configMap: `${tuningRef!.namespace}/${tuningRef!.name}` });
+  }
 
   process.once('SIGTERM', () => void manager.shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void manager.shutdown('SIGINT', 0));

@@ -46,6 +46,12 @@ export function createControllerMetrics(registry: Registry) {
     }),
     readBudgetWaiting: new Gauge({ name: METRIC.readBudgetWaiting, help: 'Reconciles waiting for the Secret read memory budget', registers, collect: probe('budgetWaiting') }),
     readBudgetFree: new Gauge({ name: METRIC.readBudgetFree, help: 'Bytes of the Secret read memory budget free now', registers, collect: probe('budgetFree') }),
+    tuningChanges: new Counter({
+      name: METRIC.tuningChanges,
+      help: 'Settings read from the tuning ConfigMap, by field and result (applied, rejected: the last good value stays)',
+      labelNames: ['field', 'result'],
+      registers,
+    }),
   };
 }
 

@@ -5,12 +5,15 @@
 //   - a failed key is retried with per-key exponential backoff
 //     (base * 2^failures, capped), reset by the next success; a terminal
 //     failure is recorded and not retried;
-//   - at most `concurrency` keys are processed at once;
+//   - at most `concurrency` keys are processed at once; `setConcurrency`
+//     changes that while running (more workers start at once; surplus ones
+//     stop after their current key, so nothing in flight is interrupted);
 //   - fair across tenants (namespaces, the key's second segment): waiting
 //     keys are grouped by tenant and tenants take turns; and no tenant
 //     holds more than concurrency - reserve workers (reserve = a quarter),
 //     so a namespace with long reconciles (hundreds of references) can never
-//     occupy every worker while another namespace's rotation waits;
+//     occupy every worker while another namespace's rotation waits (the
+//     share follows `setConcurrency`);
 //   - `shutdown()` stops taking work and waits for what is in flight.
 //   - delays (backoff, requeueAfter, addAfter) are clamped to MAX_DELAY_MS:
 //     a delay too long for a timer (e.g. `reconcile: 600h`) must never turn
@@ -73,6 +76,9 @@ export class WorkQueue {
   #wake: (() => void) | undefined;
   #shuttingDown = false;
   #workers: Promise<void>[] = [];
+  #started = false;
+  /** Workers running now (above `concurrency` for a moment after it was lowered). */
+  #live = 0;
 
   constructor(opts: QueueOptions) {
     this.#o = opts;
@@ -133,7 +139,25 @@ export class WorkQueue {
   }
 
   start(): void {
-    for (let i = 0; i < this.#o.concurrency; i++) this.#workers.push(this.#work());
+    this.#started = true;
+    this.#grow();
+  }
+
+  /** Keys processed at once from now on (tuning at run time). */
+  setConcurrency(n: number): void {
+    if (!(Number.isInteger(n) && n >= 1)) throw new Error(`concurrency must be a whole number >= 1 (got ${n})`);
+    this.#o.concurrency = n;
+    if (!this.#started || this.#shuttingDown) return;
+    this.#grow();
+    // Idle workers retire (a lower count) or find a tenant's share grown (a higher one).
+    this.#wake?.();
+  }
+
+  #grow(): void {
+    while (this.#live < this.#o.concurrency) {
+      this.#live++;
+      this.#workers.push(this.#work());
+    }
   }
 
   async shutdown(): Promise<void> {
@@ -161,8 +185,15 @@ export class WorkQueue {
     return undefined;
   }
 
+  /** The next key, or undefined when this worker should stop (shutdown, or a lowered concurrency). */
   async #next(): Promise<string | undefined> {
     while (!this.#shuttingDown) {
+      // A lowered concurrency retires workers between keys, never during one
+      // (counted here, in the same step as the check, so two workers never both retire for one slot).
+      if (this.#live > this.#o.concurrency) {
+        this.#live--;
+        return undefined;
+      }
       const key = this.#take();
       if (key !== undefined) {
         const since = this.#queued.get(key);
@@ -183,6 +214,7 @@ export class WorkQueue {
         };
       });
     }
+    this.#live--;
     return undefined;
   }
 

@@ -19,8 +19,11 @@ export interface EventSpec {
   reason: EventReason;
   type: 'Normal' | 'Warning';
   note: string;
-  action: 'Sync' | 'Cleanup';
+  action: 'Sync' | 'Cleanup' | 'Tune';
 }
+
+/** What an Event can be about: a synced resource, or the tuning ConfigMap. */
+export type EventSubject = ResourceRef | { kind: 'ConfigMap'; namespace: string; name: string };
 
 const DEDUPE_MS = 10 * 60_000;
 const MAX_NOTE = 1000;
@@ -72,7 +75,7 @@ export class StatusWriter {
   }
 
   /** Emits an Event about the resource unless the same one went out in the last ten minutes. */
-  async event(key: ResourceRef, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
+  async event(key: EventSubject, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
     const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
     const resource = resourceKey(key);
     const digest = createHash('sha1').update(`${spec.reason}|${note}`).digest('base64');

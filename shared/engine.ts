@@ -6,7 +6,8 @@
 //   SyncEngine  what the reconciler needs (batched writes, content tags);
 //               a test can stand in for it with a plain object
 //   Engine      adds what the controller's wiring needs (login, readiness,
-//               history reads for /history, marker drain, stop)
+//               history reads for /history, marker drain, the throttle's
+//               status for /state, run-time retuning, stop)
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.ts';
 import { LedgerKey } from './ledger.ts';
@@ -15,6 +16,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { parsePathPolicy, DEFAULT_PATH_POLICY, type PathPolicy, type PolicyContext } from './paths.ts';
 import type { PathHistoryWire } from './contract/state.ts';
 import type { BackoffPolicy } from './retry.ts';
+import { RateGovernor, type ThrottleStatus } from './rate-governor.ts';
 import { createThrottle } from './throttle.ts';
 import { VaultClient, type AuthStatus, type VaultConnection } from './vault/client.ts';
 import { readHistory } from './vault/history.ts';
@@ -29,13 +31,18 @@ export interface EngineConfig {
   rateLimit?: number;
   /** Token bucket size (default 20). */
   burst?: number;
+  /** Lower the rate on Vault's backpressure (429, overload 503, timeouts), recover gradually (default true). */
+  adaptiveRate?: boolean;
   maxConcurrentRequests?: number;
   /** Called as each Vault request leaves the throttle (instrumentation). */
   onRequestStart?: (operation: string) => void;
   batchSize?: number;
+  /** Pause between two batches of one writer run, ms. */
+  batchDelayMs?: number;
   backoff?: BackoffPolicy;
   largeSecretBytes?: number;
-  maxSecretBytes?: number;
+  /** The storage's entry limit (raft max_entry_size). */
+  maxEntryBytes?: number;
   deleteMode?: 'all' | 'latest';
   /** Parsed once by the host (parsePathPolicy); default: every path. */
   pathPolicy?: PathPolicy;
@@ -73,6 +80,15 @@ export interface Engine extends SyncEngine {
   history(resource: PolicyContext & { label: string }, paths: readonly string[]): Promise<PathHistoryWire[]>;
   /** Resolves once queued ownership markers are written (or given up). */
   markersIdle(): Promise<void>;
+  /** The throttle as the governor sees it (effective and configured rate, backpressure); undefined when unlimited. */
+  throttleStatus(): ThrottleStatus | undefined;
+  /** Run-time retuning (the tuning ConfigMap); nothing in flight is interrupted. */
+  retune: {
+    /** Configured rate and burst; false when the throttle is unlimited (--rate-limit=Infinity) and this changes nothing. */
+    throttle(rate: number, burst: number): boolean;
+    batchSize(n: number): void;
+    batchDelay(ms: number): void;
+  };
   stop(): Promise<void>;
 }
 
@@ -93,12 +109,13 @@ export function createEngine(config: EngineConfig): Engine {
     metrics.throttleProbes.tokens = () => throttle.tokens();
     metrics.throttleProbes.queued = () => throttle.queued();
     metrics.throttleProbes.rate = () => throttle.rate();
-    if (Number.isFinite(throttle.rate())) metrics.rateLimitConfigured.set(throttle.rate());
-    metrics.rateLimitBurst.set(config.burst ?? DEFAULT_BURST);
   }
+  const governor = Number.isFinite(throttle.rate())
+    ? new RateGovernor({ throttle, configuredRate: throttle.rate(), configuredBurst: throttle.burst(), adaptive: config.adaptiveRate ?? true, clock: config.clock, metrics, log: config.log })
+    : undefined;
   const client = new VaultClient({
     connection: config.connection, auth: config.auth, throttle, backoff: config.backoff, signal: config.signal, metrics, log: config.log, readFile: config.readFile,
-    fence: config.fence, clock: config.clock,
+    fence: config.fence, clock: config.clock, onOutcome: governor && ((o) => governor.observe(o)),
   });
   const kv = new KvStore(client, { log: config.log, clock: config.clock });
   const policy = config.pathPolicy ?? parsePathPolicy(DEFAULT_PATH_POLICY);
@@ -109,9 +126,10 @@ export function createEngine(config: EngineConfig): Engine {
     clock: config.clock,
     policy,
     batchSize: config.batchSize,
+    batchDelayMs: config.batchDelayMs,
     backoff: config.backoff,
     largeSecretBytes: config.largeSecretBytes,
-    maxSecretBytes: config.maxSecretBytes,
+    maxEntryBytes: config.maxEntryBytes,
     defaultDeleteMode: config.deleteMode,
     metrics,
     log: config.log,
@@ -128,7 +146,17 @@ export function createEngine(config: EngineConfig): Engine {
     ensureLogin: () => client.ensureLogin(),
     history: (resource, paths) => readHistory(historyDeps, resource, paths),
     markersIdle: () => writer.markersIdle(),
+    throttleStatus: () => governor?.status(),
+    retune: {
+      throttle: (rate, burst) => {
+        governor?.setConfigured(rate, burst);
+        return governor !== undefined;
+      },
+      batchSize: (n) => writer.setBatchSize(n),
+      batchDelay: (ms) => writer.setBatchDelay(ms),
+    },
     async stop() {
+      governor?.stop();
       writer.stop();
       client.stop();
       await throttle.stop();

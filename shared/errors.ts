@@ -23,6 +23,7 @@ export const ERROR_REASONS = [
   // Transient (retried with backoff)
   'CasConflict',
   'RateLimited',
+  'Overloaded',
   'Sealed',
   'VaultUnavailable',
   'Network',
@@ -35,7 +36,7 @@ export const ERROR_REASONS = [
 export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 const RETRYABLE: ReadonlySet<ErrorReason> = new Set<ErrorReason>([
-  'CasConflict', 'RateLimited', 'Sealed', 'VaultUnavailable', 'Network', 'Timeout', 'AuthFailed', 'Aborted', 'Internal',
+  'CasConflict', 'RateLimited', 'Overloaded', 'Sealed', 'VaultUnavailable', 'Network', 'Timeout', 'AuthFailed', 'Aborted', 'Internal',
 ]);
 
 /**
@@ -51,8 +52,8 @@ const PREFLIGHT: ReadonlySet<ErrorReason> = new Set<ErrorReason>([
 export const FAILURE_EVENT_REASONS = ['SyncFailed', 'SecretNotFound', 'KeyMissing', 'InvalidConfig', 'PathDenied', 'OwnershipConflict'] as const;
 export type FailureEventReason = (typeof FAILURE_EVENT_REASONS)[number];
 
-/** Every Event reason: the failures above, and the three reports that are not failures. */
-export type EventReason = FailureEventReason | 'Synced' | 'Cleaned' | 'LargeSecret';
+/** Every Event reason: the failures above, the three reports about a resource that are not failures, and the two about the tuning ConfigMap. */
+export type EventReason = FailureEventReason | 'Synced' | 'Cleaned' | 'LargeSecret' | 'TuningApplied' | 'InvalidTuning';
 
 export function isFailureEventReason(value: unknown): value is FailureEventReason {
   return (FAILURE_EVENT_REASONS as readonly unknown[]).includes(value);
@@ -151,13 +152,37 @@ export class OwnershipConflictError extends SyncError {
   }
 }
 
+export interface OversizeDetail {
+  /** "Deployment team-a/web". */
+  resource: string;
+  path: string;
+  /** The document's size as Vault stores it (entry-size.ts). */
+  bytes: number;
+  /** --vault-max-entry-size. */
+  limit: number;
+  /** Set when Vault itself refused the write as too large (413, or its storage's "too large" 500). */
+  serverStatus?: number;
+}
+
+/**
+ * A document too large for Vault's storage: refused before sending, or
+ * refused by the server. Terminal: the same document can never fit.
+ */
 export class OversizeError extends SyncError {
-  constructor(path: string, bytes: number, limit: number) {
-    super('Oversize', `the document for Vault path "${path}" is ${bytes} bytes, above the hard limit of ${limit} bytes`, {
+  readonly bytes: number;
+  readonly limit: number;
+
+  constructor(d: OversizeDetail) {
+    const why = d.serverStatus === undefined
+      ? `above the limit of ${d.limit} bytes (--vault-max-entry-size, which matches raft storage's default max_entry_size of 1 MiB); nothing was sent`
+      : `and Vault refused it as too large for its storage (HTTP ${d.serverStatus}; --vault-max-entry-size is ${d.limit} bytes)`;
+    super('Oversize', `${d.resource}: the document for Vault path "${d.path}" is ${d.bytes} bytes as Vault stores it, ${why}`, {
       field: 'vault-sync.io/secrets',
-      fix: 'sync fewer keys to this path (select keys in vault-sync.io/secrets), or raise --max-secret-size if Vault accepts it',
+      fix: 'split the Secrets across several Vault paths (fewer keys per path in vault-sync.io/secrets, or auto-discovery, one path per Secret), or raise the storage\'s max_entry_size on the Vault server and --vault-max-entry-size with it',
     });
     this.name = 'OversizeError';
+    this.bytes = d.bytes;
+    this.limit = d.limit;
   }
 }
 

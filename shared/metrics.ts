@@ -74,6 +74,12 @@ export function createMetrics(registry: Registry) {
       help: 'Configured throttle burst (bucket size)',
       registers,
     }),
+    rateLimitDecreases: new Counter({
+      name: METRIC.rateLimitDecreases,
+      help: 'Times Vault\'s backpressure lowered the effective rate, by signal (throttled: 429, overloaded: 503, timeout)',
+      labelNames: ['signal'],
+      registers,
+    }),
     markersPending: new Gauge({
       name: METRIC.ownershipMarkersPending,
       help: 'Ownership markers waiting for spare throttle budget',

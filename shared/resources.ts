@@ -31,7 +31,8 @@ export function isResourceKind(kind: unknown): kind is ResourceKind {
   return kind === 'Deployment' || kind === 'Secret';
 }
 
-export function resourceKey(r: ResourceRef): string {
+/** Also keys the tuning ConfigMap's Events (the same shape, another kind). */
+export function resourceKey(r: { kind: ResourceKind | 'ConfigMap'; namespace: string; name: string }): string {
   return `${r.kind}/${r.namespace}/${r.name}`;
 }
 
@@ -47,7 +48,7 @@ export function resourceLabel(kind: ResourceKind, namespace: string, name: strin
 }
 
 /** The API group/version an Event's `regarding` names. */
-export function apiVersionOf(kind: ResourceKind): string {
+export function apiVersionOf(kind: ResourceKind | 'ConfigMap'): string {
   return kind === 'Deployment' ? 'apps/v1' : 'v1';
 }
 

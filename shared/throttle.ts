@@ -24,6 +24,12 @@
 //     requests only take a free slot nobody in the foreground is waiting for.
 //   - `setRate` / `setBurst` retune a running throttle: tokens accrued so far
 //     are kept (capped at the new burst), so the bound holds across a switch.
+//     The adaptive rate (adaptive-rate.ts, applied by rate-governor.ts) and
+//     the tuning ConfigMap retune through these two.
+//   - `drain()` empties the bucket (the adaptive rate does on backpressure).
+//   - `pause(ms)` starts nothing for ms (the server's Retry-After: it refuses
+//     everything until then); tokens keep accruing, capped at the burst, so
+//     the bound still holds.
 //   - `stop()` rejects everything still waiting with an Aborted error and
 //     starts nothing new (used when the controller loses its lease).
 //
@@ -61,8 +67,14 @@ export interface Throttle {
   tokens(): number;
   /** The rate tokens refill at now, requests/s. */
   rate(): number;
+  /** The bucket size now. */
+  burst(): number;
   setRate(ratePerSecond: number): void;
   setBurst(burst: number): void;
+  /** Starts nothing for `ms` (extends a pause already running, never shortens it). */
+  pause(ms: number): void;
+  /** Empties the bucket (tokens accrue again from now). */
+  drain(): void;
   stop(): Promise<void>;
 }
 
@@ -171,6 +183,8 @@ export class TokenBucket {
   readonly #recent = new RecentUse();
   readonly #lines = new Lines();
   #timer: Timer | undefined;
+  /** Nothing starts before this time (monotonic ms). */
+  #pausedUntil = -Infinity;
 
   constructor(ratePerSecond: number, burst: number, clock: Clock = systemClock) {
     this.#rate = ratePerSecond / 1000;
@@ -204,6 +218,10 @@ export class TokenBucket {
     return this.#rate * 1000;
   }
 
+  get burst(): number {
+    return this.#burst;
+  }
+
   acquire(lane: Lane = 'foreground'): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#lines.push(lane, { resolve, reject });
@@ -221,6 +239,19 @@ export class TokenBucket {
     this.#accrue();
     this.#burst = burst;
     this.#level = Math.min(this.#level, burst);
+    this.#rearm();
+  }
+
+  drain(): void {
+    this.#accrue();
+    this.#level = Math.min(this.#level, 0);
+    this.#fullSince = undefined;
+  }
+
+  pause(ms: number): void {
+    const until = this.#clock.now() + ms;
+    if (!(until > this.#pausedUntil)) return;
+    this.#pausedUntil = until;
     this.#rearm();
   }
 
@@ -252,6 +283,16 @@ export class TokenBucket {
   #pump(): void {
     this.#accrue();
     const { fg, bg } = this.#lines;
+    const paused = this.#pausedUntil - this.#clock.now();
+    if (paused > 0) {
+      if (!this.#timer && this.#lines.size > 0) {
+        this.#timer = this.#clock.setTimer(() => {
+          this.#timer = undefined;
+          this.#pump();
+        }, Math.ceil(paused));
+      }
+      return;
+    }
     // A heavy tenant (it spent a reserve's worth within a refill window) may not dig into the
     // reserve; a light one may, so a quiet namespace's rotation never waits behind a flood for a token.
     const now = this.#clock.now();
@@ -369,6 +410,7 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
     queued: () => (bucket?.waiting ?? 0) + (slots?.waiting ?? 0),
     tokens: () => bucket?.level ?? Infinity,
     rate: () => bucket?.ratePerSecond ?? Infinity,
+    burst: () => bucket?.burst ?? Infinity,
     setRate(ratePerSecond: number) {
       if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) throw new Error(`throttle: rate must be a finite number > 0 (got ${ratePerSecond})`);
       bucket?.setRate(ratePerSecond);
@@ -376,6 +418,12 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
     setBurst(burst: number) {
       if (!(burst >= 1)) throw new Error(`throttle: burst must be >= 1 (got ${burst})`);
       bucket?.setBurst(Math.floor(burst));
+    },
+    pause(ms: number) {
+      if (ms > 0 && Number.isFinite(ms)) bucket?.pause(ms);
+    },
+    drain() {
+      bucket?.drain();
     },
     async stop() {
       stopped = true;

@@ -5,13 +5,17 @@
 //   - `run(ops)` resolves with exactly one result per op, in order, and
 //     never rejects: one failed op never stops the rest of its batch.
 //   - Ops run in batches of `batchSize`; the ops of a batch run together,
-//     batches one after another.
+//     batches one after another, `batchDelay` apart. Both can be retuned
+//     while running (`setBatchSize`, `setBatchDelay`): a run already past a
+//     batch boundary uses the new values from its next batch on.
 //   - Transient request failures are retried by the Vault client, request
 //     by request (honouring Retry-After); a CAS mismatch retries the whole
 //     op here (read, decide, write again), with the same backoff. Terminal
 //     failures fail at once with their typed error.
 //   - Nothing is sent for a path the policy refuses (writes and deletes
-//     alike) or a document above the hard size limit.
+//     alike) or a document whose stored form exceeds the storage's entry
+//     limit (vault/entry-size.ts); a write the server refuses as too large
+//     fails the same way, terminal, with the same fix.
 //   - A secret someone else owns is never overwritten or deleted unless
 //     adoption is allowed for that op; a refusal names the other owner only
 //     when it lives in the same namespace and cluster.
@@ -51,7 +55,7 @@
 // the new content's tag on the version live now.
 import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock } from './clock.ts';
-import { asSyncError, OversizeError, OwnershipConflictError, type SyncError } from './errors.ts';
+import { asSyncError, OversizeError, OwnershipConflictError, VaultRequestError, type SyncError } from './errors.ts';
 import type { LedgerKey } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { countWriteError, type Metrics } from './metrics.ts';
@@ -62,6 +66,7 @@ import {
 import { hashStored, type Payload } from './payload.ts';
 import { DEFAULT_BACKOFF, withRetry, type BackoffPolicy } from './retry.ts';
 import { withTenant } from './tenant.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, entryBytes } from './vault/entry-size.ts';
 import type { KvOperations } from './vault/kv.ts';
 import { MarkerQueue } from './vault/markers.ts';
 import { keyListEntries, ownedMetadata, type ExistingSecret } from './vault/ownership.ts';
@@ -70,8 +75,8 @@ import {
 } from './write-decision.ts';
 
 export const DEFAULT_BATCH_SIZE = 5;
-export const DEFAULT_LARGE_SECRET_BYTES = 1024 * 1024;
-export const DEFAULT_MAX_SECRET_BYTES = 16 * 1024 * 1024;
+/** Half of raft's default entry limit: a warning well before a write can fail. */
+export const DEFAULT_LARGE_SECRET_BYTES = 512 * 1024;
 const MAX_MAYBE = 4;
 /** Failures after which the request may have been applied: the server was sent it and never answered. */
 const UNANSWERED = new Set(['Timeout', 'Network']);
@@ -144,7 +149,10 @@ export interface WriterOptions {
   batchSize?: number;
   backoff?: BackoffPolicy;
   largeSecretBytes?: number;
-  maxSecretBytes?: number;
+  /** The storage's entry limit (raft max_entry_size): larger documents are refused before sending. */
+  maxEntryBytes?: number;
+  /** Pause between two batches of one run, ms (default 0). */
+  batchDelayMs?: number;
   defaultDeleteMode?: 'all' | 'latest';
   /** How many paths the writer remembers (version + tag) before it forgets the oldest. */
   memoryEntries?: number;
@@ -166,7 +174,7 @@ interface Remembered extends Known {
 type Progress = Omit<OpResult, 'id' | 'kind' | 'outcome' | 'attempts' | 'error'>;
 
 export class BatchWriter {
-  readonly #o: Required<Pick<WriterOptions, 'batchSize' | 'backoff' | 'largeSecretBytes' | 'maxSecretBytes' | 'defaultDeleteMode' | 'memoryEntries'>> & WriterOptions;
+  readonly #o: Required<Pick<WriterOptions, 'batchSize' | 'batchDelayMs' | 'backoff' | 'largeSecretBytes' | 'maxEntryBytes' | 'defaultDeleteMode' | 'memoryEntries'>> & WriterOptions;
   /** What this process wrote last per logical path: versions and tags, never values. */
   readonly #memory = new Map<string, Remembered>();
   readonly #largePaths = new Set<string>();
@@ -181,7 +189,8 @@ export class BatchWriter {
       batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       largeSecretBytes: opts.largeSecretBytes ?? DEFAULT_LARGE_SECRET_BYTES,
-      maxSecretBytes: opts.maxSecretBytes ?? DEFAULT_MAX_SECRET_BYTES,
+      maxEntryBytes: opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES,
+      batchDelayMs: opts.batchDelayMs ?? 0,
       defaultDeleteMode: opts.defaultDeleteMode ?? 'all',
       memoryEntries: opts.memoryEntries ?? 200_000,
     };
@@ -214,9 +223,22 @@ export class BatchWriter {
     this.#markers.stop();
   }
 
+  /** Ops per batch from the next batch on (tuning at run time). */
+  setBatchSize(size: number): void {
+    if (!(Number.isInteger(size) && size >= 1)) throw new Error(`batch size must be a whole number >= 1 (got ${size})`);
+    this.#o.batchSize = size;
+  }
+
+  /** Pause between batches from the next batch on, ms (tuning at run time). */
+  setBatchDelay(ms: number): void {
+    if (!(ms >= 0 && Number.isFinite(ms))) throw new Error(`batch delay must be >= 0 ms (got ${ms})`);
+    this.#o.batchDelayMs = ms;
+  }
+
   async run(ops: readonly WriteOp[]): Promise<OpResult[]> {
     const results: OpResult[] = [];
     for (let i = 0; i < ops.length; i += this.#o.batchSize) {
+      if (i > 0 && this.#o.batchDelayMs > 0) await this.#clock.sleep(this.#o.batchDelayMs, this.#o.signal).catch(() => {});
       const batch = ops.slice(i, i + this.#o.batchSize);
       const started = performance.now();
       // Each op runs as its namespace: the throttle gives namespaces turns (tenant.ts).
@@ -251,7 +273,7 @@ export class BatchWriter {
       metrics?.batchOperations.inc({ operation: op.kind, result: outcome === 'unchanged' || outcome === 'absent' ? 'skipped' : 'success' });
       return { id: op.id, kind: op.kind, outcome, attempts, ...progress };
     } catch (err) {
-      const error = asSyncError(err, `${op.resource}: vault ${op.kind}`);
+      const error = this.#tooLarge(op, err) ?? asSyncError(err, `${op.resource}: vault ${op.kind}`);
       metrics?.batchOperations.inc({ operation: op.kind, result: 'failure' });
       countWriteError(metrics, error.reason);
       log?.warn('vault operation failed', { resource: op.resource, op: op.kind, reason: error.reason, error: error.message, attempts });
@@ -314,7 +336,8 @@ export class BatchWriter {
     const { kv } = this.#o;
     const { payload } = op;
     progress.bytes = payload.bytes;
-    if (payload.bytes > this.#o.maxSecretBytes) throw new OversizeError(op.path.segments.join('/'), payload.bytes, this.#o.maxSecretBytes);
+    const entry = entryBytes(payload.values);
+    if (entry > this.#o.maxEntryBytes) throw new OversizeError({ resource: op.resource, path: op.path.segments.join('/'), bytes: entry, limit: this.#o.maxEntryBytes });
     const logical = await this.#resolve(op, progress);
     const key = logicalKey(logical);
     this.#trackSize(key, op, progress);
@@ -466,6 +489,12 @@ export class BatchWriter {
       else await kv.deleteAll(logical);
       return this.#forget(key, 'deleted');
     }
+  }
+
+  /** Vault refused the write as too large: reported like our own refusal (resource, size, limit, fix). */
+  #tooLarge(op: WriteOp, err: unknown): OversizeError | undefined {
+    if (op.kind !== 'upsert' || !(err instanceof VaultRequestError) || err.reason !== 'Oversize') return undefined;
+    return new OversizeError({ resource: op.resource, path: op.path.segments.join('/'), bytes: entryBytes(op.payload.values), limit: this.#o.maxEntryBytes, serverStatus: err.status });
   }
 
   /** Unanswered writes' data tags for a path: this process's and the ledger's. */

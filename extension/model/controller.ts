@@ -23,6 +23,11 @@ export interface ControllerSummary {
   queueDepth: number | undefined;
   /** Vault write requests per second between the last two scrapes. */
   vaultWriteRate: number | undefined;
+  /** The throttle's configured ceiling and the rate in force (lowered by Vault's backpressure), requests/s. */
+  configuredRate: number | undefined;
+  effectiveRate: number | undefined;
+  /** What lowered the effective rate last, while it is below the configured one. */
+  rateLoweredBy: 'throttled' | 'overloaded' | 'timeout' | undefined;
   rateLimitWaitP50: number | undefined;
   rateLimitWaitP95: number | undefined;
   errorsByType: Record<string, number>;
@@ -51,6 +56,8 @@ export function summarise(state: ControllerState | undefined, now: MetricsScrape
     if (x.name === METRIC.vaultWriteErrors && x.value > 0) errorsByType[x.labels.error_type ?? 'unknown'] = (errorsByType[x.labels.error_type ?? 'unknown'] ?? 0) + x.value;
   }
   const failedReconciles = sum(s, METRIC.reconcileResults, { outcome: /^(failed|terminal)$/ });
+  const configuredRate = has(METRIC.rateLimitConfigured) ? sum(s, METRIC.rateLimitConfigured) : state?.throttle?.configuredRate;
+  const effectiveRate = has(METRIC.rateLimitEffective) ? sum(s, METRIC.rateLimitEffective) : state?.throttle?.effectiveRate;
   return {
     version: state?.version ?? 'unknown',
     leader: state?.leaderIdentity ?? (state?.leader ? state.identity ?? 'this instance' : 'unknown'),
@@ -58,12 +65,25 @@ export function summarise(state: ControllerState | undefined, now: MetricsScrape
     watchHealth: state?.watches ? (state.watches.healthy ? 'healthy' : 'unhealthy') : 'unknown',
     queueDepth: has(METRIC.queueDepth) ? sum(s, METRIC.queueDepth) : state?.queue?.depth,
     vaultWriteRate,
+    configuredRate,
+    effectiveRate,
+    rateLoweredBy: effectiveRate !== undefined && configuredRate !== undefined && effectiveRate < configuredRate ? state?.throttle?.lowered?.signal : undefined,
     rateLimitWaitP50: quantile(0.5, waits),
     rateLimitWaitP95: quantile(0.95, waits),
     errorsByType,
     failedReconciles,
     largeSecrets: has(METRIC.largeSecrets) ? sum(s, METRIC.largeSecrets) : undefined,
   };
+}
+
+const LOWERED_BY = { throttled: 'Vault answered 429', overloaded: 'Vault overloaded (503)', timeout: 'Vault requests timed out' } as const;
+
+/** "10/s", or "7.3 of 10/s" while Vault's backpressure holds the rate down. */
+export function formatRate(summary: Pick<ControllerSummary, 'configuredRate' | 'effectiveRate'>): string {
+  const { configuredRate: c, effectiveRate: e } = summary;
+  if (c === undefined || e === undefined) return 'no data';
+  const n = (x: number) => (x >= 100 ? x.toFixed(0) : String(Math.round(x * 10) / 10));
+  return e < c ? `${n(e)} of ${n(c)}/s` : `${n(c)}/s`;
 }
 
 export function formatSeconds(seconds: number | undefined): string {
@@ -99,6 +119,13 @@ export function controllerRows(summary: ControllerSummary | undefined, problem?:
     { id: 'watches', label: 'Watches', value: summary.watchHealth, icon: summary.watchHealth === 'healthy' ? 'synced' : 'error' },
     { id: 'queue', label: 'Queue depth', value: String(summary.queueDepth ?? 'no data'), icon: 'info' },
     { id: 'writes', label: 'Vault writes', value: summary.vaultWriteRate === undefined ? 'measuring…' : `${summary.vaultWriteRate.toFixed(2)}/s`, icon: 'info' },
+    {
+      id: 'rate', label: 'Vault rate', value: formatRate(summary),
+      icon: summary.effectiveRate !== undefined && summary.configuredRate !== undefined && summary.effectiveRate < summary.configuredRate ? 'warning' : 'info',
+      tooltip: summary.rateLoweredBy
+        ? `Effective request rate, lowered because ${LOWERED_BY[summary.rateLoweredBy]}; it recovers gradually to the configured rate`
+        : 'Effective request rate of the Vault throttle (the configured rate unless Vault pushes back)',
+    },
     { id: 'wait', label: 'Throttle wait p50/p95', value: `${formatSeconds(summary.rateLimitWaitP50)} / ${formatSeconds(summary.rateLimitWaitP95)}`, icon: 'info' },
     {
       id: 'failed', label: 'Failing resources', value: failingResources ? String(failingResources) : 'none', icon: failingResources ? 'error' : 'synced',

@@ -14,6 +14,7 @@ export const METRIC = {
   rateLimitTokens: 'vault_rate_limit_bucket_tokens',
   rateLimitQueued: 'vault_rate_limit_queued_requests',
   rateLimitBurst: 'vault_rate_limit_burst',
+  rateLimitDecreases: 'vault_rate_limit_decreases_total',
   // batches
   batchOperations: 'vault_batch_operations_total',
   batchSize: 'vault_batch_size_histogram',
@@ -56,6 +57,7 @@ export const METRIC = {
   ledgerRejected: 'vault_sync_operator_ledger_rejected_total',
   readBudgetWaiting: 'vault_sync_operator_secret_read_budget_waiting',
   readBudgetFree: 'vault_sync_operator_secret_read_budget_free_bytes',
+  tuningChanges: 'vault_sync_operator_tuning_changes_total',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

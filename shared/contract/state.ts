@@ -51,6 +51,20 @@ export interface VaultStatusWire {
   lastError?: string;
 }
 
+/** The Vault throttle: the configured ceiling and the rate in force now (lowered by Vault's backpressure). */
+export interface ThrottleWire {
+  configuredRate: number;
+  effectiveRate: number;
+  configuredBurst: number;
+  burst: number;
+  /** The effective rate follows Vault's backpressure (--rate-limit-adaptive). */
+  adaptive: boolean;
+  tokens: number;
+  queued: number;
+  /** While the effective rate is below the configured one: the backpressure that lowered it last, and when. */
+  lowered?: { signal: 'throttled' | 'overloaded' | 'timeout'; at: string };
+}
+
 /** GET /state */
 export interface StateResponse {
   version: string;
@@ -62,6 +76,8 @@ export interface StateResponse {
   queue: { depth: number; inFlight: number };
   watches: WatchHealthWire;
   vault: VaultStatusWire;
+  /** Absent when the throttle is unlimited (benchmarks), or from an older controller. */
+  throttle?: ThrottleWire;
   counts: { deployments: number; secrets: number };
   resources: StateResource[];
 }

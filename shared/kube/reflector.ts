@@ -64,6 +64,8 @@ export interface ReflectorOptions<T extends Projected> {
   path: string;
   metadataOnly?: boolean;
   labelSelector?: string;
+  /** e.g. metadata.name=x: one object (RBAC resourceNames can then limit list and watch to it). */
+  fieldSelector?: string;
   project: (obj: any) => T | undefined;
   onChange: (type: ChangeType, key: string, next: T | undefined, prev: T | undefined) => void;
   onHealth?: (event: ReflectorHealth) => void;
@@ -179,7 +181,7 @@ export class Reflector<T extends Projected> {
     do {
       const page: any = await this.#o.http.request('GET', this.#o.path, {
         accept: this.#o.metadataOnly ? ACCEPT_METADATA_LIST : ACCEPT_JSON,
-        query: { limit: this.#o.pageSize ?? 500, continue: continueToken, labelSelector: this.#o.labelSelector },
+        query: { limit: this.#o.pageSize ?? 500, continue: continueToken, labelSelector: this.#o.labelSelector, fieldSelector: this.#o.fieldSelector },
         signal: this.#abort.signal,
       });
       for (const item of page.items ?? []) {
@@ -217,6 +219,7 @@ export class Reflector<T extends Projected> {
         resourceVersion: this.#rv,
         timeoutSeconds,
         labelSelector: this.#o.labelSelector,
+        fieldSelector: this.#o.fieldSelector,
       },
       signal: this.#abort.signal,
     });

@@ -10,12 +10,16 @@
 //   - logins are single-flight: many requests failing together cause one login.
 //
 // Retries honour the server's Retry-After (a floor under the backoff).
+// Every request that left the throttle is reported to `onOutcome` (status
+// and classified reason, never bodies): the rate governor lowers the
+// throttle's rate on Vault's backpressure from there (rate-governor.ts).
 import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock, type Timer } from '../clock.ts';
 import { FencedError, SyncError, VaultRequestError, isSyncError } from '../errors.ts';
 import type { Metrics, VaultOperation } from '../metrics.ts';
 import type { Lane, Throttle } from '../throttle.ts';
 import type { Logger } from '../log.ts';
+import type { RequestOutcome } from '../rate-governor.ts';
 import { DEFAULT_BACKOFF, withRetry, type BackoffPolicy, type RetryHooks } from '../retry.ts';
 import { classifyFailure } from './classify.ts';
 import { VaultHttp, VaultTransportError, type VaultConnection } from './http.ts';
@@ -45,6 +49,8 @@ export interface VaultClientOptions {
    * leader fence, so a deposed leader never reaches Vault.
    */
   fence?: () => boolean;
+  /** Called once per request sent (answered or not): the adaptive rate listens here. */
+  onOutcome?: (outcome: RequestOutcome) => void;
 }
 
 export interface SendOptions {
@@ -123,7 +129,7 @@ export class VaultClient {
       clock: this.#clock,
       onRetry: (err, attempt, delayMs) => {
         metrics?.vaultRetries.inc({ operation, reason: err.reason });
-        log?.debug('retrying vault request', { operation, reason: err.reason, attempt, delayMs });
+        log?.debug('retrying vault request', { operation, reason: err.reason, attempt, delayMs, retryAfterMs: err instanceof VaultRequestError ? err.retryAfterMs : undefined });
       },
     });
   }
@@ -147,6 +153,7 @@ export class VaultClient {
     return throttle.schedule(operation, async () => {
       if (this.#opts.fence && !this.#opts.fence()) throw new FencedError(operation);
       const started = performance.now();
+      const sentAt = this.#clock.now();
       let status = 'network';
       try {
         const res = await this.#http.request({
@@ -155,15 +162,21 @@ export class VaultClient {
           contentType: opts.mergePatch ? 'application/merge-patch+json' : undefined,
         });
         status = res.status >= 200 && res.status < 300 ? '2xx' : String(res.status);
-        if (res.status >= 200 && res.status < 300) return res.body;
-        if (res.status === 404 && opts.allow404) return undefined;
-        throw classifyFailure({
+        if ((res.status >= 200 && res.status < 300) || (res.status === 404 && opts.allow404)) {
+          this.#opts.onOutcome?.({ operation, path, status: res.status, sentAt });
+          return res.status === 404 ? undefined : res.body;
+        }
+        const failure = classifyFailure({
           operation, status: res.status, vaultErrors: res.body?.errors, retryAfterMs: res.retryAfterMs,
           carriedPayload: opts.carriesPayload ?? false, usedCas: opts.usesCas ?? false,
         });
+        this.#opts.onOutcome?.({ operation, path, status: res.status, reason: failure.reason, retryAfterMs: res.retryAfterMs, sentAt });
+        throw failure;
       } catch (err) {
         if (!(err instanceof VaultTransportError)) throw err;
-        throw classifyFailure({ operation, code: err.code, carriedPayload: opts.carriesPayload ?? false, usedCas: false });
+        const failure = classifyFailure({ operation, code: err.code, carriedPayload: opts.carriesPayload ?? false, usedCas: false });
+        this.#opts.onOutcome?.({ operation, path, reason: failure.reason, sentAt });
+        throw failure;
       } finally {
         const seconds = (performance.now() - started) / 1000;
         metrics?.vaultRequests.inc({ operation, status });

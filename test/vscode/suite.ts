@@ -114,6 +114,7 @@ describe('Vault Sync extension inside VS Code', function () {
     const rows = views().controller;
     assert.ok(rows.some((r) => r.startsWith('Leader: ')), rows.join(' | '));
     assert.ok(rows.some((r) => r.startsWith('Throttle wait p50/p95: ')));
+    assert.ok(rows.some((r) => /^Vault rate: \d+(\.\d)?\/s$/.test(r)), 'the effective rate, at the configured one while Vault does not push back');
     assert.ok(rows.some((r) => r.startsWith('Failing resources: ')));
   });
 

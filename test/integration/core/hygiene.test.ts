@@ -30,9 +30,9 @@ describe('core engine: secret hygiene (canaries)', () => {
     // A raw write: node-vault's tokenCreate() would switch the admin client to the new token.
     const limitedToken = (await admin.write('auth/token/create', { policies: ['default'], ttl: '10m' })).auth.client_token;
     const op = (path: string, extra: Partial<UpsertOp> = {}) => upsertOp(path, payload, extra);
-    const engine = testEngine({ maxSecretBytes: 10_000 });
+    const engine = testEngine({ maxEntryBytes: 10_000 });
     const denied = testEngine({ auth: { method: 'token', token: limitedToken } });
-    const oversize = testEngine({ maxSecretBytes: 10 });
+    const oversize = testEngine({ maxEntryBytes: 10 });
     const results: OpResult[] = [];
     try {
       results.push(...await engine.run([op(`${mount}/data/a`), op(`${mount}/data/not-ours`)]));

@@ -57,7 +57,7 @@ describe('docs/ agree with the code', () => {
   it('every Helm value named in the docs exists in values.yaml', () => {
     const values = yamlToObjects(helm(['show', 'values', chartDir]))[0] as unknown as Record<string, unknown>;
     const has = (path: string) => path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' && key in node ? (node as any)[key] : undefined), values) !== undefined;
-    const roots = ['config', 'vault', 'rbac', 'networkPolicy', 'serviceMonitor', 'prometheusRule', 'status', 'serviceAccount', 'podDisruptionBudget', 'image', 'resources'];
+    const roots = ['config', 'tuning', 'vault', 'rbac', 'networkPolicy', 'serviceMonitor', 'prometheusRule', 'status', 'serviceAccount', 'podDisruptionBudget', 'image', 'resources'];
     const missing: string[] = [];
     for (const { file, text } of docs) {
       for (const m of text.matchAll(new RegExp(`\`(?:--set )?((?:${roots.join('|')})\\.[A-Za-z][A-Za-z.]*)(?:=[^\`]*)?\``, 'g'))) {
@@ -73,8 +73,8 @@ describe('docs/ agree with the code', () => {
     createControllerMetrics(registry);
     collectDefaultMetrics({ register: registry });
     const metrics = new Set((registry.getMetricsAsArray() as unknown as { name: string }[]).map((m) => m.name));
-    const reasons = ['Synced', 'Cleaned', 'LargeSecret', 'SyncFailed', 'SecretNotFound', 'KeyMissing', 'InvalidConfig', 'PathDenied', 'OwnershipConflict'];
-    const reconciler = readFileSync(join(repoRoot, 'controller', 'reconciler.ts'), 'utf8') + readFileSync(join(repoRoot, 'shared', 'errors.ts'), 'utf8');
+    const reasons = ['Synced', 'Cleaned', 'LargeSecret', 'SyncFailed', 'SecretNotFound', 'KeyMissing', 'InvalidConfig', 'PathDenied', 'OwnershipConflict', 'TuningApplied', 'InvalidTuning'];
+    const reconciler = ['controller/reconciler.ts', 'controller/tuning.ts', 'shared/errors.ts'].map((f) => readFileSync(join(repoRoot, f), 'utf8')).join('\n');
     for (const r of reasons) assert.ok(reconciler.includes(`'${r}'`), `the code emits ${r}`);
     const troubleshooting = docs.find((d) => d.file === 'docs/troubleshooting.md')!.text;
     for (const r of reasons) assert.match(troubleshooting, new RegExp(`\`${r}\``), `troubleshooting covers ${r}`);

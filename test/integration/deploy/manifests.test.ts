@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { FLAGS, parseConfig } from '../../../controller/config.ts';
+import { decideTuning } from '../../../controller/tuning.ts';
 import { createControllerMetrics } from '../../../controller/metrics.ts';
 import { createMetrics } from '../../../shared/metrics.ts';
 import { KubeHttp } from '../../../shared/kube/http.ts';
@@ -228,6 +229,28 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       assert.equal(gone, undefined, 'uninstall removes the cluster-scoped objects');
     });
 
+    it('tuning.create: the ConfigMap, a flag naming it, and read/watch on that ConfigMap only; the controller accepts its data', async () => {
+      const ns = uniqueName('vso-tuning');
+      const data = { 'rate-limit': 5, 'rate-limit-burst': 10, 'batch-size': 2, 'batch-delay': '200ms', 'max-concurrent-reconciles': 4 };
+      const objects = helmTemplate({ release: 'vso', namespace: ns, values: { tuning: { create: true, data } } });
+      assertNoWarnings(await dryRunAll(http, objects));
+      const cm = byKey(objects).get(`ConfigMap ${ns}/vso-vault-sync-operator-tuning`)!;
+      assert.deepEqual(cm.data, { 'batch-delay': '200ms', 'batch-size': '2', 'max-concurrent-reconciles': '4', 'rate-limit': '5', 'rate-limit-burst': '10' });
+      const flags = { rateLimit: 10, rateLimitBurst: 20, batchSize: 5, batchDelayMs: 0, maxConcurrentReconciles: 16 };
+      const decision = decideTuning(flags, flags, cm.data);
+      assert.deepEqual(decision.problems, []);
+      assert.deepEqual(decision.next, { rateLimit: 5, rateLimitBurst: 10, batchSize: 2, batchDelayMs: 200, maxConcurrentReconciles: 4 });
+      assert.ok(container(objects).args.includes('--tuning-configmap=vso-vault-sync-operator-tuning'));
+      assert.deepEqual(grants(objects, 'Role', 'vso-vault-sync-operator-tuning'), new Map([[`Role ${ns}/vso-vault-sync-operator-tuning`,
+        ['/configmaps:get[vso-vault-sync-operator-tuning]', '/configmaps:list[vso-vault-sync-operator-tuning]', '/configmaps:watch[vso-vault-sync-operator-tuning]', 'events.k8s.io/events:create']]]));
+      // A ConfigMap managed elsewhere: no ConfigMap from the chart, the grant in its namespace.
+      const elsewhere = helmTemplate({ release: 'vso', namespace: ns, values: { config: { tuningConfigmap: 'ops/knobs' } } });
+      assert.ok(!elsewhere.some((o) => o.kind === 'ConfigMap'));
+      assert.deepEqual([...grants(elsewhere, 'Role', 'vso-vault-sync-operator-tuning').keys()], ['Role ops/vso-vault-sync-operator-tuning']);
+      assert.ok(!helmTemplate({ namespace: ns }).some((o) => o.metadata.name.endsWith('-tuning')), 'nothing by default');
+      assert.throws(() => helmTemplateText({ namespace: 'x', values: { tuning: { create: true, data: { 'rate-limt': 5 } } } }), /rate-limt|additional propert/i);
+    });
+
     it('the schema refuses a misspelled value instead of ignoring it', () => {
       assert.throws(() => helmTemplateText({ namespace: 'x', values: { config: { vaultAdress: 'https://vault' } } }), /vaultAdress|additional propert/i);
       assert.throws(() => helmTemplateText({ namespace: 'x', values: { config: { deleteMode: 'some' } } }), /deleteMode|must be one of/i);
@@ -262,7 +285,8 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
         kubeconfig: '/t/kubeconfig', kubeApiTimeout: '20s', gracefulShutdownTimeout: '5s', namespaces: 'a, b', metricsBindAddress: ':9090', healthProbeBindAddress: ':9091', statusBindAddress: ':9092',
         metricsAuth: false, leaderElect: false, leaderElectionNamespace: 'elsewhere', leaderElectionId: 'lease-x', leaderElectLeaseDuration: '20s',
         leaderElectRenewDeadline: '15s', leaderElectRetryPeriod: '3s', maxConcurrentReconciles: 16, rateLimit: 0.5, rateLimitBurst: 1000000,
-        batchSize: 7, requeueBaseDelay: '10ms', requeueMaxDelay: '10m', largeSecretThreshold: '2Mi', maxSecretSize: '20Mi',
+        batchSize: 7, batchDelay: '200ms', rateLimitAdaptive: false, tuningConfigmap: 'ops/vso-tuning',
+        requeueBaseDelay: '10ms', requeueMaxDelay: '10m', largeSecretThreshold: '2Mi', vaultMaxEntrySize: '20Mi',
         pathPolicy: 'secret/{namespace}/{name}, shared/{namespace}/*', adoptPolicy: 'always', deleteMode: 'latest', logLevel: 'warn',
         adoptNamespaces: ['team-a', 'team-b'], ledgerKeySecret: 'vso-system/key', maxSecretsPerResource: 20, maxBytesPerResource: '4Mi',
         secretReadBudget: '32Mi', minForcedWriteInterval: '2m',
@@ -282,6 +306,10 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       assert.equal(config.adoptPolicy, 'always');
       assert.deepEqual(config.adoptNamespaces, ['team-a', 'team-b']);
       assert.equal(config.secretReadBudget, 32 * 1024 * 1024);
+      assert.equal(config.maxEntryBytes, 20 * 1024 * 1024);
+      assert.equal(config.batchDelayMs, 200);
+      assert.equal(config.rateLimitAdaptive, false);
+      assert.equal(config.tuningConfigMap, 'ops/vso-tuning');
       assert.deepEqual(config.vault.auth, { method: 'approle', mount: 'approle-x', roleId: 'role-id', secretIdFile: '/t/secret-id' });
     });
 

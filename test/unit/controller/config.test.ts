@@ -37,8 +37,11 @@ describe('controller config: defaults', () => {
     assert.deepEqual(c.leaderElection, { namespace: undefined, id: 'vault-sync-operator.io', leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
     assert.equal(c.maxConcurrentReconciles, 16);
     assert.deepEqual(c.queueBackoff, { baseMs: 5, maxMs: 1_000_000 });
-    assert.equal(c.largeSecretBytes, 1024 * 1024);
-    assert.equal(c.maxSecretBytes, 16 * 1024 * 1024);
+    assert.equal(c.largeSecretBytes, 512 * 1024);
+    assert.equal(c.maxEntryBytes, 1024 * 1024, 'raft\'s default max_entry_size');
+    assert.equal(c.batchDelayMs, 0);
+    assert.equal(c.rateLimitAdaptive, true);
+    assert.equal(c.tuningConfigMap, undefined);
     assert.deepEqual(c.pathPolicy, [['*']]);
     assert.equal(c.adoptPolicy, 'never');
     assert.equal(c.deleteMode, 'all');
@@ -178,11 +181,22 @@ describe('controller config: validation', () => {
   });
 
   it('takes size flags and checks their order', () => {
-    const c = parseConfig(['--large-secret-threshold=512Ki', '--max-secret-size=2Mi'], {});
-    assert.equal(c.largeSecretBytes, 524_288);
-    assert.equal(c.maxSecretBytes, 2_097_152);
-    rejects(['--large-secret-threshold=4Mi', '--max-secret-size=2Mi'], {}, /--max-secret-size must not be below --large-secret-threshold/);
-    rejects(['--max-secret-size=lots'], {}, /--max-secret-size/);
+    const c = parseConfig(['--large-secret-threshold=256Ki', '--vault-max-entry-size=2Mi'], {});
+    assert.equal(c.largeSecretBytes, 262_144);
+    assert.equal(c.maxEntryBytes, 2_097_152);
+    assert.equal(parseConfig(['--max-secret-size=768Ki'], {}).maxEntryBytes, 786_432, 'the old name is an alias');
+    assert.equal(parseConfig([], { VSO_VAULT_MAX_ENTRY_SIZE: '4Mi' }).maxEntryBytes, 4 * 1024 * 1024);
+    rejects(['--large-secret-threshold=4Mi', '--vault-max-entry-size=2Mi'], {}, /--vault-max-entry-size must not be below --large-secret-threshold/);
+    rejects(['--vault-max-entry-size=lots'], {}, /--vault-max-entry-size/);
+  });
+
+  it('takes the batch delay, the adaptive rate switch and the tuning ConfigMap', () => {
+    const c = parseConfig(['--batch-delay=250ms', '--rate-limit-adaptive=false', '--tuning-configmap=ops/vso-tuning'], {});
+    assert.equal(c.batchDelayMs, 250);
+    assert.equal(c.rateLimitAdaptive, false);
+    assert.equal(c.tuningConfigMap, 'ops/vso-tuning');
+    rejects(['--batch-delay=soon'], {}, /--batch-delay/);
+    rejects(['--tuning-configmap=Not_A_Name'], {}, /--tuning-configmap: "Not_A_Name" is not "name" or "namespace\/name" of a ConfigMap/);
   });
 
   it('accepts consistent leader-election timings', () => {

@@ -390,3 +390,45 @@ describe('WorkQueue', () => {
     assert.equal(never.calls.length, 0);
   });
 });
+
+describe('WorkQueue.setConcurrency (tuning at run time)', () => {
+  it('raises and lowers how many keys run at once without interrupting or losing any', async () => {
+    let active = 0;
+    let max = 0;
+    const gates = new Map<string, Gate>();
+    const done: string[] = [];
+    const q = new WorkQueue({
+      clock, concurrency: 2,
+      handler: async (key) => {
+        active++;
+        max = Math.max(max, active);
+        const g = gate();
+        gates.set(key, g);
+        await g.promise;
+        active--;
+        done.push(key);
+      },
+    });
+    q.start();
+    // One tenant each: the per-tenant share does not limit what this test counts.
+    for (let i = 0; i < 12; i++) q.add(`Deployment/ns${i}/k`);
+    await until(() => active === 2, 'two at once');
+    q.setConcurrency(5);
+    await until(() => active === 5, 'five at once after raising');
+    assert.equal(max, 5);
+    q.setConcurrency(1);
+    // Lowering interrupts nothing: the five in flight finish; then one at a time.
+    for (const g of [...gates.values()]) g.open();
+    await sleep(5);
+    assert.equal(done.length, 5);
+    max = active;
+    for (let i = 0; i < 40 && done.length < 12; i++) {
+      for (const g of [...gates.values()]) g.open();
+      await sleep(1);
+    }
+    assert.equal(done.length, 12, 'every key ran');
+    assert.equal(max, 1, 'one at a time after lowering');
+    assert.throws(() => q.setConcurrency(0), /whole number >= 1/);
+    await q.shutdown();
+  });
+});

@@ -63,6 +63,16 @@ describe('extension model: Prometheus text', () => {
     const rows = controllerRows(s);
     assert.ok(rows.some((r) => r.label === 'Leader' && r.value === 'pod-a'));
     assert.ok(rows.some((r) => r.label === 'Vault writes' && r.value === '6.50/s'));
+    assert.ok(rows.some((r) => r.label === 'Vault rate' && r.value === 'no data'));
+    // The effective rate, lowered by Vault's 429s: from the gauges, the reason from /state.
+    const lowered = scrape('vault_rate_limit_configured_rate 10\nvault_rate_limit_effective_rate 7.34\n', 5000);
+    const ls = summarise({ throttle: { configuredRate: 10, effectiveRate: 7.3, configuredBurst: 20, burst: 15, adaptive: true, tokens: 0, queued: 3, lowered: { signal: 'throttled', at: '2026-01-01T00:00:00.000Z' } } }, lowered);
+    const rate = controllerRows(ls).find((r) => r.id === 'rate')!;
+    assert.deepEqual([rate.label, rate.value, rate.icon], ['Vault rate', '7.3 of 10/s', 'warning']);
+    assert.match(rate.tooltip!, /lowered because Vault answered 429; it recovers gradually/);
+    // Without metrics, /state alone is enough; at the configured rate nothing is flagged.
+    const calm = controllerRows(summarise({ throttle: { configuredRate: 10, effectiveRate: 10, configuredBurst: 20, burst: 20, adaptive: true, tokens: 20, queued: 0 } }, undefined)).find((r) => r.id === 'rate')!;
+    assert.deepEqual([calm.value, calm.icon], ['10/s', 'info']);
     const missing = controllerProblem(503, { namespace: 'vso', service: 'op' }, 'namespace-missing');
     assert.deepEqual(controllerRows(undefined, missing).map((r) => r.label), ['Controller not found: no namespace vso', 'Set controller namespace…']);
     assert.equal(controllerRows(undefined, missing)[1]!.command?.id, 'vaultSync.setControllerNamespace');

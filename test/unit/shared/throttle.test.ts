@@ -132,6 +132,28 @@ describe('throttle (token bucket and concurrency gate)', () => {
     assert.ok(Math.abs(observed - 25) < 0.5, `rate after the switch ${observed}`);
   });
 
+  it('pause(ms) starts nothing until it ends and drain() empties the bucket; the bound holds through both', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 10, burst: 4, clock });
+    const rec = recorder(clock);
+    throttle.pause(1000);
+    throttle.pause(200); // never shortens a pause
+    const work = Array.from({ length: 8 }, (_, i) => throttle.schedule('write', rec.run(`r${i}`)));
+    await clock.advance(999);
+    assert.equal(rec.starts.length, 0, 'paused');
+    await clock.advance(1);
+    assert.equal(rec.starts.length, 3, 'the burst (less the light tenants\' reserve) starts when the pause ends');
+    throttle.drain();
+    assert.equal(throttle.tokens(), 0);
+    await clock.advance(99);
+    assert.equal(rec.starts.length, 3, 'drained: the next token comes one refill period later');
+    await clock.runUntil(() => rec.starts.length === 8);
+    await Promise.all(work);
+    const at = rec.starts.map((s) => s.at / 1000);
+    assert.ok(worstExcess(at, (a, b) => 10 * (b - a) + 4) <= 1e-9);
+    await throttle.stop();
+  });
+
   it('keeps a reserve for light tenants: a quiet namespace\'s request starts at once while a flood binds the throttle', async () => {
     const clock = new FakeClock();
     const throttle = createThrottle({ ratePerSecond: 10, burst: 20, clock });

@@ -4,7 +4,7 @@
 // test/integration/core; request counts there come from OpenBao's audit log.
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { SyncError } from '../../../shared/errors.ts';
+import { OversizeError, SyncError, VaultRequestError } from '../../../shared/errors.ts';
 import { LedgerKey } from '../../../shared/ledger.ts';
 import { createMetrics } from '../../../shared/metrics.ts';
 import { apiPath, parsePathPolicy, parseVaultPath, type LogicalPath, type VaultPath } from '../../../shared/paths.ts';
@@ -79,7 +79,7 @@ const del = (id: string, path: string, extra: Partial<DeleteOp> = {}): DeleteOp 
   kind: 'delete', id, resource: 'Deployment ns/web', path: parseVaultPath(path, 'test'), ctx, owner, ...extra,
 });
 
-function setup(opts: { batchSize?: number; policy?: string; maxSecretBytes?: number; largeSecretBytes?: number; kv?: MemoryKv; key?: LedgerKey; clusterId?: string } = {}) {
+function setup(opts: { batchSize?: number; policy?: string; maxEntryBytes?: number; largeSecretBytes?: number; kv?: MemoryKv; key?: LedgerKey; clusterId?: string } = {}) {
   const kv = opts.kv ?? new MemoryKv();
   const registry = new Registry();
   const metrics = createMetrics(registry);
@@ -87,7 +87,7 @@ function setup(opts: { batchSize?: number; policy?: string; maxSecretBytes?: num
   const writer = new BatchWriter({
     kv, policy: parsePathPolicy(opts.policy ?? '*'), metrics, batchSize: opts.batchSize ?? 5, ledgerKey, clusterId: opts.clusterId,
     backoff: { baseMs: 1, maxMs: 2, maxAttempts: 4 },
-    ...(opts.maxSecretBytes ? { maxSecretBytes: opts.maxSecretBytes } : {}),
+    ...(opts.maxEntryBytes ? { maxEntryBytes: opts.maxEntryBytes } : {}),
     ...(opts.largeSecretBytes ? { largeSecretBytes: opts.largeSecretBytes } : {}),
   });
   /** A restarted controller: same Vault, same key, empty memory. */
@@ -258,7 +258,7 @@ describe('batch writer', () => {
   });
 
   it('refuses paths outside the policy (writes and deletes) and oversize documents before any Vault call', async () => {
-    const { kv, writer } = setup({ policy: 'secret/{namespace}/*', maxSecretBytes: 10 });
+    const { kv, writer } = setup({ policy: 'secret/{namespace}/*', maxEntryBytes: 530 });
     const results = await writer.run([
       upsert('a', 'secret/data/other-ns/x', { k: '1' }),
       upsert('b', 'secret/data/ns/x', { k: 'x'.repeat(20) }),
@@ -286,6 +286,48 @@ describe('batch writer', () => {
     assert.equal(forged!.error?.reason, 'OwnershipConflict');
     const [mine] = await later.writer.run([del('m', 'kv1/ns/app', { known })]);
     assert.equal(mine!.outcome, 'deleted');
+  });
+
+  it('refuses a document whose stored form exceeds the entry limit, naming the resource, the size, the limit and both fixes', async () => {
+    const { kv, writer } = setup({ maxEntryBytes: 1024 * 1024 });
+    // Two 640 KiB values merged into one document: 1.25 MiB, what issue 11 saw raft refuse.
+    const [r] = await writer.run([upsert('a', 'secret/data/merged', { a: 'x'.repeat(640 * 1024), b: 'y'.repeat(640 * 1024) })]);
+    assert.ok(r!.error instanceof OversizeError);
+    assert.equal(r!.error.retryable, false);
+    assert.equal(r!.attempts, 1);
+    assert.deepEqual(kv.calls, [], 'nothing sent');
+    const msg = r!.error.message;
+    assert.match(msg, /^Deployment ns\/web: the document for Vault path "secret\/data\/merged" is 1311247 bytes as Vault stores it, above the limit of 1048576 bytes/);
+    assert.match(msg, /split the Secrets across several Vault paths/);
+    assert.match(msg, /raise the storage's max_entry_size on the Vault server and --vault-max-entry-size with it/);
+    // Escapes count: Go's JSON writes "<" as six bytes, so 200 KiB of it is over the limit too.
+    const [escaped] = await writer.run([upsert('b', 'secret/data/html', { page: '<'.repeat(200 * 1024) })]);
+    assert.equal(escaped!.error?.reason, 'Oversize');
+  });
+
+  it('reports the server refusing a write as too large the same way, terminal, after one request', async () => {
+    const { kv, writer } = setup();
+    kv.failNext.set('secret/data/big', [new VaultRequestError('Oversize', 'write', 'HTTP 500 (too large for the storage)', 500)]);
+    const [r] = await writer.run([upsert('a', 'secret/data/big', { k: 'v' })]);
+    assert.ok(r!.error instanceof OversizeError);
+    assert.equal(r!.attempts, 1);
+    assert.deepEqual(kv.calls, ['write'], 'one request, never retried');
+    assert.match(r!.error.message, /^Deployment ns\/web: the document for Vault path "secret\/data\/big" is \d+ bytes as Vault stores it, and Vault refused it as too large for its storage \(HTTP 500; --vault-max-entry-size is 1048576 bytes\)/);
+    assert.match(r!.error.message, /split the Secrets/);
+  });
+
+  it('retunes batch size and the pause between batches while running', async () => {
+    const { kv, writer } = setup({ batchSize: 1 });
+    writer.setBatchSize(2);
+    writer.setBatchDelay(30);
+    const started = performance.now();
+    const ops = [1, 2, 3, 4, 5].map((i) => upsert(`o${i}`, `secret/data/b${i}`, { k: String(i) }));
+    const results = await writer.run(ops);
+    assert.deepEqual(results.map((r) => r.outcome), Array(5).fill('created'));
+    assert.ok(performance.now() - started >= 55, 'three batches of two: two pauses of 30 ms');
+    assert.equal(kv.calls.filter((c) => c === 'write').length, 5);
+    assert.throws(() => writer.setBatchSize(0), /whole number >= 1/);
+    assert.throws(() => writer.setBatchDelay(-1), />= 0 ms/);
   });
 
   it('flags large documents and counts them', async () => {

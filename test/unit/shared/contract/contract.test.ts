@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { createControllerMetrics } from '../../../../controller/metrics.ts';
-import { stateResponse } from '../../../../controller/state-response.ts';
+import { stateResponse, throttleWire } from '../../../../controller/state-response.ts';
 import { scrape, summarise, type ControllerState } from '../../../../extension/model/controller.ts';
 import { CHARTS, MetricsHistory } from '../../../../extension/model/series.ts';
 import { METRIC } from '../../../../shared/contract/metrics.ts';
@@ -61,6 +61,10 @@ describe('contract: /state', () => {
       ready: { ready: true, checks: { cachesSynced: true } }, clusterName: 'prod',
       queue: { depth: 3, inFlight: 1 }, watches: { synced: true, healthy: true, watches: [] },
       vault: { addr: 'https://vault:8200', authenticated: true, method: 'kubernetes' }, counts: { deployments: 1, secrets: 2 },
+      // The governor's status: lowered to 4.217/s by a 429 two seconds ago (monotonic 8000 of 10000).
+      throttle: throttleWire({
+        configuredRate: 10, configuredBurst: 20, rate: 4.217, burst: 8, ceiling: 4.4, lastSignal: { kind: 'throttled', at: 8000 }, adaptive: true, tokens: 0.6, queued: 12,
+      }, 10_000, Date.UTC(2026, 0, 1, 12, 0, 2)),
       tracked: [{ kind: 'Deployment', namespace: 'ns', name: 'web', annotations: { 'vault-sync.io/path': 'secret/web', 'vault-sync.io/status': 'Failed', 'vault-sync.io/message': 'boom' } }],
       extras: () => ({ lastError: 'boom', reason: 'SyncFailed' }),
     });
@@ -71,6 +75,8 @@ describe('contract: /state', () => {
     assert.equal(s.health, 'ready');
     assert.equal(s.watchHealth, 'healthy');
     assert.equal(s.queueDepth, 3);
+    assert.deepEqual([s.configuredRate, s.effectiveRate, s.rateLoweredBy], [10, 4.22, 'throttled']);
+    assert.deepEqual(read.throttle, { configuredRate: 10, effectiveRate: 4.22, configuredBurst: 20, burst: 8, adaptive: true, tokens: 0, queued: 12, lowered: { signal: 'throttled', at: '2026-01-01T12:00:00.000Z' } });
     assert.equal(read.clusterName, 'prod');
     assert.deepEqual(read.resources?.map((r) => [r.kind, r.namespace, r.name, r.status, r.lastError]), [['Deployment', 'ns', 'web', 'Failed', 'boom']]);
   });
