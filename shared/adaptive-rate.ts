@@ -24,8 +24,9 @@
 //     fits under it next to the rate (a fixed window takes rate + burst).
 //   - Recovery is gradual and time-based (`tick`), after the hold: back
 //     towards the ceiling (the rate Vault accepted; exponential approach,
-//     time constant 1 s), stopping at 97 % of it; a plateau there for 8 s;
-//     then probing above it, 10 % more per second, up to the configured
+//     time constant 1 s), stopping at 97 % of it; a plateau there for 8 s
+//     (doubling, up to 64 s, while each probe is refused within a minute of
+//     the last cut); then probing above it, 10 % more per second, up to the configured
 //     rate, where the memory of the ceiling is dropped.
 //   - `setConfigured` retunes the ceiling: a lower one takes effect at once;
 //     a higher one only raises what is allowed, recovery gets there.
@@ -72,8 +73,18 @@ const SLOTS = 10;
 const RECOVERY_TAU_MS = 1000;
 /** Just below the ceiling: where the approach stops and the plateau holds. */
 const PLATEAU_SHARE = 0.97;
-/** How long the rate stays on the plateau before probing above the ceiling. */
+/** How long the rate stays on the plateau before probing above the ceiling, at first. */
 export const PLATEAU_MS = 8000;
+/**
+ * A cut within this long of the previous one doubles the plateau (up to
+ * PLATEAU_MAX_MS): the probe found no room, so probe less often. Several
+ * clients under one quota each probe on their own, and every probe that
+ * overfills the shared window is refused for all of them; doubling spaces
+ * their probes out (measured: three controllers, test/integration/controller/
+ * backpressure.test.ts). A quiet spell this long resets it.
+ */
+const REPEAT_CUT_MS = 60_000;
+export const PLATEAU_MAX_MS = 64_000;
 /** Probing grows the rate by 10 % per second (doubling in about 7 s). */
 const PROBE_GROWTH_PER_S = Math.log(1.1);
 
@@ -128,6 +139,7 @@ export class AdaptiveRate {
   #pausedAt = -Infinity;
   /** When the rate reached the plateau below the ceiling (undefined while approaching it). */
   #plateauSince: number | undefined;
+  #plateauMs = PLATEAU_MS;
   #lastTick: number;
   #lastSignal: AdaptiveState['lastSignal'];
   #minRate: number | undefined;
@@ -198,6 +210,7 @@ export class AdaptiveRate {
     const rate = Math.max(this.#floor, before * 0.25, target);
     this.#ceiling = Math.max(this.#ceiling, rate);
     this.#holdUntil = now + Math.max(HOLD_MS, retryAfterMs ?? 0);
+    this.#plateauMs = now - this.#lastCut < REPEAT_CUT_MS ? Math.min(PLATEAU_MAX_MS, this.#plateauMs * 2) : PLATEAU_MS;
     this.#lastCut = now;
     this.#plateauSince = undefined;
     this.#lastTick = now;
@@ -222,7 +235,7 @@ export class AdaptiveRate {
         rate = plateau;
         this.#plateauSince = now;
       }
-    } else if (this.#plateauSince !== undefined && now - this.#plateauSince < PLATEAU_MS) {
+    } else if (this.#plateauSince !== undefined && now - this.#plateauSince < this.#plateauMs) {
       // Hold just below the limit Vault showed: no refusals while it stays where it was.
     } else {
       // Probe above it: has the quota been raised, or has another client sharing it gone quiet?

@@ -6,7 +6,7 @@
 // The same behaviour runs against a real quota in
 // test/integration/controller/backpressure.test.ts.
 import assert from 'node:assert/strict';
-import { AdaptiveRate, HOLD_MS, PAUSE_MS } from '../../../shared/adaptive-rate.ts';
+import { AdaptiveRate, HOLD_MS, PAUSE_MS, PLATEAU_MS } from '../../../shared/adaptive-rate.ts';
 import { backpressureOf, RateGovernor } from '../../../shared/rate-governor.ts';
 import { createThrottle } from '../../../shared/throttle.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -110,6 +110,32 @@ describe('adaptive rate', function () {
     assert.equal(a.backpressure('throttled', 3100, { sentAt: 3050 }).pauseMs, PAUSE_MS, 'an accepted answer resets the step');
     assert.equal(a.backpressure('throttled', 3500, { sentAt: 3400, retryAfterMs: 3000 }).pauseMs, 3000);
     assert.equal(a.backpressure('timeout', 9000).pauseMs, undefined, 'a timeout lowers the rate but does not pause');
+  });
+
+  it('probes above the ceiling after a plateau of 8 s, twice as long after each cut within a minute of the last, back to 8 s after a quiet minute', () => {
+    // How long the rate stays on its plateau (97 % of the ceiling) after a cut at `cutAt` before it probes higher.
+    const plateauAfterCut = (a: AdaptiveRate, cutAt: number): number => {
+      for (let t = cutAt; t <= cutAt + 400; t += 50) a.answered(t); // what Vault accepted: about 20/s
+      const cut = a.backpressure('throttled', cutAt + 400, { sentAt: cutAt + 400 });
+      assert.ok(cut.changed);
+      let plateauAt: number | undefined;
+      let plateauRate = 0;
+      for (let t = cutAt + 400 + HOLD_MS; t <= cutAt + 200_000; t += 250) {
+        const { rate } = a.tick(t);
+        if (plateauAt === undefined && rate >= 0.97 * a.state.ceiling! - 1e-9) [plateauAt, plateauRate] = [t, rate];
+        else if (plateauAt !== undefined && rate > plateauRate + 1e-9) return t - plateauAt;
+      }
+      throw new Error('never probed');
+    };
+    const a = new AdaptiveRate({ configuredRate: 60, configuredBurst: 20, now: 0 });
+    const first = plateauAfterCut(a, 0);
+    assert.ok(Math.abs(first - PLATEAU_MS) <= 250, `first plateau ${first} ms`);
+    const second = plateauAfterCut(a, 20_000);
+    assert.ok(Math.abs(second - 2 * PLATEAU_MS) <= 250, `a cut 20 s after the last doubles it (${second} ms)`);
+    const third = plateauAfterCut(a, 50_000);
+    assert.ok(Math.abs(third - 4 * PLATEAU_MS) <= 250, `and again (${third} ms)`);
+    const quiet = plateauAfterCut(a, 200_000);
+    assert.ok(Math.abs(quiet - PLATEAU_MS) <= 250, `a cut more than a minute after the last: 8 s again (${quiet} ms)`);
   });
 
   it('halves on a timeout, recovers gradually, and is never above the configured rate', () => {
