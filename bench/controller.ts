@@ -14,107 +14,35 @@
 //
 // Usage: node bench/controller.ts [--small]   (npm run bench:controller)
 //   --small runs N = 200 and 1,000 instead (a quick check).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeHttp, MERGE_PATCH } from '../shared/kube/http.ts';
 import { createEngine } from '../shared/engine.ts';
 import { parseVaultPath } from '../shared/paths.ts';
 import { buildPayload } from '../shared/payload.ts';
 import { buildAll } from '../tools/build.ts';
-import { repoRoot } from '../tools/testenv/binaries.ts';
 import { startEnvironment } from '../tools/testenv/environment.ts';
 import { baoApi } from '../tools/testenv/openbao.ts';
-import { freePorts } from '../tools/testenv/ports.ts';
+import { IMAGE_NODE_FLAGS, populate as populateIn, sample, startBenchController, value4k, waitForCount } from './support.ts';
 
 const small = process.argv.includes('--small');
 const [N1, N2] = small ? [200, 1000] : [1000, 10_000];
 const RATE = 100_000;
-// As deploy/Dockerfile's entrypoint sets them for the chart's default 256 MiB memory limit.
-const CONTROLLER_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128', '--optimize-for-size'];
 
 await buildAll();
 const env = await startEnvironment();
 const kc = new KubeConfig();
 kc.loadFromFile(env.kubeconfig);
 const http = new KubeHttp(kc);
-const value4k = () => randomBytes(2048).toString('hex');
+const populate = (namespace: string, n: number) => populateIn(http, namespace, n);
 
-async function inParallel<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
-
-async function populate(namespace: string, n: number): Promise<void> {
-  await http.request('POST', '/api/v1/namespaces', { body: { metadata: { name: namespace } } });
-  const t0 = performance.now();
-  await inParallel([...Array(n).keys()], 32, async (i) => {
-    await http.request('POST', `/api/v1/namespaces/${namespace}/secrets`, { body: { metadata: { name: `s${i}` }, stringData: { value: value4k() } } });
-    await http.request('POST', `/apis/apps/v1/namespaces/${namespace}/deployments`, {
-      body: {
-        metadata: { name: `d${i}`, annotations: { 'vault-sync.io/path': `secret/data/${namespace}/d${i}` } },
-        spec: {
-          selector: { matchLabels: { app: `d${i}` } },
-          template: { metadata: { labels: { app: `d${i}` } }, spec: { containers: [{ name: 'c', image: 'x', envFrom: [{ secretRef: { name: `s${i}` } }] }] } },
-        },
-      },
-    });
-  });
-  process.stderr.write(`  created ${n} Deployments + ${n} Secrets in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-}
-
-interface Controller {
-  child: ChildProcess;
-  metrics(): Promise<string>;
-  stop(): Promise<void>;
-}
-
-async function startController(namespace: string): Promise<Controller> {
-  const [metricsPort, probePort] = await freePorts(2);
-  const log = openSync(join(env.dir, `controller-${namespace}-${Date.now()}.log`), 'a');
-  // The same Node flags as the container image (deploy/Dockerfile): a small
-  // young generation keeps RSS near the live heap under steady allocation.
-  const child = spawn(process.execPath, [
-    ...CONTROLLER_NODE_FLAGS, join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, `--vault-addr=${env.vaultAddr}`, '--vault-auth-method=token',
-    `--namespaces=${namespace}`, '--metrics-auth=false', `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`,
-    `--rate-limit=${RATE}`, '--rate-limit-burst=1000', '--max-concurrent-reconciles=16', '--log-level=warn',
-  ], { env: { ...process.env, VAULT_TOKEN: env.vaultToken }, stdio: ['ignore', log, log] });
-  const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${probePort}/healthz`)).ok) break;
-    } catch { /* starting */ }
-    if (i > 300) throw new Error('controller did not start');
-    await sleep(50);
-  }
-  return {
-    child, metrics,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
-
-function sample(text: string, re: RegExp): number {
-  return text.split('\n').filter((l) => !l.startsWith('#') && re.test(l)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-}
-
-async function waitForCount(c: Controller, re: RegExp, target: number, timeoutMs: number): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const n = sample(await c.metrics(), re);
-    if (n >= target) return (performance.now() - t0) / 1000;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`only ${n} of ${target} after ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
+// The image's Node flags (deploy/image/entrypoint.sh for the chart's 256 MiB
+// limit): a small young generation keeps RSS near the live heap.
+const startController = (namespace: string) => startBenchController(env, {
+  namespaces: [namespace], nodeFlags: IMAGE_NODE_FLAGS,
+  args: [`--rate-limit=${RATE}`, '--rate-limit-burst=1000', '--max-concurrent-reconciles=16'],
+});
 
 async function convergence(namespace: string, n: number) {
   await populate(namespace, n);

@@ -29,7 +29,7 @@ import { runImage, type Container } from '../../../tools/testenv/runc.ts';
 import { enableKubernetesAuthMount, kvPrefixPolicy, writeRole } from '../../../tools/testenv/vault-kube-auth.ts';
 import { waitFor } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
-import { adminKubeConfig, createNamespace, kubeClients, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
+import { adminKubeConfig, createNamespace, createWebApp, kubeClients, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
 import { create, Discovery, helmTemplate, type KubeObject } from './render.ts';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -181,17 +181,7 @@ describe('the built image (tools/image) under runc with the chart\'s security co
   });
 
   it('logs in to OpenBao with the projected token (audience "vault"), syncs a Deployment, and is ready', async () => {
-    await kube.core.createNamespacedSecret({ namespace: appNs, body: { metadata: { name: 'db' }, stringData: { url: 'postgres://db', password: 'pw-image' } } });
-    await kube.apps.createNamespacedDeployment({
-      namespace: appNs,
-      body: {
-        metadata: { name: 'web', annotations: { 'vault-sync.io/path': `secret/data/${appNs}/web` } },
-        spec: {
-          selector: { matchLabels: { app: 'web' } },
-          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'busybox', envFrom: [{ secretRef: { name: 'db' } }] }] } },
-        },
-      },
-    });
+    await createWebApp(kube, appNs, { url: 'postgres://db', password: 'pw-image' });
     const path = `secret/data/${appNs}/web/db`;
     await waitFor(async () => (await vaultGet(path)).status === 200, { what: `${path} in OpenBao`, timeoutMs: 60_000 });
     assert.deepEqual((await vaultGet(path)).json.data.data, { url: 'postgres://db', password: 'pw-image' });

@@ -20,7 +20,7 @@ import { exposeAsService, sandboxAddress } from '../../../tools/testenv/service-
 import { issueToken } from '../../../tools/testenv/vault-kube-auth.ts';
 import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
-import { adminKubeConfig, createNamespace, kubeClients, mergePatch, uniqueName, type KubeClients } from '../support/kube.ts';
+import { adminKubeConfig, createNamespace, createWebApp, kubeClients, mergePatch, uniqueName, type KubeClients } from '../support/kube.ts';
 import { create, deployTools, Discovery, helmTemplate, type KubeObject } from './render.ts';
 
 const setupScript = join(repoRoot, 'deploy', 'vault', 'setup.sh');
@@ -186,17 +186,7 @@ describe('deploy/vault/setup.sh + the chart\'s RBAC: the controller logs in and 
     await waitFor(async () => (await kube.core.readNamespacedSecret({ name: 'app-creds', namespace: appNs })).metadata?.annotations?.['vault-sync.io/status'] === 'Synced', { what: 'status annotation', proc: ctrl });
 
     // Deployment, auto-discovery.
-    await kube.core.createNamespacedSecret({ namespace: appNs, body: { metadata: { name: 'db' }, stringData: { url: 'postgres://db' } } });
-    await kube.apps.createNamespacedDeployment({
-      namespace: appNs,
-      body: {
-        metadata: { name: 'web', annotations: { 'vault-sync.io/path': `secret/data/${appNs}/web` } },
-        spec: {
-          selector: { matchLabels: { app: 'web' } },
-          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'busybox', envFrom: [{ secretRef: { name: 'db' } }] }] } },
-        },
-      },
-    });
+    await createWebApp(kube, appNs, { url: 'postgres://db' });
     const webPath = `secret/data/${cluster}/${appNs}/web/db`;
     await waitFor(async () => (await vaultGet(webPath)).status === 200, { what: `${webPath} in OpenBao`, proc: ctrl });
     assert.deepEqual((await vaultGet(webPath)).json.data.data, { url: 'postgres://db' });

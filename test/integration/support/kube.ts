@@ -50,3 +50,18 @@ export async function serviceAccountToken(core: CoreV1Api, namespace: string, se
 export async function mergePatch(kc: KubeConfig, path: string, body: unknown): Promise<any> {
   return new KubeHttp(kc).request('PATCH', path, { body, contentType: MERGE_PATCH });
 }
+
+/** The usual application under test: Secret `db` and a Deployment `web` that reads it, annotated to sync to `secret/data/<namespace>/web`. */
+export async function createWebApp(kube: KubeClients, namespace: string, stringData: Record<string, string>): Promise<void> {
+  await kube.core.createNamespacedSecret({ namespace, body: { metadata: { name: 'db' }, stringData } });
+  await kube.apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name: 'web', annotations: { 'vault-sync.io/path': `secret/data/${namespace}/web` } },
+      spec: {
+        selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'busybox', envFrom: [{ secretRef: { name: 'db' } }] }] } },
+      },
+    },
+  });
+}
