@@ -183,6 +183,8 @@ export class TokenBucket {
   readonly #recent = new RecentUse();
   readonly #lines = new Lines();
   #timer: Timer | undefined;
+  /** When #timer fires (monotonic ms). */
+  #timerDue = Infinity;
   /** Nothing starts before this time (monotonic ms). */
   #pausedUntil = -Infinity;
 
@@ -256,8 +258,7 @@ export class TokenBucket {
   }
 
   cancelAll(err: Error): void {
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#disarm();
     this.#lines.rejectAll(err);
   }
 
@@ -275,9 +276,32 @@ export class TokenBucket {
   }
 
   #rearm(): void {
+    this.#disarm();
+    this.#pump();
+  }
+
+  #disarm(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
-    this.#pump();
+    this.#timerDue = Infinity;
+  }
+
+  /**
+   * Wakes #pump in `ms`, unless a wake-up is already due sooner. A timer armed
+   * for background (seconds away: a refill plus a quiet refill) must not hold
+   * back foreground that arrived since and needs only the next token, nor the
+   * end of a pause.
+   */
+  #wakeIn(ms: number): void {
+    const due = this.#clock.now() + ms;
+    if (this.#timer && this.#timerDue <= due) return;
+    this.#disarm();
+    this.#timerDue = due;
+    this.#timer = this.#clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#timerDue = Infinity;
+      this.#pump();
+    }, ms);
   }
 
   #pump(): void {
@@ -285,12 +309,7 @@ export class TokenBucket {
     const { fg, bg } = this.#lines;
     const paused = this.#pausedUntil - this.#clock.now();
     if (paused > 0) {
-      if (!this.#timer && this.#lines.size > 0) {
-        this.#timer = this.#clock.setTimer(() => {
-          this.#timer = undefined;
-          this.#pump();
-        }, Math.ceil(paused));
-      }
+      if (this.#lines.size > 0) this.#wakeIn(Math.ceil(paused));
       return;
     }
     // A heavy tenant (it spent a reserve's worth within a refill window) may not dig into the
@@ -311,15 +330,12 @@ export class TokenBucket {
       this.#take();
       bg.shift()!.resolve();
     }
-    if (this.#timer || this.#lines.size === 0) return;
+    if (this.#lines.size === 0) return;
     // A late timer only delays the head; the level keeps accruing from the clock.
     const ms = fg.length > 0
       ? Math.max(1, Math.ceil(((fg.find(light) !== undefined ? 1 : this.#reserve + 1) - this.#level) / this.#rate))
       : Math.max(1, Math.ceil(Math.max(0, (this.#burst - this.#level) / this.#rate) + this.#quietMs - Math.max(0, quietFor())));
-    this.#timer = this.#clock.setTimer(() => {
-      this.#timer = undefined;
-      this.#pump();
-    }, ms);
+    this.#wakeIn(ms);
   }
 }
 

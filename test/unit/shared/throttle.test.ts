@@ -97,6 +97,31 @@ describe('throttle (token bucket and concurrency gate)', () => {
     assert.ok(worstExcess(rec.starts.map((s) => s.at / 1000), (a, b) => rate * (b - a) + burst) <= 1e-9);
   });
 
+  it('a foreground request arriving while background waits on its quiet-period timer starts as soon as a token is there', async () => {
+    // The timer armed for background (refill + a whole quiet refill: seconds at
+    // 10/s) must not hold back foreground that needs only the next token: that
+    // stalled convergence for ~2 s at a time while markers were pending.
+    const clock = new FakeClock();
+    const rate = 10;
+    const burst = 20;
+    const throttle = createThrottle({ ratePerSecond: rate, burst, clock });
+    const rec = recorder(clock);
+    const first = Array.from({ length: burst }, (_, i) => throttle.schedule('write', rec.run(`f${i}`)));
+    await clock.runUntil(() => rec.starts.length === burst, { stepMs: 5 });
+    await Promise.all(first); // the bucket is (nearly) empty now: the last ones waited for tokens
+    const bg = throttle.schedule('write_metadata', rec.run('b0', 'background'), { lane: 'background' });
+    await clock.advance(50); // the background timer is armed, seconds away
+    const scheduledAt = clock.now();
+    const late = throttle.schedule('write', rec.run('late'));
+    await clock.runUntil(() => rec.starts.some((s) => s.name === 'late'), { limitMs: 10_000, stepMs: 5 });
+    const at = rec.starts.find((s) => s.name === 'late')!.at;
+    assert.ok(at - scheduledAt <= 1000 / rate + 5, `the next token comes within ${1000 / rate} ms; foreground started ${at - scheduledAt} ms after it was scheduled`);
+    await late;
+    await clock.runUntil(() => rec.starts.some((s) => s.name === 'b0'), { limitMs: 20_000, stepMs: 10 });
+    await bg;
+    await throttle.stop();
+  });
+
   it('background waits behind a busy concurrency gate, foreground does not wait behind background', async () => {
     const throttle = createThrottle({ ratePerSecond: Infinity, burst: 1, maxConcurrent: 1 });
     const order: string[] = [];
