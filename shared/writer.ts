@@ -78,6 +78,17 @@ export const DEFAULT_BATCH_SIZE = 5;
 /** Half of raft's default entry limit: a warning well before a write can fail. */
 export const DEFAULT_LARGE_SECRET_BYTES = 512 * 1024;
 const MAX_MAYBE = 4;
+
+/**
+ * The unanswered tags worth keeping: the oldest since the last answered write,
+ * and the newest. When a frozen server wakes, it applies the first queued
+ * write that still has the right cas and refuses the rest, so the oldest is
+ * the likeliest to be in Vault (fault row 3); the newest cover a write lost
+ * on a connection that died later.
+ */
+function keptMaybeTags(tags: readonly string[]): string[] {
+  return tags.length <= MAX_MAYBE ? [...tags] : [tags[0]!, ...tags.slice(-(MAX_MAYBE - 1))];
+}
 /** Failures after which the request may have been applied: the server was sent it and never answered. */
 const UNANSWERED = new Set(['Timeout', 'Network']);
 
@@ -499,7 +510,7 @@ export class BatchWriter {
 
   /** Unanswered writes' data tags for a path: this process's and the ledger's. */
   #maybeTags(key: string, op: WriteOp): string[] {
-    return [...new Set([...(this.#maybe.get(key) ?? []), ...(op.maybeTags ?? [])])].slice(-MAX_MAYBE);
+    return keptMaybeTags([...new Set([...(op.maybeTags ?? []), ...(this.#maybe.get(key) ?? [])])]);
   }
 
   /**
@@ -512,7 +523,7 @@ export class BatchWriter {
       return await send();
     } catch (err) {
       if (err instanceof Error && 'reason' in err && UNANSWERED.has(String((err as SyncError).reason))) {
-        const tags = [...(this.#maybe.get(key) ?? []).filter((t) => t !== dataTag), dataTag].slice(-MAX_MAYBE);
+        const tags = keptMaybeTags([...(this.#maybe.get(key) ?? []).filter((t) => t !== dataTag), dataTag]);
         this.#maybe.set(key, tags);
         progress.maybeTags = tags;
       }

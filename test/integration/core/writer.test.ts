@@ -144,14 +144,21 @@ describe('core engine against OpenBao', () => {
     assert.equal(read.data.metadata.custom_metadata['base64-keys'], 'blob');
   });
 
-  it('flags a secret over 1 MiB, writes it, and counts it', async () => {
+  it('flags a secret over 1 MiB, writes it, and counts it, where the storage takes it (dev mode, --vault-max-entry-size raised)', async () => {
+    // The default limit is raft's 1 MiB (refused before sending: size-limits.test.ts);
+    // dev mode keeps entries in memory and accepts more.
+    const roomy = testEngine({ maxEntryBytes: 4 * 1024 * 1024 });
     const big = randomBytes(600 * 1024).toString('hex'); // 1.2 MB of text
-    const [r] = await engine.run([upsert(`${v2}/data/big`, fromBytes({ big }))]);
+    const [r] = await roomy.run([upsert(`${v2}/data/big`, fromBytes({ big }))]);
     assert.equal(r!.outcome, 'created');
     assert.equal(r!.large, true);
     assert.ok(r!.bytes! > 1024 * 1024);
-    assert.match(await engine.registry.metrics(), /^vault_large_secret_count [1-9]/m);
-    assert.ok(engine.logLines.some((l) => l.includes('"msg":"large secret"')));
+    assert.match(await roomy.registry.metrics(), /^vault_large_secret_count [1-9]/m);
+    assert.ok(roomy.logLines.some((l) => l.includes('"msg":"large secret"')));
+    const [refused] = await engine.run([upsert(`${v2}/data/big-default`, fromBytes({ big }))]);
+    assert.equal(refused!.outcome, 'failed');
+    assert.equal(refused!.error?.reason, 'Oversize', 'the default limit refuses it before sending');
+    await roomy.stop();
   });
 
   it('deletes every version and the metadata of what it owns', async () => {

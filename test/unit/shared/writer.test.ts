@@ -373,6 +373,30 @@ describe('batch writer', () => {
     assert.equal(refused!.error?.reason, 'OwnershipConflict');
   });
 
+  it('claims a path whose applied write is the oldest of many unanswered ones (a frozen server applies the first it got, CAS refuses the rest)', async () => {
+    // Fault row 3: OpenBao frozen for 60 s while a Secret changed every second.
+    // On SIGCONT it applied the first queued write (the only one with the
+    // right cas) and refused the others: the data is the OLDEST unanswered
+    // write's, which keeping only the newest tags forgot.
+    const { kv, writer } = setup();
+    const path = 'secret/data/frozen';
+    await writer.run([upsert('a', path, { k: 'v0' })]);
+    kv.docs.get(path)!.meta = {}; // the marker never went out (it waits for spare budget)
+    kv.landsLate.add(path);
+    const [first] = await writer.run([upsert('a', path, { k: 'first' })]);
+    assert.equal(first!.error?.reason, 'Timeout');
+    for (let i = 0; i < 6; i++) {
+      kv.failNext.set(path, Array.from({ length: 20 }, () => new SyncError('Timeout', 'no answer within 2000 ms')));
+      const [lost] = await writer.run([upsert('a', path, { k: `lost-${i}` })]);
+      assert.equal(lost!.error?.reason, 'Timeout');
+    }
+    kv.failNext.delete(path);
+    const [r] = await writer.run([upsert('a', path, { k: 'latest' })]);
+    assert.equal(r!.outcome, 'updated', `the applied write was ours: ${r!.error?.message ?? ''}`);
+    assert.deepEqual(kv.docs.get(path)!.versions.at(-1), { k: 'latest' });
+    assert.equal(kv.docs.get(path)!.meta.owner, owner);
+  });
+
   it('another cluster with the same owner id cannot take a path over, and is told why', async () => {
     const a = setup({ clusterId: 'cluster-a' });
     await a.writer.run([upsert('a', 'secret/data/shared', { k: 'a' })]);
