@@ -29,7 +29,7 @@ describe('Reconciler', () => {
       },
       engine: {
         async run(ops: readonly WriteOp[]) {
-          for (const op of ops) if (op.kind === 'upsert') forced.push((op as UpsertOp).force);
+          for (const op of ops) if (op.kind === 'upsert') forced.push((op as UpsertOp).force ?? false);
           return ops.map((op) => ({ id: op.id, kind: op.kind, outcome: 'unchanged' as const, path: 'secret/team-a/db', kvVersion: 2 as const, version: 1, tag: 't' }));
         },
         tag: (hash: string) => `tag-${hash}`,
