@@ -89,8 +89,6 @@ const MAX_MAYBE = 4;
 function keptMaybeTags(tags: readonly string[]): string[] {
   return tags.length <= MAX_MAYBE ? [...tags] : [tags[0]!, ...tags.slice(-(MAX_MAYBE - 1))];
 }
-/** Failures after which the request may have been applied: the server was sent it and never answered. */
-const UNANSWERED = new Set(['Timeout', 'Network']);
 
 interface OpBase {
   /** Caller's correlation id, echoed in the result. */
@@ -514,19 +512,21 @@ export class BatchWriter {
   }
 
   /**
-   * Sends a write; if it goes unanswered (timeout, connection lost), Vault
-   * may still apply it: its data tag is remembered (and reported for the
-   * ledger), so a later read can recognise the data as ours.
+   * Sends a write. Its data tag is remembered before it goes out (and
+   * reported for the ledger if the write fails): Vault may apply it without
+   * our hearing, and not only when the final answer is a timeout. The
+   * transport retries a request that went unanswered, so the answer we get
+   * may be the retry's (a CAS refusal, because the first attempt was applied
+   * after all: fault row 3). A later read then recognises the data as ours.
+   * The callers forget the tags once a write is answered with success.
    */
   async #unanswered<T>(key: string, dataTag: string, progress: Progress, send: () => Promise<T>): Promise<T> {
+    const tags = keptMaybeTags([...(this.#maybe.get(key) ?? []).filter((t) => t !== dataTag), dataTag]);
+    this.#maybe.set(key, tags);
     try {
       return await send();
     } catch (err) {
-      if (err instanceof Error && 'reason' in err && UNANSWERED.has(String((err as SyncError).reason))) {
-        const tags = keptMaybeTags([...(this.#maybe.get(key) ?? []).filter((t) => t !== dataTag), dataTag]);
-        this.#maybe.set(key, tags);
-        progress.maybeTags = tags;
-      }
+      progress.maybeTags = tags;
       throw err;
     }
   }

@@ -20,6 +20,12 @@ class MemoryKv implements KvOperations {
   failNext = new Map<string, SyncError[]>();
   /** Paths whose next write is applied, then answered with a timeout (Vault applied it after we gave up). */
   landsLate = new Set<string>();
+  /**
+   * Paths whose next write is applied, then answered with a CAS refusal: the
+   * transport's retry of a request whose first attempt went unanswered but
+   * was applied, so the retry's cas no longer matches.
+   */
+  appliedThenRefused = new Set<string>();
 
   #maybeFail(key: string) {
     const err = this.failNext.get(key)?.shift();
@@ -50,6 +56,7 @@ class MemoryKv implements KvOperations {
     d.versions.push({ ...data });
     this.docs.set(key, d);
     if (this.landsLate.delete(key)) throw new SyncError('Timeout', 'no answer within 30000 ms');
+    if (this.appliedThenRefused.delete(key)) throw new SyncError('CasConflict', 'HTTP 400');
     return { version: p.kvVersion === 1 ? 0 : d.versions.length, customMetadata: { ...d.meta } };
   }
   async patchMetadata(p: LogicalPath, meta: Record<string, string | null>) {
@@ -395,6 +402,20 @@ describe('batch writer', () => {
     assert.equal(r!.outcome, 'updated', `the applied write was ours: ${r!.error?.message ?? ''}`);
     assert.deepEqual(kv.docs.get(path)!.versions.at(-1), { k: 'latest' });
     assert.equal(kv.docs.get(path)!.meta.owner, owner);
+  });
+
+  it('claims its own write that Vault applied while the answer it got was the retry\'s CAS refusal (fault row 3)', async () => {
+    const { kv, writer } = setup();
+    const path = 'secret/data/retried';
+    await writer.run([upsert('a', path, { k: 'v0' })]);
+    kv.docs.get(path)!.meta = {}; // the marker never went out (it waits for spare budget)
+    kv.appliedThenRefused.add(path);
+    const [r] = await writer.run([upsert('a', path, { k: 'sent-while-frozen' })]);
+    assert.equal(r!.outcome, 'unchanged', `its own data, claimed without a second write: ${r!.error?.message ?? ''}`);
+    assert.deepEqual(kv.docs.get(path)!.versions.at(-1), { k: 'sent-while-frozen' });
+    assert.equal(kv.docs.get(path)!.meta.owner, owner, 'the marker claims it');
+    const [next] = await writer.run([upsert('a', path, { k: 'after' })]);
+    assert.equal(next!.outcome, 'updated');
   });
 
   it('another cluster with the same owner id cannot take a path over, and is told why', async () => {
