@@ -1,5 +1,5 @@
 // Does one noisy namespace starve the others? Against real servers, at the
-// default throttle (10 req/s, burst 20) and concurrency (4 reconciles):
+// default throttle (10 req/s, burst 20) and concurrency (16 reconciles):
 //
 //   unloaded  nine quiet namespaces, one Deployment + one Secret each; each
 //             Secret rotated in turn, latency from the patch to the new KV
