@@ -53,6 +53,13 @@
 // the data itself) tells it is ours; at most one redundant version results.
 // Changed data can never read as unchanged: "unchanged" needs a tag equal to
 // the new content's tag on the version live now.
+//
+// Writes nobody answered (a timeout, a dead connection, a server frozen and
+// resumed) may still be applied later, and the transport's own retry may be
+// the one answered. So every write's data tag is remembered before it is
+// sent, in memory and, if the write fails, in the signed ledger (`try`),
+// until a write is answered with success: an unmarked version holding one of
+// those tags is ours and is claimed, not refused (fault row 3).
 import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock } from './clock.ts';
 import { asSyncError, OversizeError, OwnershipConflictError, VaultRequestError, type SyncError } from './errors.ts';
