@@ -22,6 +22,8 @@ const TOOL_FLAGS = new Set([
   '--serviceaccount', '--from-literal', '--type', '--field-selector', '--replicas', '--help', '--version',
   // Node's V8 flags, set by the image's entrypoint.
   '--max-old-space-size', '--max-semi-space-size', '--optimize-for-size',
+  // npm's, as tools/bootstrap installs (security.md: install scripts only from the allowlist).
+  '--strict-allow-scripts',
   // "--flag=value", the placeholder in values.yaml.
   '--flag',
 ]);
