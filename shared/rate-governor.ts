@@ -127,12 +127,8 @@ export class RateGovernor {
     this.#timer = this.#clock.setTimer(() => {
       this.#timer = undefined;
       const d = this.#rate.tick(this.#clock.now());
-      if (d.changed) {
-        this.#throttle.setRate(d.rate);
-        this.#throttle.setBurst(d.burst);
-        if (d.rate >= this.#rate.state.configuredRate) this.#log?.info('vault request rate back at the configured rate', { rate: round(d.rate) });
-      }
-      this.#schedule();
+      if (d.changed && d.rate >= this.#rate.state.configuredRate) this.#log?.info('vault request rate back at the configured rate', { rate: round(d.rate) });
+      this.#apply(d);
     }, TICK_MS, { unref: true });
   }
 }
