@@ -24,7 +24,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeHttp, MERGE_PATCH } from '../../../shared/kube/http.ts';
 import { IMAGE_NAME, readBuiltImage } from '../../../tools/image.ts';
 import { requireNodeBinaries } from '../../../tools/testenv/node-binaries.ts';
@@ -33,7 +32,7 @@ import { tailLog } from '../../../tools/testenv/processes.ts';
 import { baoApi } from '../../../tools/testenv/openbao.ts';
 import { enableKubernetesAuthMount, kvPrefixPolicy, writeRole } from '../../../tools/testenv/vault-kube-auth.ts';
 import { waitFor } from '../support/controller.ts';
-import { uniqueName } from '../support/kube.ts';
+import { adminKubeConfig, uniqueName } from '../support/kube.ts';
 import { startEnvironment, type TestEnvironment } from '../../../tools/testenv/environment.ts';
 import { chartDir, deployTools, RESTRICTED } from '../deploy/render.ts';
 
@@ -83,9 +82,7 @@ describe('node profile: helm install on two nodes, failover, upgrade', function 
 
   before(async function () {
     env = await startEnvironment();
-    const kc = new KubeConfig();
-    kc.loadFromFile(env.kubeconfig);
-    http = new KubeHttp(kc);
+    http = new KubeHttp(adminKubeConfig(env.kubeconfig));
     const image = readBuiltImage();
     const started = Date.now();
     cluster = await startNodes({ env, images: [image.archive], log: (l) => process.stderr.write(`      ${l}\n`) });

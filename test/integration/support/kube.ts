@@ -5,9 +5,10 @@ import { AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kuber
 import { testEnv } from './env.ts';
 import { KubeHttp, MERGE_PATCH } from '../../../shared/kube/http.ts';
 
-export function adminKubeConfig(): KubeConfig {
+/** The admin kubeconfig of the run's environment, or of another one (a test that starts its own). */
+export function adminKubeConfig(kubeconfig = testEnv().kubeconfig): KubeConfig {
   const kc = new KubeConfig();
-  kc.loadFromFile(testEnv().kubeconfig);
+  kc.loadFromFile(kubeconfig);
   return kc;
 }
 
