@@ -13,13 +13,11 @@
 // Four calls in flight at a time; CPU is process.cpuUsage() (user + system)
 // of this process over the calls, divided by their number.
 // Usage: node bench/per-call.ts [--calls=1000]   (npm run bench:per-call)
-import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeHttp, MERGE_PATCH } from '../shared/kube/http.ts';
 import { startEnvironment } from '../tools/testenv/environment.ts';
-import { populate } from './support.ts';
+import { populate, rawKubeGetter } from './support.ts';
 
 const CALLS = Number(process.argv.find((a) => a.startsWith('--calls='))?.split('=')[1] ?? 1000);
 const NS = 'per-call';
@@ -29,23 +27,8 @@ const kc = new KubeConfig();
 kc.loadFromFile(env.kubeconfig);
 const http = new KubeHttp(kc);
 
-const cluster = kc.getCurrentCluster()!;
-const user = kc.getCurrentUser()!;
-const material = (data?: string, file?: string) => (data ? Buffer.from(data, 'base64') : file ? readFileSync(file) : undefined);
-const agent = new Agent({ keepAlive: true, maxSockets: 4, ca: material(cluster.caData, cluster.caFile), cert: material(user.certData, user.certFile), key: material(user.keyData, user.keyFile) });
-const server = new URL(cluster.server);
-const rawGet = (path: string) =>
-  new Promise<string>((resolve, reject) => {
-    const headers = { accept: 'application/json', ...(user.token ? { authorization: `Bearer ${user.token}` } : {}) };
-    const req = request({ agent, host: server.hostname, port: server.port, path, method: 'GET', headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve(text));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+const rawKube = rawKubeGetter(kc);
+const rawGet = rawKube.get;
 
 /** CPU ms per call (this process), after 50 warm-up calls; four in flight. */
 async function cpuPerCall(call: (i: number) => Promise<unknown>): Promise<number> {
@@ -78,6 +61,6 @@ try {
   console.log(`(${CALLS} calls per row, ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   console.log(`SUMMARY per-call: KubeHttp GET ${ours.toFixed(2)} ms = ${(ours / raw).toFixed(2)}x raw node:https (${raw.toFixed(2)} ms; GET /version ${version.toFixed(2)} ms); PATCH ${patch.toFixed(2)} ms; Event ${post.toFixed(2)} ms; the 4 apiserver calls of a synced resource ~ ${(ours + 2 * patch + post).toFixed(1)} ms`);
 } finally {
-  agent.destroy();
+  rawKube.close();
   await env.stop();
 }

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeHttp } from '../shared/kube/http.ts';
 import type { AuditEntry } from '../tools/testenv/audit.ts';
 import { repoRoot } from '../tools/testenv/binaries.ts';
@@ -42,6 +44,45 @@ export async function populate(http: KubeHttp, namespace: string, n: number, opt
     });
   });
   process.stderr.write(`  created ${n} Deployments + ${n} Secrets in ${namespace} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+/**
+ * GET on the apiserver over plain node:https with a keep-alive agent (the
+ * kubeconfig's certificates or token), answering the body as text: the
+ * per-call bench's reference, and a reader for /metrics (not JSON).
+ */
+export function rawKubeGetter(kc: KubeConfig): { get(path: string): Promise<string>; close(): void } {
+  const cluster = kc.getCurrentCluster()!;
+  const user = kc.getCurrentUser()!;
+  const material = (data?: string, file?: string) => (data ? Buffer.from(data, 'base64') : file ? readFileSync(file) : undefined);
+  const agent = new Agent({ keepAlive: true, maxSockets: 4, ca: material(cluster.caData, cluster.caFile), cert: material(user.certData, user.certFile), key: material(user.keyData, user.keyFile) });
+  const server = new URL(cluster.server);
+  const headers = { accept: 'application/json', ...(user.token ? { authorization: `Bearer ${user.token}` } : {}) };
+  const get = (path: string) =>
+    new Promise<string>((resolve, reject) => {
+      const req = request({ agent, host: server.hostname, port: server.port, path, method: 'GET', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  return { get, close: () => agent.destroy() };
+}
+
+/** apiserver_request_total summed by "VERB resource[/subresource]", from the apiserver's /metrics text. */
+export function apiserverRequests(metricsText: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const sub = label('subresource');
+    const key = `${label('verb')} ${label('resource')}${sub ? `/${sub}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.split(' ').at(-1)));
+  }
+  return counts;
 }
 
 export interface BenchController {
