@@ -14,7 +14,7 @@
 //                from its own process_cpu_seconds_total.
 //   memory       RSS after 200 synced resources on plain `node` (<= 80 MiB),
 //                and with 10,000 Deployments + 10,000 Secrets with the image's
-//                flags (<= 128 MiB; skip with --no-10k).
+//                flags and environment (<= 128 MiB; skip with --no-10k).
 //
 // Usage: node bench/budget.ts [--n=1000] [--rotations=500] [--no-10k]   (npm run bench:budget)
 import { mkdtempSync } from 'node:fs';
@@ -30,7 +30,7 @@ import { AuditLog, type AuditEntry } from '../tools/testenv/audit.ts';
 import { requireBinaries } from '../tools/testenv/binaries.ts';
 import { startEnvironment } from '../tools/testenv/environment.ts';
 import { baoApi, startDevOpenBao } from '../tools/testenv/openbao.ts';
-import { apiserverRequests, IMAGE_NODE_FLAGS, inParallel, populate, rawKubeGetter, rssMiB, sample, startBenchController, value4k, waitForCount, type BenchController } from './support.ts';
+import { apiserverRequests, IMAGE_ENV, IMAGE_NODE_FLAGS, inParallel, populate, rawKubeGetter, rssMiB, sample, startBenchController, value4k, waitForCount, type BenchController } from './support.ts';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const N = arg('n', 1000);
@@ -47,7 +47,7 @@ const kc = new KubeConfig();
 kc.loadFromFile(env.kubeconfig);
 const http = new KubeHttp(kc);
 const rawKube = rawKubeGetter(kc);
-const controller = (namespaces: string[], opts: { args?: string[]; nodeFlags?: string[] } = {}) =>
+const controller = (namespaces: string[], opts: { args?: string[]; nodeFlags?: string[]; env?: Record<string, string> } = {}) =>
   startBenchController(env, { namespaces, vaultAddr: bao.addr, vaultToken: bao.rootToken, ...opts });
 
 const under = (prefix: string) => (e: AuditEntry) => e.path.includes(`/${prefix}/`) || e.path.endsWith(`/${prefix}`);
@@ -178,7 +178,7 @@ async function memoryAt200() {
 async function memoryAt10k() {
   const ns = 'budget-rss10k';
   await populate(http, ns, 10_000);
-  const c = await controller([ns], { nodeFlags: IMAGE_NODE_FLAGS, args: ['--rate-limit=100000', '--rate-limit-burst=1000', '--max-concurrent-reconciles=16'] });
+  const c = await controller([ns], { nodeFlags: IMAGE_NODE_FLAGS, env: IMAGE_ENV, args: ['--rate-limit=100000', '--rate-limit-burst=1000', '--max-concurrent-reconciles=16'] });
   await waitForCount(c, /^vault_sync_operator_reconcile_total\{kind="Deployment",outcome="synced"\}/, 10_000, 60 * 60_000);
   await sleep(5000);
   const rss = rssMiB(await c.metrics());

@@ -17,6 +17,8 @@ import { freePorts } from '../tools/testenv/ports.ts';
 
 // As deploy/image/entrypoint.sh sets them for the chart's default 256 MiB memory limit.
 export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128', '--optimize-for-size'];
+// And the environment it sets (glibc's malloc arenas, see the entrypoint).
+export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2' };
 
 export const value4k = () => randomBytes(2048).toString('hex');
 
@@ -101,6 +103,8 @@ export async function startBenchController(env: TestEnvironment, opts: {
   args?: string[];
   /** The program to run (default: the bundle; controller/main.ts runs the sources, e.g. for readable profiles). */
   entry?: string;
+  /** Added to the inherited environment (e.g. IMAGE_ENV). */
+  env?: Record<string, string>;
 }): Promise<BenchController> {
   const [metricsPort, probePort] = await freePorts(2);
   const log = openSync(join(env.dir, `controller-${opts.namespaces.join('_').slice(0, 60)}-${Date.now()}.log`), 'a');
@@ -108,7 +112,7 @@ export async function startBenchController(env: TestEnvironment, opts: {
     ...(opts.nodeFlags ?? []), opts.entry ?? join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, `--vault-addr=${opts.vaultAddr ?? env.vaultAddr}`, '--vault-auth-method=token',
     `--namespaces=${opts.namespaces.join(',')}`, '--metrics-auth=false', `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`,
     '--log-level=warn', ...(opts.args ?? []),
-  ], { env: { ...process.env, VAULT_TOKEN: opts.vaultToken ?? env.vaultToken }, stdio: ['ignore', log, log] });
+  ], { env: { ...process.env, ...opts.env, VAULT_TOKEN: opts.vaultToken ?? env.vaultToken }, stdio: ['ignore', log, log] });
   const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   for (let i = 0; ; i++) {
     try {
