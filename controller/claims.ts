@@ -50,7 +50,13 @@ export function resourceClaims(kind: ResourceKind, view: ResourceView, opts: { c
 }
 
 export class ClaimIndex {
-  readonly #byPath = new Map<string, Set<string>>();
+  /**
+   * Who claims a path: one resource key (nearly always) or, when several
+   * claim it, a Set. A Set per path costs about 100 bytes more than the key
+   * alone: measured in a heap snapshot at 10,000 Deployments, 30,000 Sets and
+   * their tables, about 3 MiB, for paths that almost never have two holders.
+   */
+  readonly #byPath = new Map<string, string | Set<string>>();
   readonly #byResource = new Map<string, string[]>();
 
   set(resource: string, paths: readonly string[]): void {
@@ -58,17 +64,24 @@ export class ClaimIndex {
     if (paths.length === 0) return;
     this.#byResource.set(resource, [...paths]);
     for (const p of paths) {
-      let holders = this.#byPath.get(p);
-      if (!holders) this.#byPath.set(p, (holders = new Set()));
-      holders.add(resource);
+      const holders = this.#byPath.get(p);
+      if (holders === undefined) this.#byPath.set(p, resource);
+      else if (typeof holders !== 'string') holders.add(resource);
+      else if (holders !== resource) this.#byPath.set(p, new Set([holders, resource]));
     }
   }
 
   delete(resource: string): void {
     for (const p of this.#byResource.get(resource) ?? []) {
       const holders = this.#byPath.get(p);
-      holders?.delete(resource);
-      if (holders?.size === 0) this.#byPath.delete(p);
+      if (holders === undefined) continue;
+      if (typeof holders === 'string') {
+        if (holders === resource) this.#byPath.delete(p);
+        continue;
+      }
+      holders.delete(resource);
+      if (holders.size === 0) this.#byPath.delete(p);
+      else if (holders.size === 1) this.#byPath.set(p, holders.values().next().value!);
     }
     this.#byResource.delete(resource);
   }
@@ -76,7 +89,9 @@ export class ClaimIndex {
   /** True when any resource other than `self` claims one of the candidate paths. */
   claimedByOthers(candidates: readonly string[], self: string): boolean {
     for (const c of candidates) {
-      for (const holder of this.#byPath.get(c) ?? []) if (holder !== self) return true;
+      const holders = this.#byPath.get(c);
+      if (holders === undefined) continue;
+      if (typeof holders === 'string' ? holders !== self : [...holders].some((h) => h !== self)) return true;
     }
     return false;
   }
