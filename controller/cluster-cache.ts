@@ -54,7 +54,7 @@ export function referencedSecrets(d: DeploymentView): string[] {
 
 /** One object from whichever namespace-scoped reflector holds it. */
 function lookup<T extends Projected>(reflectors: readonly Reflector<T>[], namespace: string, name: string): T | undefined {
-  const key = `${namespace}/${name}`;
+  const key = [namespace, name].join('/');
   for (const r of reflectors) {
     const hit = r.store.get(key);
     if (hit) return hit;
@@ -187,8 +187,9 @@ export class ClusterCache {
   }
 
   #index(namespace: string, deployment: string, secrets: string[] | undefined, previous: string[] | undefined): void {
-    for (const s of previous ?? []) this.#secretUsers.delete(`${namespace}/${s}`, deployment);
-    for (const s of secrets ?? []) this.#secretUsers.add(`${namespace}/${s}`, deployment);
+    // Flat keys, not ropes: the index keeps them (see resources.ts, resourceKey).
+    for (const s of previous ?? []) this.#secretUsers.delete([namespace, s].join('/'), deployment);
+    for (const s of secrets ?? []) this.#secretUsers.add([namespace, s].join('/'), deployment);
   }
 
   #onDeployment(type: ChangeType, _key: string, next: DeploymentView | undefined, prev: DeploymentView | undefined): void {
@@ -219,7 +220,7 @@ export class ClusterCache {
       this.#enqueue(resourceKey({ kind: 'Secret', namespace, name }));
     }
     // Every Deployment that reads it: a rotation, an appearance, a deletion.
-    for (const deployment of [...this.#secretUsers.values(`${namespace}/${name}`)]) {
+    for (const deployment of [...this.#secretUsers.values([namespace, name].join('/'))]) {
       this.#enqueue(resourceKey({ kind: 'Deployment', namespace, name: deployment }));
     }
   }

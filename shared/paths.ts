@@ -113,13 +113,12 @@ export function toLogical(path: VaultPath, mount: MountInfo, resource: string): 
 
 /** The canonical text form of a logical path, e.g. "secret/app" (no `data/`). */
 export function logicalKey(path: LogicalPath): string {
-  return `${path.mount}/${path.rel.join('/')}`;
+  return [path.mount, ...path.rel].join('/'); // flat: indexes keep it (see resources.ts, resourceKey)
 }
 
 /** The request path (after /v1/) for a KV operation. Only validated segments reach here. */
 export function apiPath(path: LogicalPath, kind: 'data' | 'metadata'): string {
-  const rel = path.rel.join('/');
-  return path.kvVersion === 2 ? `${path.mount}/${kind}/${rel}` : `${path.mount}/${rel}`;
+  return (path.kvVersion === 2 ? [path.mount, kind, ...path.rel] : [path.mount, ...path.rel]).join('/'); // flat, as logicalKey
 }
 
 // ---------------------------------------------------------------------------

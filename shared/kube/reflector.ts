@@ -78,7 +78,8 @@ export interface ReflectorOptions<T extends Projected> {
 }
 
 export function objectKey(meta: ObjectMeta | undefined): string {
-  return meta?.namespace ? `${meta.namespace}/${meta.name}` : `${meta?.name}`;
+  // Flat, not a rope: the store keeps it (see resources.ts, resourceKey).
+  return meta?.namespace ? [meta.namespace, meta.name].join('/') : String(meta?.name);
 }
 
 export class Reflector<T extends Projected> {

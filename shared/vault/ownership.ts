@@ -32,7 +32,7 @@ export interface OwnerRef {
 }
 
 export function ownerId(o: OwnerRef): string {
-  return `${o.cluster || 'default'}/${o.namespace}/${o.kind}/${o.name}`;
+  return [o.cluster || 'default', o.namespace, o.kind, o.name].join('/'); // flat: see resources.ts, resourceKey
 }
 
 export interface ExistingSecret {
