@@ -26,6 +26,12 @@ export interface EventSpec {
 export type EventSubject = ResourceRef | { kind: 'ConfigMap'; namespace: string; name: string };
 
 const DEDUPE_MS = 10 * 60_000;
+
+/** One Event sent about a resource: its (reason, note) hash and when. */
+interface SentEvent {
+  digest: string;
+  at: number;
+}
 const MAX_NOTE = 1000;
 
 /** RFC 3339 with microseconds, as metav1.MicroTime wants it. */
@@ -38,8 +44,13 @@ export class StatusWriter {
   readonly #instance: string;
   readonly #log: Logger | undefined;
   readonly #metrics: ControllerMetrics | undefined;
-  /** Per resource: hash of (reason, note) -> when it was last emitted. Hashes keep 10k resources cheap. */
-  readonly #recent = new Map<string, Map<string, number>>();
+  /**
+   * Per resource: hash of (reason, note) -> when it was last emitted. Hashes
+   * keep 10k resources cheap, and so does keeping a resource's only entry
+   * (the usual case) as a small record: a Map per resource was 10,000 Maps
+   * in the heap snapshot at 10,000 Deployments, about 1.5 MiB.
+   */
+  readonly #recent = new Map<string, SentEvent | Map<string, number>>();
   #recentCount = 0;
 
   constructor(opts: { http: KubeHttp; instance: string; log?: Logger; metrics?: ControllerMetrics }) {
@@ -79,12 +90,13 @@ export class StatusWriter {
     const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
     const resource = resourceKey(key);
     const digest = createHash('sha1').update(`${spec.reason}|${note}`).digest('base64');
-    let seen = this.#recent.get(resource);
-    const last = seen?.get(digest);
+    const seen = this.#recent.get(resource);
+    const last = seen instanceof Map ? seen.get(digest) : seen?.digest === digest ? seen.at : undefined;
     if (last !== undefined && now.getTime() - last < DEDUPE_MS) return;
-    if (!seen) this.#recent.set(resource, (seen = new Map()));
-    if (!seen.has(digest)) this.#recentCount++;
-    seen.set(digest, now.getTime());
+    if (last === undefined) this.#recentCount++;
+    if (seen === undefined || (!(seen instanceof Map) && seen.digest === digest)) this.#recent.set(resource, { digest, at: now.getTime() });
+    else if (seen instanceof Map) seen.set(digest, now.getTime());
+    else this.#recent.set(resource, new Map([[seen.digest, seen.at], [digest, now.getTime()]]));
     if (this.#recentCount > 20_000) this.#sweep(now.getTime());
     try {
       await this.#http.request('POST', `/apis/events.k8s.io/v1/namespaces/${key.namespace}/events`, {
@@ -115,12 +127,19 @@ export class StatusWriter {
   forget(key: ResourceRef): void {
     const seen = this.#recent.get(resourceKey(key));
     if (!seen) return;
-    this.#recentCount -= seen.size;
+    this.#recentCount -= seen instanceof Map ? seen.size : 1;
     this.#recent.delete(resourceKey(key));
   }
 
   #sweep(now: number): void {
     for (const [resource, seen] of this.#recent) {
+      if (!(seen instanceof Map)) {
+        if (now - seen.at >= DEDUPE_MS) {
+          this.#recent.delete(resource);
+          this.#recentCount--;
+        }
+        continue;
+      }
       for (const [digest, at] of seen) {
         if (now - at >= DEDUPE_MS) {
           seen.delete(digest);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { microTime } from '../../../controller/status.ts';
+import { microTime, StatusWriter } from '../../../controller/status.ts';
+import type { KubeHttp } from '../../../shared/kube/http.ts';
 
 describe('microTime', () => {
   it('writes RFC 3339 with exactly six fractional digits and Z', () => {
@@ -15,5 +16,49 @@ describe('microTime', () => {
       assert.match(text, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, text);
       assert.equal(Date.parse(text), ms);
     }
+  });
+});
+
+describe('StatusWriter.event: the ten-minute dedupe', () => {
+  const t0 = Date.UTC(2026, 0, 1);
+  const at = (minutes: number) => new Date(t0 + minutes * 60_000);
+  const deployment = (name: string) => ({ kind: 'Deployment' as const, namespace: 'team-a', name });
+  const spec = (note: string) => ({ reason: 'Synced' as const, type: 'Normal' as const, note, action: 'Sync' as const });
+
+  function writer() {
+    const posts: string[] = [];
+    const http = { request: async (_method: string, _path: string, req: { body: { regarding: { name: string }; note: string } }) => void posts.push(`${req.body.regarding.name}: ${req.body.note}`) };
+    return { posts, status: new StatusWriter({ http: http as unknown as KubeHttp, instance: 'test' }) };
+  }
+
+  it('sends an Event once per ten minutes per resource and note, for one note and for several', async () => {
+    const { posts, status } = writer();
+    await status.event(deployment('x'), 'uid', spec('one'), at(0));
+    await status.event(deployment('x'), 'uid', spec('one'), at(5));
+    await status.event(deployment('y'), 'uid', spec('one'), at(5)); // another resource: its own
+    assert.deepEqual(posts, ['x: one', 'y: one']);
+    await status.event(deployment('x'), 'uid', spec('two'), at(6)); // a second note: both remembered
+    await status.event(deployment('x'), 'uid', spec('one'), at(7));
+    await status.event(deployment('x'), 'uid', spec('two'), at(8));
+    assert.deepEqual(posts, ['x: one', 'y: one', 'x: two']);
+    await status.event(deployment('x'), 'uid', spec('one'), at(10)); // ten minutes after the first
+    await status.event(deployment('x'), 'uid', spec('two'), at(12)); // six after its last
+    assert.deepEqual(posts, ['x: one', 'y: one', 'x: two', 'x: one']);
+    await status.event(deployment('x'), 'uid', spec('two'), at(16)); // ten after its last
+    await status.event(deployment('x'), 'uid', spec('two'), at(16.5));
+    await status.event(deployment('x'), 'uid', spec('one'), at(17));
+    assert.deepEqual(posts.slice(4), ['x: two']);
+  });
+
+  it('forget() lets the same Event out again at once (after cleanup)', async () => {
+    const { posts, status } = writer();
+    await status.event(deployment('x'), 'uid', spec('one'), at(0));
+    await status.event(deployment('x'), 'uid', spec('two'), at(0));
+    status.forget(deployment('x'));
+    await status.event(deployment('x'), 'uid', spec('one'), at(1));
+    await status.event(deployment('y'), 'uid', spec('one'), at(1));
+    status.forget(deployment('y'));
+    await status.event(deployment('y'), 'uid', spec('one'), at(2));
+    assert.deepEqual(posts, ['x: one', 'x: two', 'x: one', 'y: one', 'y: one']);
   });
 });
