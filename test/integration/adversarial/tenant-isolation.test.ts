@@ -7,26 +7,15 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type vault from 'node-vault';
-import type { V1Deployment } from '@kubernetes/client-node';
 import { createNamespace, kubeClients, type KubeClients } from '../support/kube.ts';
 import { adminVault, mountKv, readOrUndefined } from '../support/vault.ts';
 import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
-import { baoKvGet, canI, limitedTenant, type Tenant } from '../support/tenant.ts';
+import { baoKvGet, canI, deployment, limitedTenant, type Tenant } from '../support/tenant.ts';
 import { testEnv } from '../support/env.ts';
 import { freePorts } from '../../../tools/testenv/ports.ts';
 import { buildPayload } from '../../../shared/payload.ts';
 
 const SYNC_STATE = 'vault-sync.io/sync-state';
-
-function deployment(name: string, annotations: Record<string, string>, podSpec: Record<string, unknown> = {}, finalizers?: string[]): V1Deployment {
-  return {
-    metadata: { name, annotations, ...(finalizers ? { finalizers } : {}) },
-    spec: {
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox' }], ...podSpec } },
-    },
-  };
-}
 
 describe('adversarial: tenant isolation (a team-a user against team-b)', function () {
   this.timeout(240_000);

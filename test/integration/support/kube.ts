@@ -66,3 +66,23 @@ export async function createWebApp(kube: KubeClients, namespace: string, stringD
     },
   });
 }
+
+/**
+ * How many requests on `resource` (e.g. "tokenreviews") the apiserver has
+ * answered since it started, from its own apiserver_request_total: what a
+ * controller really sent, counted by the server.
+ */
+export async function apiserverRequests(kc: KubeConfig, resource: string): Promise<number> {
+  const http = new KubeHttp(kc);
+  let text: string;
+  try {
+    text = await (await http.open('GET', '/metrics', { accept: 'text/plain' })).text();
+  } finally {
+    http.close();
+  }
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('apiserver_request_total{') && line.includes(`resource="${resource}"`)) total += Number(line.split(' ').at(-1));
+  }
+  return total;
+}
