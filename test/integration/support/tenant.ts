@@ -27,19 +27,25 @@ export async function limitedTenant(admin: KubeClients, namespace: string, name:
     body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [{ kind: 'ServiceAccount', name, namespace }] },
   });
   const token = await serviceAccountToken(admin.core, namespace, name);
-  const cluster = admin.kc.getCurrentCluster()!;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: cluster.server, caData: cluster.caData }],
-    users: [{ name, token }],
-    contexts: [{ name: 'tenant', cluster: 'test', user: name }],
-    currentContext: 'tenant',
-  });
+  const kc = bearerKubeConfig(admin.kc, token);
   return {
     namespace, token, kc,
     core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), rbac: kc.makeApiClient(RbacAuthorizationV1Api),
     authz: kc.makeApiClient(AuthorizationV1Api),
   };
+}
+
+/** A kubeconfig for the cluster of `admin` that authenticates with `token` only. */
+export function bearerKubeConfig(admin: KubeConfig, token: string): KubeConfig {
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'test', server: cluster.server, caData: cluster.caData }],
+    users: [{ name: 'bearer', token }],
+    contexts: [{ name: 'bearer', cluster: 'test', user: 'bearer' }],
+    currentContext: 'bearer',
+  });
+  return kc;
 }
 
 /** `kubectl auth can-i <verb> <resource> -n <namespace>` as the tenant. */
