@@ -22,7 +22,7 @@ import { forward, type Forwarder } from '../../../tools/testenv/forward.ts';
 import { freePorts } from '../../../tools/testenv/ports.ts';
 import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
-import { apiserverRequests, createNamespace, kubeClients, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
+import { apiserverRequests, createNamespace, deploymentAnnotations, kubeClients, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
 import { baoKvGet, canI, deployment, limitedTenant, type Tenant } from '../support/tenant.ts';
 
 /** How long the slow link holds the apiserver's answers during a flood. */
@@ -225,7 +225,7 @@ describe('adversarial: the controller\'s own surface (metrics port, Vault redire
       namespace: redirectNs,
       body: deployment('web', { 'vault-sync.io/path': `secret/data/${redirectNs}/web` }, { volumes: [{ name: 'v', secret: { secretName: 'db' } }] }),
     });
-    const annotations = async () => (await kube.apps.readNamespacedDeployment({ name: 'web', namespace: redirectNs })).metadata?.annotations ?? {};
+    const annotations = () => deploymentAnnotations(kube, redirectNs, 'web');
     const message = async () => (await annotations())['vault-sync.io/message'] ?? '';
     await waitFor(async () => redirected.length > 0 && (await annotations())['vault-sync.io/status'] !== undefined, { what: 'the write redirected, and an outcome', proc, timeoutMs: 60_000 });
     assert.deepEqual(elsewhere, [], 'the redirect target saw no request, so no X-Vault-Token');

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
-import { createNamespace, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
+import { createNamespace, deploymentAnnotations, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
 import { baoKvGet, canI, deployment, limitedTenant, type Tenant } from '../support/tenant.ts';
 
 const SYNC_STATE = 'vault-sync.io/sync-state';
@@ -20,7 +20,7 @@ describe('adversarial: a replayed ledger', function () {
   let attacker: Tenant;
   let ctrl: ControllerProcess;
 
-  const annotationsOf = async (name: string) => (await kube.apps.readNamespacedDeployment({ name, namespace: ns })).metadata?.annotations ?? {};
+  const annotationsOf = (name: string) => deploymentAnnotations(kube, ns, name);
   const volumes = [{ name: 'v', secret: { secretName: 'db' } }];
 
   before(async () => {

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { requireBinaries } from '../../../tools/testenv/binaries.ts';
 import { startKube, type KubeCluster } from '../../../tools/testenv/kube.ts';
-import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
+import { deploymentGone, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
-import { adminKubeConfig, kubeClients, uniqueName, type KubeClients } from '../support/kube.ts';
+import { adminKubeConfig, deploymentAnnotations, kubeClients, uniqueName, type KubeClients } from '../support/kube.ts';
 import { adminVault, readOrUndefined } from '../support/vault.ts';
 import { baoKvGet, canI, deployment, limitedTenant } from '../support/tenant.ts';
 
@@ -38,7 +38,7 @@ describe('adversarial: clusters sharing a Vault without --cluster-name', functio
     await kube.core.createNamespace({ body: { metadata: { name: ns } } });
     await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'db' }, stringData: { password } } });
   };
-  const annotationsOf = async (kube: KubeClients) => (await kube.apps.readNamespacedDeployment({ name: 'web', namespace: ns })).metadata?.annotations ?? {};
+  const annotationsOf = (kube: KubeClients) => deploymentAnnotations(kube, ns, 'web');
 
   before(async () => {
     const bins = requireBinaries();
@@ -78,14 +78,7 @@ describe('adversarial: clusters sharing a Vault without --cluster-name', functio
     assert.match((await annotationsOf(b))['vault-sync.io/message']!, /another cluster/);
 
     await attacker.apps.deleteNamespacedDeployment({ name: 'web', namespace: ns });
-    await waitFor(async () => {
-      try {
-        await b.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
-        return false;
-      } catch {
-        return true;
-      }
-    }, { what: 'cluster B\'s Deployment gone', proc: ctrlB });
+    await deploymentGone(b, ns, 'web', ctrlB);
     assert.deepEqual(await baoKvGet('secret', `${ns}/web/db`), { password: 'cluster-a-value' }, 'deleting the twin deleted nothing');
   });
 });

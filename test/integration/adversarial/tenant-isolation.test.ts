@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type vault from 'node-vault';
-import { createNamespace, kubeClients, type KubeClients } from '../support/kube.ts';
+import { createNamespace, deploymentAnnotations, kubeClients, type KubeClients } from '../support/kube.ts';
 import { adminVault, mountKv, readOrUndefined } from '../support/vault.ts';
-import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
+import { deploymentGone, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { baoKvGet, canI, deployment, limitedTenant, type Tenant } from '../support/tenant.ts';
 import { testEnv } from '../support/env.ts';
 import { freePorts } from '../../../tools/testenv/ports.ts';
@@ -28,18 +28,10 @@ describe('adversarial: tenant isolation (a team-a user against team-b)', functio
   let ctrl: ControllerProcess;
   let statusUrl: string;
 
-  const annotationsOf = async (ns: string, name: string) => (await kube.apps.readNamespacedDeployment({ name, namespace: ns })).metadata?.annotations ?? {};
+  const annotationsOf = (ns: string, name: string) => deploymentAnnotations(kube, ns, name);
   const processed = (ns: string, name: string, what: string) =>
     waitFor(async () => (await annotationsOf(ns, name))['vault-sync.io/status'] !== undefined, { what, proc: ctrl, timeoutMs: 60_000 });
-  const gone = (ns: string, name: string) =>
-    waitFor(async () => {
-      try {
-        await kube.apps.readNamespacedDeployment({ name, namespace: ns });
-        return false;
-      } catch {
-        return true;
-      }
-    }, { what: `${ns}/${name} deleted`, proc: ctrl });
+  const gone = (ns: string, name: string) => deploymentGone(kube, ns, name, ctrl);
 
   before(async () => {
     kube = kubeClients();

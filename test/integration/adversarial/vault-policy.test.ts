@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../../../tools/testenv/binaries.ts';
 import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
-import { createNamespace, kubeClients, uniqueName, type KubeClients } from '../support/kube.ts';
+import { createNamespace, deploymentAnnotations, kubeClients, uniqueName, type KubeClients } from '../support/kube.ts';
 import { adminVault, mountKv } from '../support/vault.ts';
 import { baoKvGet, deployment, limitedTenant, type Tenant } from '../support/tenant.ts';
 
@@ -24,8 +24,8 @@ describe('adversarial: the shipped Vault policy bounds a permissive path policy'
   const top = uniqueName('top');
 
   const outcome = async (name: string) => {
-    await waitFor(async () => (await kube.apps.readNamespacedDeployment({ name, namespace: ns })).metadata?.annotations?.['vault-sync.io/status'] !== undefined, { what: `${name} processed`, proc: ctrl });
-    return (await kube.apps.readNamespacedDeployment({ name, namespace: ns })).metadata!.annotations!;
+    await waitFor(async () => (await deploymentAnnotations(kube, ns, name))['vault-sync.io/status'] !== undefined, { what: `${name} processed`, proc: ctrl });
+    return deploymentAnnotations(kube, ns, name);
   };
   const aim = (name: string, path: string) => attacker.apps.createNamespacedDeployment({
     namespace: ns, body: deployment(name, { 'vault-sync.io/path': path, 'vault-sync.io/secrets': '[{"name":"db"}]' }),

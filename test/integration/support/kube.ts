@@ -47,6 +47,11 @@ export async function serviceAccountToken(core: CoreV1Api, namespace: string, se
   return token;
 }
 
+/** The annotations of Deployment `namespace/name` as the apiserver has them now. */
+export async function deploymentAnnotations(kube: Pick<KubeClients, 'apps'>, namespace: string, name: string): Promise<Record<string, string>> {
+  return (await kube.apps.readNamespacedDeployment({ name, namespace })).metadata?.annotations ?? {};
+}
+
 /** A JSON merge patch on any object path, as the admin (client-node's typed patch needs middleware for content types). */
 export async function mergePatch(kc: KubeConfig, path: string, body: unknown): Promise<any> {
   return new KubeHttp(kc).request('PATCH', path, { body, contentType: MERGE_PATCH });
