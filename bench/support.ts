@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeHttp } from '../shared/kube/http.ts';
 import type { AuditEntry } from '../tools/testenv/audit.ts';
 import { repoRoot } from '../tools/testenv/binaries.ts';
@@ -15,6 +17,8 @@ import { freePorts } from '../tools/testenv/ports.ts';
 
 // As deploy/image/entrypoint.sh sets them for the chart's default 256 MiB memory limit.
 export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128', '--optimize-for-size'];
+// And the environment it sets (glibc's malloc arenas, see the entrypoint).
+export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2' };
 
 export const value4k = () => randomBytes(2048).toString('hex');
 
@@ -44,6 +48,45 @@ export async function populate(http: KubeHttp, namespace: string, n: number, opt
   process.stderr.write(`  created ${n} Deployments + ${n} Secrets in ${namespace} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
+/**
+ * GET on the apiserver over plain node:https with a keep-alive agent (the
+ * kubeconfig's certificates or token), answering the body as text: the
+ * per-call bench's reference, and a reader for /metrics (not JSON).
+ */
+export function rawKubeGetter(kc: KubeConfig): { get(path: string): Promise<string>; close(): void } {
+  const cluster = kc.getCurrentCluster()!;
+  const user = kc.getCurrentUser()!;
+  const material = (data?: string, file?: string) => (data ? Buffer.from(data, 'base64') : file ? readFileSync(file) : undefined);
+  const agent = new Agent({ keepAlive: true, maxSockets: 4, ca: material(cluster.caData, cluster.caFile), cert: material(user.certData, user.certFile), key: material(user.keyData, user.keyFile) });
+  const server = new URL(cluster.server);
+  const headers = { accept: 'application/json', ...(user.token ? { authorization: `Bearer ${user.token}` } : {}) };
+  const get = (path: string) =>
+    new Promise<string>((resolve, reject) => {
+      const req = request({ agent, host: server.hostname, port: server.port, path, method: 'GET', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  return { get, close: () => agent.destroy() };
+}
+
+/** apiserver_request_total summed by "VERB resource[/subresource]", from the apiserver's /metrics text. */
+export function apiserverRequests(metricsText: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const sub = label('subresource');
+    const key = `${label('verb')} ${label('resource')}${sub ? `/${sub}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.split(' ').at(-1)));
+  }
+  return counts;
+}
+
 export interface BenchController {
   child: ChildProcess;
   /** CPU seconds (user + system) the process used so far, from /proc. */
@@ -60,6 +103,8 @@ export async function startBenchController(env: TestEnvironment, opts: {
   args?: string[];
   /** The program to run (default: the bundle; controller/main.ts runs the sources, e.g. for readable profiles). */
   entry?: string;
+  /** Added to the inherited environment (e.g. IMAGE_ENV). */
+  env?: Record<string, string>;
 }): Promise<BenchController> {
   const [metricsPort, probePort] = await freePorts(2);
   const log = openSync(join(env.dir, `controller-${opts.namespaces.join('_').slice(0, 60)}-${Date.now()}.log`), 'a');
@@ -67,7 +112,7 @@ export async function startBenchController(env: TestEnvironment, opts: {
     ...(opts.nodeFlags ?? []), opts.entry ?? join(repoRoot, 'dist', 'controller.mjs'), `--kubeconfig=${env.kubeconfig}`, `--vault-addr=${opts.vaultAddr ?? env.vaultAddr}`, '--vault-auth-method=token',
     `--namespaces=${opts.namespaces.join(',')}`, '--metrics-auth=false', `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--health-probe-bind-address=127.0.0.1:${probePort}`,
     '--log-level=warn', ...(opts.args ?? []),
-  ], { env: { ...process.env, VAULT_TOKEN: opts.vaultToken ?? env.vaultToken }, stdio: ['ignore', log, log] });
+  ], { env: { ...process.env, ...opts.env, VAULT_TOKEN: opts.vaultToken ?? env.vaultToken }, stdio: ['ignore', log, log] });
   const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   for (let i = 0; ; i++) {
     try {

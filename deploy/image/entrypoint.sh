@@ -8,8 +8,15 @@
 # 256Mi limit -> 128 MiB heap. Without a limit V8's own default applies. The
 # other half covers code, young generation, buffers and sockets.
 #
+# It also sets MALLOC_ARENA_MAX=2 (unless already set): glibc gives each
+# thread that allocates (V8's GC and compiler workers, libuv's pool) its own
+# malloc arena, and what they free stays resident there. Measured with
+# bench/budget.ts's 10,000 Deployments + 10,000 Secrets (bench/out scratch
+# runs of the same setup): RSS 142-147 MiB without, 133 MiB with 2 arenas.
+#
 # Settings (environment):
 #   VSO_MAX_OLD_SPACE_SIZE  heap in MiB, instead of the computed value
+#   MALLOC_ARENA_MAX        glibc's malloc arenas (default here 2)
 #   NODE_OPTIONS            when it sets --max-old-space-size, that wins
 #   VSO_CGROUP_ROOT         where the cgroup files are (default /sys/fs/cgroup)
 #   VSO_NODE, VSO_CONTROLLER  the node binary and the bundle
@@ -59,6 +66,9 @@ heap_mib() {
   [ "$mib" -ge 32 ] || mib=32
   echo "$mib"
 }
+
+MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
+export MALLOC_ARENA_MAX
 
 case " ${NODE_OPTIONS:-} " in
   *" --max-old-space-size="* | *" --max-old-space-size "*) heap= ;;

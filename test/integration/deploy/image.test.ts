@@ -70,6 +70,14 @@ describe('deploy/image: entrypoint and build context', function () {
     await assert.rejects(entry({}, { env: { VSO_MAX_OLD_SPACE_SIZE: '1g' } }), /must be a number of MiB/);
   });
 
+  it("limits glibc's malloc arenas to 2 unless MALLOC_ARENA_MAX is set", async () => {
+    const envNode = join(dir, 'env-node');
+    writeFileSync(envNode, '#!/bin/sh\nprintf \'%s\\n\' "MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-unset}"\n');
+    chmodSync(envNode, 0o755);
+    assert.deepEqual(await entry({}, { env: { VSO_NODE: envNode } }), ['MALLOC_ARENA_MAX=2']);
+    assert.deepEqual(await entry({}, { env: { VSO_NODE: envNode, MALLOC_ARENA_MAX: '4' } }), ['MALLOC_ARENA_MAX=4']);
+  });
+
   it('the controller bundle runs alone through the entrypoint on the real node (no node_modules beside it)', async () => {
     const app = mkdtempSync(join(dir, 'app-'));
     // The bundle and its chunks, nothing else (what the image's /app holds).
