@@ -22,7 +22,7 @@ import { forward, type Forwarder } from '../../../tools/testenv/forward.ts';
 import { freePorts } from '../../../tools/testenv/ports.ts';
 import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
-import { apiserverRequests, createNamespace, deploymentAnnotations, kubeClients, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
+import { allowUrls, apiserverRequests, createNamespace, deploymentAnnotations, kubeClients, serviceAccountToken, type KubeClients } from '../support/kube.ts';
 import { baoKvGet, canI, deployment, limitedTenant, type Tenant } from '../support/tenant.ts';
 
 /** How long the slow link holds the apiserver's answers during a flood. */
@@ -60,11 +60,7 @@ describe('adversarial: the controller\'s own surface (metrics port, Vault redire
     ns = await createNamespace(kube.core, 'surface');
     // A scraper as the chart's metrics-reader ClusterRole makes one, and nothing else.
     await kube.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'scraper' } } });
-    const role = uniqueName('metrics-reader');
-    await kube.rbac.createClusterRole({ body: { metadata: { name: role }, rules: [{ nonResourceURLs: ['/metrics', '/state', '/history'], verbs: ['get'] }] } });
-    await kube.rbac.createClusterRoleBinding({
-      body: { metadata: { name: role }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: ns }] },
-    });
+    await allowUrls(kube.rbac, ns, 'scraper', ['/metrics', '/state', '/history']);
     scraper = await serviceAccountToken(kube.core, ns, 'scraper');
 
     // The controller's link to the apiserver goes through a forwarder the test can slow down.
@@ -172,11 +168,7 @@ describe('adversarial: the controller\'s own surface (metrics port, Vault redire
 
     // Someone who may read /state and list both kinds here (a namespace admin with the metrics-reader role).
     const admin = await limitedTenant(kube, ns, 'ns-admin', [{ apiGroups: ['', 'apps'], resources: ['secrets', 'deployments'], verbs: ['list'] }]);
-    const role = uniqueName('state-reader');
-    await kube.rbac.createClusterRole({ body: { metadata: { name: role }, rules: [{ nonResourceURLs: ['/state'], verbs: ['get'] }] } });
-    await kube.rbac.createClusterRoleBinding({
-      body: { metadata: { name: role }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ kind: 'ServiceAccount', name: 'ns-admin', namespace: ns }] },
-    });
+    await allowUrls(kube.rbac, ns, 'ns-admin', ['/state']);
     const state = await (await fetch(`${ctrl.metricsUrl}/state`, { headers: { Authorization: `Bearer ${admin.token}` } })).text();
     const viewersState = await (await fetch(`${statusUrl}/state`, { headers: { 'x-vault-sync-authorization': `Bearer ${viewer.token}` } })).text();
     const events = (await viewer.kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type vault from 'node-vault';
-import { createNamespace, deploymentAnnotations, kubeClients, mergePatch, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
+import { allowUrls, createNamespace, deploymentAnnotations, kubeClients, mergePatch, serviceAccountToken, type KubeClients } from '../support/kube.ts';
 import { adminVault, mountKv, readOrUndefined } from '../support/vault.ts';
 import { deploymentGone, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 import { baoKvGet, canI, deployment, limitedTenant, type Tenant } from '../support/tenant.ts';
@@ -56,10 +56,8 @@ describe('adversarial: tenant isolation (a team-a user against team-b)', functio
     await kube.core.createNamespacedSecret({ namespace: teamB, body: { metadata: { name: 'b-creds' }, stringData: { password: 'team-b-kube-secret' } } });
 
     // A scraper allowed GET /metrics (the controller runs with --metrics-auth).
-    const scraper = uniqueName('vso-scraper');
     await kube.core.createNamespacedServiceAccount({ namespace: controllerNs, body: { metadata: { name: 'scraper' } } });
-    await kube.rbac.createClusterRole({ body: { metadata: { name: scraper }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] } });
-    await kube.rbac.createClusterRoleBinding({ body: { metadata: { name: scraper }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: scraper }, subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: controllerNs }] } });
+    await allowUrls(kube.rbac, controllerNs, 'scraper', ['/metrics']);
     scraperToken = await serviceAccountToken(kube.core, controllerNs, 'scraper');
 
     const [statusPort] = await freePorts(1);

@@ -35,6 +35,19 @@ export async function createNamespace(core: CoreV1Api, prefix = 'test'): Promise
   return name;
 }
 
+/**
+ * Lets ServiceAccount `namespace/serviceAccount` get the non-resource URLs
+ * `urls` (what the chart's metrics-reader ClusterRole grants a scraper),
+ * through a ClusterRole and binding of its own.
+ */
+export async function allowUrls(rbac: RbacAuthorizationV1Api, namespace: string, serviceAccount: string, urls: string[]): Promise<void> {
+  const name = uniqueName('url-reader');
+  await rbac.createClusterRole({ body: { metadata: { name }, rules: [{ nonResourceURLs: urls, verbs: ['get'] }] } });
+  await rbac.createClusterRoleBinding({
+    body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }] },
+  });
+}
+
 /** A token for `serviceAccount` issued by the apiserver's TokenRequest API. */
 export async function serviceAccountToken(core: CoreV1Api, namespace: string, serviceAccount: string, opts: { audiences?: string[]; seconds?: number } = {}): Promise<string> {
   const res = await core.createNamespacedServiceAccountToken({
