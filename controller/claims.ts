@@ -21,6 +21,7 @@ import { plannedPaths } from '../shared/plan.ts';
 import { parseSyncRecord, STATUS_ANNOTATION } from '../shared/state.ts';
 import { ownerId } from '../shared/vault/ownership.ts';
 import { resourceLabel, type DeploymentView, type ResourceKind, type ResourceView } from '../shared/resources.ts';
+import { SparseMultimap } from './sparse-multimap.ts';
 
 export function resourceClaims(kind: ResourceKind, view: ResourceView, opts: { cluster: string; key: LedgerKey }): string[] {
   const namespace = view.metadata.namespace ?? '';
@@ -50,33 +51,26 @@ export function resourceClaims(kind: ResourceKind, view: ResourceView, opts: { c
 }
 
 export class ClaimIndex {
-  readonly #byPath = new Map<string, Set<string>>();
+  /** Path -> resources claiming it (nearly always one: see sparse-multimap.ts). */
+  readonly #byPath = new SparseMultimap();
   readonly #byResource = new Map<string, string[]>();
 
   set(resource: string, paths: readonly string[]): void {
     this.delete(resource);
     if (paths.length === 0) return;
     this.#byResource.set(resource, [...paths]);
-    for (const p of paths) {
-      let holders = this.#byPath.get(p);
-      if (!holders) this.#byPath.set(p, (holders = new Set()));
-      holders.add(resource);
-    }
+    for (const p of paths) this.#byPath.add(p, resource);
   }
 
   delete(resource: string): void {
-    for (const p of this.#byResource.get(resource) ?? []) {
-      const holders = this.#byPath.get(p);
-      holders?.delete(resource);
-      if (holders?.size === 0) this.#byPath.delete(p);
-    }
+    for (const p of this.#byResource.get(resource) ?? []) this.#byPath.delete(p, resource);
     this.#byResource.delete(resource);
   }
 
   /** True when any resource other than `self` claims one of the candidate paths. */
   claimedByOthers(candidates: readonly string[], self: string): boolean {
     for (const c of candidates) {
-      for (const holder of this.#byPath.get(c) ?? []) if (holder !== self) return true;
+      for (const holder of this.#byPath.values(c)) if (holder !== self) return true;
     }
     return false;
   }

@@ -9,6 +9,7 @@ import type { Logger } from '../shared/log.ts';
 import { secretsNeeded } from '../shared/plan.ts';
 import { STATUS_ANNOTATION } from '../shared/state.ts';
 import { ClaimIndex } from './claims.ts';
+import { SparseMultimap } from './sparse-multimap.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import {
   collectionPath, resourceKey, isTracked, projectDeployment, projectSecret, resourceLabel,
@@ -70,8 +71,8 @@ export interface WatchHealthSummary {
 export class ClusterCache {
   readonly #deployments: Reflector<DeploymentView>[] = [];
   readonly #secrets: Reflector<SecretView>[] = [];
-  /** "ns/secret" -> names of Deployments in ns that read it. */
-  readonly #secretUsers = new Map<string, Set<string>>();
+  /** "ns/secret" -> names of Deployments in ns that read it (nearly always one: see sparse-multimap.ts). */
+  readonly #secretUsers = new SparseMultimap();
   /** "Kind/ns/name" -> resourceVersion our own patch produced (its watch event is not a change to act on). */
   readonly #ownWrites = new Map<string, string>();
   readonly #enqueue: (key: string) => void;
@@ -186,13 +187,8 @@ export class ClusterCache {
   }
 
   #index(namespace: string, deployment: string, secrets: string[] | undefined, previous: string[] | undefined): void {
-    for (const s of previous ?? []) this.#secretUsers.get(`${namespace}/${s}`)?.delete(deployment);
-    for (const s of secrets ?? []) {
-      const key = `${namespace}/${s}`;
-      let users = this.#secretUsers.get(key);
-      if (!users) this.#secretUsers.set(key, (users = new Set()));
-      users.add(deployment);
-    }
+    for (const s of previous ?? []) this.#secretUsers.delete(`${namespace}/${s}`, deployment);
+    for (const s of secrets ?? []) this.#secretUsers.add(`${namespace}/${s}`, deployment);
   }
 
   #onDeployment(type: ChangeType, _key: string, next: DeploymentView | undefined, prev: DeploymentView | undefined): void {
@@ -223,7 +219,7 @@ export class ClusterCache {
       this.#enqueue(resourceKey({ kind: 'Secret', namespace, name }));
     }
     // Every Deployment that reads it: a rotation, an appearance, a deletion.
-    for (const deployment of this.#secretUsers.get(`${namespace}/${name}`) ?? []) {
+    for (const deployment of [...this.#secretUsers.values(`${namespace}/${name}`)]) {
       this.#enqueue(resourceKey({ kind: 'Deployment', namespace, name: deployment }));
     }
   }
