@@ -4,9 +4,10 @@
 // for node pods reaching OpenBao, and by the demo to show the sandbox on the
 // host's loopback through Unix sockets (a socket file is reachable from any
 // network namespace, so the host needs no interface or route of ours).
-// `setReplyDelay` turns it into a slow link (every byte the target sends back
-// arrives that much later, in order), for tests that need requests to stay in
-// flight at a real server for a while.
+// Made with `{ slowLink: true }`, `setReplyDelay` turns it into a slow link
+// (every byte the target sends back arrives that much later, in order), for
+// tests that need requests to stay in flight at a real server for a while;
+// otherwise the bytes go through plain pipes.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export type Endpoint = { host: string; port: number } | { path: string };
@@ -15,7 +16,7 @@ export interface Forwarder {
   /** The bound address (the real port when listen.port was 0). */
   listening: Endpoint;
   close(): Promise<void>;
-  /** From now on, hold every byte the target sends back for `ms` (0: pass it on at once). Order is kept. */
+  /** From now on, hold every byte the target sends back for `ms` (0: pass it on at once). Order is kept. Needs `slowLink`. */
   setReplyDelay(ms: number): void;
 }
 
@@ -47,7 +48,7 @@ function delayedPipe(from: Socket, to: Socket, delayMs: () => number): void {
   to.once('close', () => clearTimeout(timer));
 }
 
-export async function forward(listen: Endpoint, target: Endpoint): Promise<Forwarder> {
+export async function forward(listen: Endpoint, target: Endpoint, opts: { slowLink?: boolean } = {}): Promise<Forwarder> {
   const sockets = new Set<Socket>();
   let replyDelayMs = 0;
   const server: Server = createServer((client) => {
@@ -58,7 +59,8 @@ export async function forward(listen: Endpoint, target: Endpoint): Promise<Forwa
       s.on('error', () => { client.destroy(); upstream.destroy(); });
     }
     client.pipe(upstream);
-    delayedPipe(upstream, client, () => replyDelayMs);
+    if (opts.slowLink) delayedPipe(upstream, client, () => replyDelayMs);
+    else upstream.pipe(client);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`forwarder ${describe(listen)} -> ${describe(target)}: ${err.message}`)));
@@ -70,6 +72,7 @@ export async function forward(listen: Endpoint, target: Endpoint): Promise<Forwa
   return {
     listening,
     setReplyDelay: (ms) => {
+      if (!opts.slowLink) throw new Error(`forwarder ${describe(listen)} -> ${describe(target)} was not made with { slowLink: true }`);
       replyDelayMs = ms;
     },
     close: () => new Promise<void>((resolve) => {

@@ -65,7 +65,7 @@ describe('adversarial: the controller\'s own surface (metrics port, Vault redire
 
     // The controller's link to the apiserver goes through a forwarder the test can slow down.
     const apiserver = new URL(testEnv().kubeServer);
-    link = await forward({ host: '127.0.0.1', port: 0 }, { host: apiserver.hostname, port: Number(apiserver.port) });
+    link = await forward({ host: '127.0.0.1', port: 0 }, { host: apiserver.hostname, port: Number(apiserver.port) }, { slowLink: true });
     const kubeconfig = JSON.parse(readFileSync(testEnv().kubeconfig, 'utf8'));
     kubeconfig.clusters[0].cluster.server = `https://127.0.0.1:${(link.listening as { port: number }).port}`;
     const kubeconfigFile = join(mkdtempSync(join(tmpdir(), 'vso-slow-link-')), 'kubeconfig');
