@@ -10,7 +10,8 @@
 // /metrics and /state require a bearer token that passes TokenReview and a
 // SubjectAccessReview for the non-resource URL with verb "get" (as
 // controller-runtime's metrics filter does). Decisions are cached: allowed
-// for 5 minutes, denied for 30 seconds. --metrics-auth=false turns it off.
+// for 5 minutes, denied for 30 seconds; at most 8 TokenReviews and 8
+// SubjectAccessReviews run at once. --metrics-auth=false turns it off.
 // The status listener (for the apiserver's service proxy) serves the same
 // read-only paths without token checks: RBAC on services/proxy gates it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -65,14 +66,39 @@ class ExpiringCache<V> {
   }
 }
 
+/**
+ * At most `max` calls of `run` at once; a call beyond that is refused at
+ * once (resolves `refused`), never queued: a flood must not build a line of
+ * reviews that the apiserver would answer long after the callers gave up.
+ */
+class InFlightLimit {
+  readonly #max: number;
+  #inFlight = 0;
+  constructor(max: number) {
+    this.#max = max;
+  }
+  async run<T>(task: () => Promise<T>, refused: T): Promise<T> {
+    if (this.#inFlight >= this.#max) return refused;
+    this.#inFlight++;
+    try {
+      return await task();
+    } finally {
+      this.#inFlight--;
+    }
+  }
+}
+
 const ALLOWED_TTL_MS = 300_000;
 const DENIED_TTL_MS = 30_000;
 
 /**
  * TokenReview + SubjectAccessReview, as controller-runtime's metrics filter
  * does, with bounded caches (a flood of random tokens cannot grow memory)
- * and at most `maxConcurrentReviews` reviews in flight (it cannot flood the
- * apiserver either: excess callers are refused as unauthenticated).
+ * and at most `maxConcurrentReviews` TokenReviews, and as many
+ * SubjectAccessReviews, in flight (it cannot flood the apiserver either:
+ * excess callers are refused, unsent and uncached: as unauthenticated, or as
+ * not allowed). The two limits are separate, so a flood of random tokens
+ * never holds back the access checks of callers who did authenticate.
  */
 export class RequestAuthorizer {
   readonly #http: KubeHttp;
@@ -80,14 +106,15 @@ export class RequestAuthorizer {
   readonly #decisions = new ExpiringCache<boolean>(5000);
   readonly #log: Logger | undefined;
   readonly #now: () => number;
-  readonly #maxConcurrent: number;
-  #inFlight = 0;
+  readonly #tokenReviews: InFlightLimit;
+  readonly #accessReviews: InFlightLimit;
 
   constructor(http: KubeHttp, log?: Logger, opts: { now?: () => number; maxConcurrentReviews?: number } = {}) {
     this.#http = http;
     this.#log = log;
     this.#now = opts.now ?? (() => Date.now());
-    this.#maxConcurrent = opts.maxConcurrentReviews ?? 8;
+    this.#tokenReviews = new InFlightLimit(opts.maxConcurrentReviews ?? 8);
+    this.#accessReviews = new InFlightLimit(opts.maxConcurrentReviews ?? 8);
   }
 
   static bearer(header: string | string[] | undefined): string | undefined {
@@ -103,22 +130,20 @@ export class RequestAuthorizer {
     const now = this.#now();
     const hit = this.#tokens.get(key, now);
     if (hit !== undefined) return hit ?? undefined;
-    if (this.#inFlight >= this.#maxConcurrent) return undefined;
-    this.#inFlight++;
-    try {
-      const review = await this.#http.request('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
-        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
-      });
-      const user = review?.status?.authenticated ? (review.status.user ?? {}) : undefined;
-      const caller: Caller | null = user?.username ? { username: user.username, uid: user.uid, groups: user.groups, extra: user.extra } : null;
-      this.#tokens.set(key, caller, now + (caller ? ALLOWED_TTL_MS : DENIED_TTL_MS));
-      return caller ?? undefined;
-    } catch (err) {
-      this.#log?.warn('token review failed', { error: err instanceof Error ? err.message : String(err) });
-      return undefined;
-    } finally {
-      this.#inFlight--;
-    }
+    return this.#tokenReviews.run(async () => {
+      try {
+        const review = await this.#http.request('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+        });
+        const user = review?.status?.authenticated ? (review.status.user ?? {}) : undefined;
+        const caller: Caller | null = user?.username ? { username: user.username, uid: user.uid, groups: user.groups, extra: user.extra } : null;
+        this.#tokens.set(key, caller, now + (caller ? ALLOWED_TTL_MS : DENIED_TTL_MS));
+        return caller ?? undefined;
+      } catch (err) {
+        this.#log?.warn('token review failed', { error: err instanceof Error ? err.message : String(err) });
+        return undefined;
+      }
+    }, undefined);
   }
 
   /** SubjectAccessReview for a non-resource URL or a resource in a namespace, cached per caller. */
@@ -127,19 +152,21 @@ export class RequestAuthorizer {
     const now = this.#now();
     const hit = this.#decisions.get(key, now);
     if (hit !== undefined) return hit;
-    let allowed = false;
-    try {
-      const spec = 'path' in attrs ? { nonResourceAttributes: attrs } : { resourceAttributes: attrs };
-      const sar = await this.#http.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: caller.username, uid: caller.uid, groups: caller.groups, extra: caller.extra, ...spec } },
-      });
-      allowed = sar?.status?.allowed === true;
-    } catch (err) {
-      this.#log?.warn('authorization check failed', { error: err instanceof Error ? err.message : String(err) });
-      return false;
-    }
-    this.#decisions.set(key, allowed, now + (allowed ? ALLOWED_TTL_MS : DENIED_TTL_MS));
-    return allowed;
+    return this.#accessReviews.run(async () => {
+      let allowed = false;
+      try {
+        const spec = 'path' in attrs ? { nonResourceAttributes: attrs } : { resourceAttributes: attrs };
+        const sar = await this.#http.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+          body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: caller.username, uid: caller.uid, groups: caller.groups, extra: caller.extra, ...spec } },
+        });
+        allowed = sar?.status?.allowed === true;
+      } catch (err) {
+        this.#log?.warn('authorization check failed', { error: err instanceof Error ? err.message : String(err) });
+        return false;
+      }
+      this.#decisions.set(key, allowed, now + (allowed ? ALLOWED_TTL_MS : DENIED_TTL_MS));
+      return allowed;
+    }, false);
   }
 
   async check(authorization: string | undefined, path: string, method: string): Promise<{ verdict: Verdict; caller?: Caller }> {

@@ -7,26 +7,15 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type vault from 'node-vault';
-import type { V1Deployment } from '@kubernetes/client-node';
-import { createNamespace, kubeClients, mergePatch, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
+import { allowUrls, createNamespace, deploymentAnnotations, kubeClients, mergePatch, serviceAccountToken, type KubeClients } from '../support/kube.ts';
 import { adminVault, mountKv, readOrUndefined } from '../support/vault.ts';
-import { startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
-import { baoKvGet, canI, limitedTenant, type Tenant } from '../support/tenant.ts';
+import { deploymentGone, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
+import { baoKvGet, canI, deployment, limitedTenant, type Tenant } from '../support/tenant.ts';
 import { testEnv } from '../support/env.ts';
 import { freePorts } from '../../../tools/testenv/ports.ts';
 import { buildPayload } from '../../../shared/payload.ts';
 
 const SYNC_STATE = 'vault-sync.io/sync-state';
-
-function deployment(name: string, annotations: Record<string, string>, podSpec: Record<string, unknown> = {}, finalizers?: string[]): V1Deployment {
-  return {
-    metadata: { name, annotations, ...(finalizers ? { finalizers } : {}) },
-    spec: {
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox' }], ...podSpec } },
-    },
-  };
-}
 
 describe('adversarial: tenant isolation (a team-a user against team-b)', function () {
   this.timeout(240_000);
@@ -40,7 +29,7 @@ describe('adversarial: tenant isolation (a team-a user against team-b)', functio
   let statusUrl: string;
   let scraperToken: string;
 
-  const annotationsOf = async (ns: string, name: string) => (await kube.apps.readNamespacedDeployment({ name, namespace: ns })).metadata?.annotations ?? {};
+  const annotationsOf = (ns: string, name: string) => deploymentAnnotations(kube, ns, name);
   const processed = (ns: string, name: string, what: string) =>
     waitFor(async () => (await annotationsOf(ns, name))['vault-sync.io/status'] !== undefined, { what, proc: ctrl, timeoutMs: 60_000 });
   const deploymentReconciles = async () => {
@@ -48,15 +37,7 @@ describe('adversarial: tenant isolation (a team-a user against team-b)', functio
     assert.equal(res.status, 200, 'the scraper may read /metrics');
     return (await res.text()).split('\n').filter((l) => /^vault_sync_operator_reconcile_total\{[^}]*kind="Deployment"/.test(l)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
   };
-  const gone = (ns: string, name: string) =>
-    waitFor(async () => {
-      try {
-        await kube.apps.readNamespacedDeployment({ name, namespace: ns });
-        return false;
-      } catch {
-        return true;
-      }
-    }, { what: `${ns}/${name} deleted`, proc: ctrl });
+  const gone = (ns: string, name: string) => deploymentGone(kube, ns, name, ctrl);
 
   before(async () => {
     kube = kubeClients();
@@ -75,10 +56,8 @@ describe('adversarial: tenant isolation (a team-a user against team-b)', functio
     await kube.core.createNamespacedSecret({ namespace: teamB, body: { metadata: { name: 'b-creds' }, stringData: { password: 'team-b-kube-secret' } } });
 
     // A scraper allowed GET /metrics (the controller runs with --metrics-auth).
-    const scraper = uniqueName('vso-scraper');
     await kube.core.createNamespacedServiceAccount({ namespace: controllerNs, body: { metadata: { name: 'scraper' } } });
-    await kube.rbac.createClusterRole({ body: { metadata: { name: scraper }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] } });
-    await kube.rbac.createClusterRoleBinding({ body: { metadata: { name: scraper }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: scraper }, subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: controllerNs }] } });
+    await allowUrls(kube.rbac, controllerNs, 'scraper', ['/metrics']);
     scraperToken = await serviceAccountToken(kube.core, controllerNs, 'scraper');
 
     const [statusPort] = await freePorts(1);

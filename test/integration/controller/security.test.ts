@@ -4,7 +4,7 @@
 // SubjectAccessReview.
 import assert from 'node:assert/strict';
 import type vault from 'node-vault';
-import { createNamespace, kubeClients, serviceAccountToken, uniqueName, type KubeClients } from '../support/kube.ts';
+import { allowUrls, createNamespace, kubeClients, serviceAccountToken, type KubeClients } from '../support/kube.ts';
 import { adminVault } from '../support/vault.ts';
 import { STATUS_ANNOTATION } from '../../../shared/state.ts';
 import { controllerVaultAccess, startController, stopAllControllers, waitFor } from '../support/controller.ts';
@@ -75,9 +75,7 @@ describe('controller end to end: security', function () {
     const auth = await controllerVaultAccess(admin, kube, ns);
     const ctrl = await startController({ args: [...auth, `--namespaces=${ns}`, '--metrics-auth=true'] });
     for (const sa of ['scraper', 'nobody']) await kube.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
-    const role = uniqueName('metrics-reader');
-    await kube.rbac.createClusterRole({ body: { metadata: { name: role }, rules: [{ nonResourceURLs: ['/metrics', '/state'], verbs: ['get'] }] } });
-    await kube.rbac.createClusterRoleBinding({ body: { metadata: { name: role }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: ns }] } });
+    await allowUrls(kube.rbac, ns, 'scraper', ['/metrics', '/state']);
     const allowed = await serviceAccountToken(kube.core, ns, 'scraper');
     const denied = await serviceAccountToken(kube.core, ns, 'nobody');
     const get = (path: string, token?: string) => fetch(`${ctrl.metricsUrl}${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });

@@ -7,7 +7,7 @@ import type vault from 'node-vault';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { createNamespace, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
 import { adminVault, readOrUndefined } from '../support/vault.ts';
-import { controllerVaultAccess, metricValue, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
+import { controllerVaultAccess, deploymentGone, metricValue, startController, stopAllControllers, waitFor, type ControllerProcess } from '../support/controller.ts';
 
 function deployment(name: string, annotations: Record<string, string>, secretRefs: string[] = []): V1Deployment {
   return {
@@ -140,14 +140,7 @@ describe('controller end to end (kubernetes auth, real apiserver and OpenBao)', 
   it('cleans every path, auto-discovery sub-paths included, when the Deployment is deleted', async () => {
     await kube.apps.deleteNamespacedDeployment({ name: 'auto', namespace: ns });
     await waitFor(async () => (await vaultMeta(`secret/metadata/${ns}/moved/auto-a`)) === undefined && (await vaultMeta(`secret/metadata/${ns}/moved/auto-b`)) === undefined, { what: 'cleanup', proc: ctrl });
-    await waitFor(async () => {
-      try {
-        await kube.apps.readNamespacedDeployment({ name: 'auto', namespace: ns });
-        return false;
-      } catch {
-        return true;
-      }
-    }, { what: 'finalizer released' });
+    await deploymentGone(kube, ns, 'auto');
   });
 
   it('keeps Vault data on delete with preserve-on-delete', async () => {

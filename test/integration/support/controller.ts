@@ -96,6 +96,18 @@ export async function waitFor(check: () => Promise<boolean> | boolean, opts: { t
   throw new Error(`timed out waiting for ${opts.what}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})` : ''}${tail}`);
 }
 
+/** Waits until Deployment `namespace/name` is gone from the apiserver (its finalizer released). */
+export function deploymentGone(kube: Pick<KubeClients, 'apps'>, namespace: string, name: string, proc?: ControllerProcess): Promise<void> {
+  return waitFor(async () => {
+    try {
+      await kube.apps.readNamespacedDeployment({ name, namespace });
+      return false;
+    } catch {
+      return true;
+    }
+  }, { what: `${namespace}/${name} deleted`, proc });
+}
+
 /**
  * Sets up Vault kubernetes auth for a controller the way production does
  * (see tools/testenv/vault-kube-auth.ts), with a policy limited to the

@@ -35,6 +35,19 @@ export async function createNamespace(core: CoreV1Api, prefix = 'test'): Promise
   return name;
 }
 
+/**
+ * Lets ServiceAccount `namespace/serviceAccount` get the non-resource URLs
+ * `urls` (what the chart's metrics-reader ClusterRole grants a scraper),
+ * through a ClusterRole and binding of its own.
+ */
+export async function allowUrls(rbac: RbacAuthorizationV1Api, namespace: string, serviceAccount: string, urls: string[]): Promise<void> {
+  const name = uniqueName('url-reader');
+  await rbac.createClusterRole({ body: { metadata: { name }, rules: [{ nonResourceURLs: urls, verbs: ['get'] }] } });
+  await rbac.createClusterRoleBinding({
+    body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }] },
+  });
+}
+
 /** A token for `serviceAccount` issued by the apiserver's TokenRequest API. */
 export async function serviceAccountToken(core: CoreV1Api, namespace: string, serviceAccount: string, opts: { audiences?: string[]; seconds?: number } = {}): Promise<string> {
   const res = await core.createNamespacedServiceAccountToken({
@@ -45,6 +58,11 @@ export async function serviceAccountToken(core: CoreV1Api, namespace: string, se
   const token = res.status?.token;
   if (!token) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
   return token;
+}
+
+/** The annotations of Deployment `namespace/name` as the apiserver has them now. */
+export async function deploymentAnnotations(kube: Pick<KubeClients, 'apps'>, namespace: string, name: string): Promise<Record<string, string>> {
+  return (await kube.apps.readNamespacedDeployment({ name, namespace })).metadata?.annotations ?? {};
 }
 
 /** A JSON merge patch on any object path, as the admin (client-node's typed patch needs middleware for content types). */
@@ -65,4 +83,24 @@ export async function createWebApp(kube: KubeClients, namespace: string, stringD
       },
     },
   });
+}
+
+/**
+ * How many requests on `resource` (e.g. "tokenreviews") the apiserver has
+ * answered since it started, from its own apiserver_request_total: what a
+ * controller really sent, counted by the server.
+ */
+export async function apiserverRequests(kc: KubeConfig, resource: string): Promise<number> {
+  const http = new KubeHttp(kc);
+  let text: string;
+  try {
+    text = await (await http.open('GET', '/metrics', { accept: 'text/plain' })).text();
+  } finally {
+    http.close();
+  }
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('apiserver_request_total{') && line.includes(`resource="${resource}"`)) total += Number(line.split(' ').at(-1));
+  }
+  return total;
 }

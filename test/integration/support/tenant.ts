@@ -4,7 +4,7 @@
 // CLI to look at Vault from outside.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { AppsV1Api, AuthorizationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
+import { AppsV1Api, AuthorizationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Deployment, type V1PolicyRule } from '@kubernetes/client-node';
 import { requireBinaries } from '../../../tools/testenv/binaries.ts';
 import { testEnv } from './env.ts';
 import { serviceAccountToken, type KubeClients } from './kube.ts';
@@ -15,7 +15,10 @@ export interface Tenant extends KubeClients {
   authz: AuthorizationV1Api;
 }
 
-/** Creates ServiceAccount `name` in `namespace` bound to a Role with `rules` there, and clients that act as it. */
+/**
+ * Creates ServiceAccount `name` in `namespace` bound to a Role with `rules` there, and clients that act as it,
+ * on the cluster `admin` talks to (the run's environment, or another one a test started).
+ */
 export async function limitedTenant(admin: KubeClients, namespace: string, name: string, rules: V1PolicyRule[]): Promise<Tenant> {
   await admin.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
   await admin.rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
@@ -24,19 +27,25 @@ export async function limitedTenant(admin: KubeClients, namespace: string, name:
     body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [{ kind: 'ServiceAccount', name, namespace }] },
   });
   const token = await serviceAccountToken(admin.core, namespace, name);
-  const env = testEnv();
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: env.kubeServer, caData: Buffer.from(env.kubeCaPem).toString('base64') }],
-    users: [{ name, token }],
-    contexts: [{ name: 'tenant', cluster: 'test', user: name }],
-    currentContext: 'tenant',
-  });
+  const kc = bearerKubeConfig(admin.kc, token);
   return {
     namespace, token, kc,
     core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), rbac: kc.makeApiClient(RbacAuthorizationV1Api),
     authz: kc.makeApiClient(AuthorizationV1Api),
   };
+}
+
+/** A kubeconfig for the cluster of `admin` that authenticates with `token` only. */
+export function bearerKubeConfig(admin: KubeConfig, token: string): KubeConfig {
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'test', server: cluster.server, caData: cluster.caData }],
+    users: [{ name: 'bearer', token }],
+    contexts: [{ name: 'bearer', cluster: 'test', user: 'bearer' }],
+    currentContext: 'bearer',
+  });
+  return kc;
 }
 
 /** `kubectl auth can-i <verb> <resource> -n <namespace>` as the tenant. */
@@ -60,4 +69,15 @@ export async function baoKvGet(mount: string, path: string): Promise<Record<stri
     if ((err as { code?: number }).code === 2) return undefined; // bao: "No value found"
     throw err;
   }
+}
+
+/** A Deployment (no pods ever run here) with these annotations, pod spec fields and finalizers. */
+export function deployment(name: string, annotations: Record<string, string>, podSpec: Record<string, unknown> = {}, finalizers?: string[]): V1Deployment {
+  return {
+    metadata: { name, annotations, ...(finalizers ? { finalizers } : {}) },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox' }], ...podSpec } },
+    },
+  };
 }

@@ -3,6 +3,7 @@
 // fake review function that answers TokenReviews and SubjectAccessReviews and
 // counts them; the authorizer itself is the real one.
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RequestAuthorizer, type Caller } from '../../../controller/http.ts';
 import type { KubeHttp } from '../../../shared/kube/http.ts';
 
@@ -44,6 +45,9 @@ function reviewer() {
   };
 }
 
+/** What `answers` resolve to within 200 ms, or 'still waiting' (a refusal must not wait for the held reviews). */
+const soon = <T>(answers: Promise<T>[]) => Promise.race([Promise.all(answers), sleep(200).then(() => 'still waiting' as const)]);
+
 describe('RequestAuthorizer', () => {
   it('bounds the token cache at 1000 tokens: a flood of new tokens evicts the oldest, which costs a new TokenReview', async () => {
     const api = reviewer();
@@ -83,8 +87,7 @@ describe('RequestAuthorizer', () => {
     api.hold();
     const answers = Array.from({ length: 20 }, (_, i) => auth.authenticate(`flood-${i}`));
     // The 12 beyond the limit are refused without waiting for the held reviews.
-    const refused = await Promise.all(answers.slice(8));
-    assert.deepEqual(refused, Array(12).fill(undefined));
+    assert.deepEqual(await soon(answers.slice(8)), Array(12).fill(undefined));
     assert.equal(api.count(TOKEN_REVIEWS), 8);
     assert.equal(api.maxInFlight, 8);
 
@@ -94,5 +97,28 @@ describe('RequestAuthorizer', () => {
     // Once they finish, a new token is reviewed again.
     assert.equal((await auth.authenticate('later'))?.username, 'user-later');
     assert.equal(api.count(TOKEN_REVIEWS), 9);
+  });
+
+  it('runs at most 8 SubjectAccessReviews at once: checks beyond that are refused as not allowed, unsent and uncached', async () => {
+    const api = reviewer();
+    const auth = new RequestAuthorizer(api.http, undefined, { now: () => 0 });
+    const caller: Caller = { username: 'alice' };
+    api.hold();
+    // One authenticated caller asking about 20 namespaces at once (/history?namespace=... does that).
+    const answers = Array.from({ length: 20 }, (_, i) => auth.allowed(caller, { namespace: `ns-${i}`, verb: 'list', group: 'apps', resource: 'deployments' }));
+    assert.deepEqual(await soon(answers.slice(8)), Array(12).fill(false));
+    assert.equal(api.count(ACCESS_REVIEWS), 8);
+    assert.equal(api.maxInFlight, 8);
+
+    // The token limit is a separate one: a held flood of SubjectAccessReviews does not refuse a TokenReview.
+    const token = auth.authenticate('while-held');
+    assert.equal(api.count(TOKEN_REVIEWS), 1);
+
+    api.release();
+    assert.deepEqual(await Promise.all(answers.slice(0, 8)), Array(8).fill(true));
+    assert.equal((await token)?.username, 'user-while-held');
+    // A refusal was not cached as a denial: asked again, it is reviewed and allowed.
+    assert.equal(await auth.allowed(caller, { namespace: 'ns-19', verb: 'list', group: 'apps', resource: 'deployments' }), true);
+    assert.equal(api.count(ACCESS_REVIEWS), 9);
   });
 });

@@ -1,17 +1,17 @@
-// The chart's ValidatingAdmissionPolicy, enforced by the real apiserver: the
-// controller's ServiceAccount, which needs `patch` on Deployments and Secrets,
-// can change only its own vault-sync.io/* annotations and its finalizer.
-// Everyone else is untouched by the policy.
+// The chart's ValidatingAdmissionPolicy, enforced by the real apiserver
+// (medium finding 6: a compromised controller must not use its `patch` on
+// Deployments and Secrets to change pod templates or Secret data): the
+// controller's ServiceAccount can change only its own vault-sync.io/*
+// annotations and its finalizer. Everyone else is untouched by the policy.
 import assert from 'node:assert/strict';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeHttp, MERGE_PATCH, isKubeError } from '../../../shared/kube/http.ts';
 import { issueToken } from '../../../tools/testenv/vault-kube-auth.ts';
-import { testEnv } from '../support/env.ts';
 import { adminKubeConfig, createNamespace, kubeClients, uniqueName } from '../support/kube.ts';
 import { waitFor } from '../support/controller.ts';
-import { create, Discovery, helmTemplate, type KubeObject } from './render.ts';
+import { bearerKubeConfig } from '../support/tenant.ts';
+import { create, Discovery, helmTemplate, type KubeObject } from '../deploy/render.ts';
 
-describe('deploy/ admission policy: the controller may patch only its own metadata', function () {
+describe('adversarial: the chart\'s admission policy: the controller may patch only its own metadata', function () {
   this.timeout(120_000);
   let admin: KubeHttp;
   const created: KubeObject[] = [];
@@ -32,14 +32,7 @@ describe('deploy/ admission policy: the controller may patch only its own metada
       if (!obj.metadata.namespace) created.push(obj);
     }
     const sa = rendered.find((o) => o.kind === 'ServiceAccount')!.metadata.name;
-    const token = await issueToken(admin, ns, sa, 600);
-    const env = testEnv();
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 't', server: env.kubeServer, caData: Buffer.from(env.kubeCaPem).toString('base64') }],
-      users: [{ name: 'controller', token }], contexts: [{ name: 't', cluster: 't', user: 'controller' }], currentContext: 't',
-    });
-    asController = new KubeHttp(kc);
+    asController = new KubeHttp(bearerKubeConfig(kube.kc, await issueToken(admin, ns, sa, 600)));
     await admin.request('POST', `/apis/apps/v1/namespaces/${appNs}/deployments`, {
       body: {
         metadata: { name: 'web', labels: { app: 'web' }, annotations: { 'vault-sync.io/path': 'secret/data/x/web', team: 'payments' }, finalizers: ['example.com/keep'] },

@@ -1,15 +1,16 @@
-// SIGTERM behind a throttle backlog (issue 10, Low): the controller must not
+// SIGTERM behind a throttle backlog (issue 10, Low): a namespace user who may
+// only edit Deployments queues minutes of Vault work; the controller must not
 // wait for every queued Vault request at the throttle's pace (the kubelet
 // would SIGKILL it and the Lease would stay held until it expires). It lets
 // in-flight work finish for --graceful-shutdown-timeout, aborts the rest,
 // releases the Lease and exits 0.
 import assert from 'node:assert/strict';
-import type { V1Deployment } from '@kubernetes/client-node';
 import { metricValue, startController, waitFor } from '../support/controller.ts';
 import { testEnv } from '../support/env.ts';
 import { createNamespace, kubeClients } from '../support/kube.ts';
+import { deployment, limitedTenant } from '../support/tenant.ts';
 
-describe('shutdown behind a throttle backlog', function () {
+describe('adversarial: shutdown behind a throttle backlog', function () {
   this.timeout(120_000);
 
   it('SIGTERM with minutes of queued Vault work: exits 0 within the drain bound and releases the Lease', async () => {
@@ -23,11 +24,11 @@ describe('shutdown behind a throttle backlog', function () {
       env: { VAULT_TOKEN: testEnv().vaultToken },
     });
     // One Deployment, 20 Secrets: at 0.5 requests/s that is most of a minute of Vault work.
-    const body: V1Deployment = {
-      metadata: { name: 'big', annotations: { 'vault-sync.io/path': `secret/data/${ns}/big` } },
-      spec: { selector: { matchLabels: { app: 'big' } }, template: { metadata: { labels: { app: 'big' } }, spec: { containers: [{ name: 'c', image: 'busybox', envFrom: refs.map((name) => ({ secretRef: { name } })) }] } } },
-    };
-    await kube.apps.createNamespacedDeployment({ namespace: ns, body });
+    const attacker = await limitedTenant(kube, ns, 'attacker', [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['*'] }]);
+    await attacker.apps.createNamespacedDeployment({
+      namespace: ns,
+      body: deployment('big', { 'vault-sync.io/path': `secret/data/${ns}/big` }, { volumes: refs.map((name) => ({ name, secret: { secretName: name } })) }),
+    });
     await waitFor(async () => (await metricValue(ctrl, /^vault_rate_limit_queued_requests /)) >= 3, { what: 'a backlog in the throttle', timeoutMs: 30_000, proc: ctrl });
 
     const t0 = Date.now();
