@@ -4,10 +4,11 @@
 // Contract:
 //   - Names are valid Secret names (plan.secretsNeeded checked them) and go
 //     into the URL encoded; a missing Secret reads as undefined.
-//   - Before reading, a reservation is taken from the ReadBudget, sized for
-//     the worst case of these names (capped by the per-resource limit);
-//     after reading it shrinks to what the data really costs. The caller
-//     releases it once the documents are written.
+//   - Before reading, a reservation is taken from the ReadBudget for the
+//     namespace (the budget's tenant: a quiet namespace's read may pass a
+//     flood's), sized for the worst case of these names (capped by the
+//     per-resource limit); after reading it shrinks to what the data really
+//     costs. The caller releases it once the documents are written.
 //   - Above `maxBytes` of data in total, reading stops and a terminal
 //     ConfigError names the resource, the limit and the fix; nothing is
 //     kept.
@@ -43,7 +44,7 @@ export class SecretSource {
 
   async read(namespace: string, names: readonly string[], resource: string, field: string, already = 0): Promise<SecretBatch> {
     const worst = Math.min(names.length * MAX_SECRET_FOOTPRINT, secretFootprint(this.#maxBytes) + MAX_SECRET_FOOTPRINT);
-    const reservation = await this.#budget.reserve(worst);
+    const reservation = await this.#budget.reserve(worst, namespace);
     const secrets = new Map<string, SecretSnapshot | undefined>();
     let bytes = 0;
     try {
