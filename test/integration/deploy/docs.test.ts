@@ -24,6 +24,8 @@ const TOOL_FLAGS = new Set([
   '--max-old-space-size', '--max-semi-space-size', '--optimize-for-size',
   // npm's, as tools/bootstrap installs (security.md: install scripts only from the allowlist).
   '--strict-allow-scripts',
+  // mocha's, as tools/prefix-check passes them on (security.md: pre-fix runs).
+  '--grep', '--invert',
   // "--flag=value", the placeholder in values.yaml.
   '--flag',
 ]);
