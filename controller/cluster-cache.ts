@@ -4,7 +4,7 @@
 // changes are worth a reconcile. Watch handlers only enqueue keys.
 import { parseSyncAnnotations } from '../shared/annotations.ts';
 import type { KubeHttp } from '../shared/kube/http.ts';
-import { Reflector, type ChangeType, type Projected, type ReflectorHealth } from '../shared/kube/reflector.ts';
+import { objectKey, Reflector, type ChangeType, type Projected, type ReflectorHealth } from '../shared/kube/reflector.ts';
 import type { Logger } from '../shared/log.ts';
 import { secretsNeeded } from '../shared/plan.ts';
 import { STATUS_ANNOTATION } from '../shared/state.ts';
@@ -54,7 +54,7 @@ export function referencedSecrets(d: DeploymentView): string[] {
 
 /** One object from whichever namespace-scoped reflector holds it. */
 function lookup<T extends Projected>(reflectors: readonly Reflector<T>[], namespace: string, name: string): T | undefined {
-  const key = [namespace, name].join('/');
+  const key = objectKey({ namespace, name });
   for (const r of reflectors) {
     const hit = r.store.get(key);
     if (hit) return hit;
@@ -187,9 +187,8 @@ export class ClusterCache {
   }
 
   #index(namespace: string, deployment: string, secrets: string[] | undefined, previous: string[] | undefined): void {
-    // Flat keys, not ropes: the index keeps them (see resources.ts, resourceKey).
-    for (const s of previous ?? []) this.#secretUsers.delete([namespace, s].join('/'), deployment);
-    for (const s of secrets ?? []) this.#secretUsers.add([namespace, s].join('/'), deployment);
+    for (const s of previous ?? []) this.#secretUsers.delete(objectKey({ namespace, name: s }), deployment);
+    for (const s of secrets ?? []) this.#secretUsers.add(objectKey({ namespace, name: s }), deployment);
   }
 
   #onDeployment(type: ChangeType, _key: string, next: DeploymentView | undefined, prev: DeploymentView | undefined): void {
@@ -220,7 +219,7 @@ export class ClusterCache {
       this.#enqueue(resourceKey({ kind: 'Secret', namespace, name }));
     }
     // Every Deployment that reads it: a rotation, an appearance, a deletion.
-    for (const deployment of [...this.#secretUsers.values([namespace, name].join('/'))]) {
+    for (const deployment of this.#secretUsers.values(objectKey({ namespace, name }))) {
       this.#enqueue(resourceKey({ kind: 'Deployment', namespace, name: deployment }));
     }
   }
