@@ -14,7 +14,8 @@
 // SubjectAccessReviews run at once. --metrics-auth=false turns it off.
 // The status listener (for the apiserver's service proxy) serves the same
 // read-only paths without token checks: RBAC on services/proxy gates it.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { nodeHttp } from '../shared/node-http.ts';
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { ENDPOINT, IDENTITY_HEADER, type HistoryResponse, type StateResponse } from '../shared/contract/state.ts';
@@ -230,7 +231,7 @@ const READ_ONLY_PATHS = new Set<string>([ENDPOINT.metrics, ENDPOINT.state, ENDPO
 
 export function metricsServer(opts: { registry: Registry; probe: Probe; access: Access; history?: HistorySource; log?: Logger }): Server {
   const { access } = opts;
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
+  return nodeHttp.createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = url.pathname;
@@ -279,7 +280,7 @@ function historyQuery(q: URLSearchParams): { kind: ResourceKind; namespace: stri
 }
 
 export function probeServer(probe: Probe): Server {
-  return createServer((req, res) => {
+  return nodeHttp.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === '/healthz') return send(res, 200, 'ok\n');
     if (path === '/readyz') {

@@ -19,8 +19,9 @@
 // bench/ (README, Libraries), undici adds 1.3 MB to the bundle and, with
 // client-node, ~85 MiB RSS at start; its fetch costs far more CPU per call
 // than node:https with a keep-alive agent.
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from 'node:https';
+import { nodeHttp } from './node-http.ts';
 
 export interface TlsMaterial {
   ca?: string | Buffer;
@@ -78,7 +79,7 @@ export class HttpPool {
 
   #makeAgent(tls: TlsMaterial | undefined): HttpAgent | HttpsAgent {
     const common = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: this.#maxSockets, maxFreeSockets: this.#maxSockets };
-    if (!this.#secure) return new HttpAgent(common);
+    if (!this.#secure) return new nodeHttp.Agent(common);
     const options: AgentOptions = { ...common };
     if (tls?.ca !== undefined) options.ca = tls.ca;
     if (tls?.cert !== undefined) options.cert = tls.cert;
@@ -106,7 +107,7 @@ export class HttpPool {
       if (stream) outgoing.setTimeout(0); // a watch may stay quiet for minutes
       onResponse(res);
     };
-    const outgoing = this.#secure ? httpsRequest(options, handle) : httpRequest(options, handle);
+    const outgoing = this.#secure ? httpsRequest(options, handle) : nodeHttp.request(options, handle);
     outgoing.on('error', (err) => onError(transportError(err, what)));
     if (req.timeoutMs !== undefined) {
       outgoing.setTimeout(req.timeoutMs, () => outgoing.destroy(new TransportError('ETIMEDOUT', `${what}: no answer within ${req.timeoutMs} ms`)));

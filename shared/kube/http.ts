@@ -19,7 +19,8 @@
 // Fencing: `withWriteFence` gives a view (same credentials and connection
 // pool) whose writes fail unsent with KubeFencedError while the caller's
 // fence is closed (a deposed leader's status writes).
-import { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpPool, TransportError, type TlsMaterial } from '../http-pool.ts';
 
@@ -168,14 +169,11 @@ export class KubeHttp {
     return { path: query.size ? `${path}?${query.toString()}` : path, headers, body, signal: req.signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined };
   }
 
-  /** Opens a request and returns the response with its body as a web stream (watches); the caller reads or cancels it. */
-  async open(method: string, path: string, req: KubeRequest = {}): Promise<Response> {
+  /** Opens a request and returns the response as soon as its headers arrive, the body still to read (watches); the caller reads or cancels it. */
+  async open(method: string, path: string, req: KubeRequest = {}): Promise<KubeStream> {
     this.#fence(method, path);
     const res = await this.#pool.open({ method, ...(await this.#prepare(path, req)) });
-    const status = res.statusCode ?? 0;
-    const noBody = status === 204 || status === 304;
-    if (noBody) res.resume();
-    return new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status });
+    return new KubeStream(res, res.statusCode ?? 0, res.headers);
   }
 
   /** One request; resolves with the parsed JSON body. */
@@ -197,6 +195,50 @@ export class KubeHttp {
 
   close(): void {
     if (!this.#parent) this.#pool.close();
+  }
+}
+
+/**
+ * A response whose body is read as it arrives, on Node's own stream. Not a
+ * web Response: constructing the first one loads Node's bundled undici
+ * (measured in a bare node 24: +16 MiB RSS, +3.5 MiB heap), which the
+ * controller otherwise never needs.
+ */
+export class KubeStream {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly #body: Readable;
+  #cancelled = false;
+
+  constructor(body: Readable, status: number, headers: IncomingHttpHeaders = {}) {
+    this.#body = body;
+    this.status = status;
+    this.headers = headers;
+  }
+
+  /** The body's chunks as they arrive; ends quietly once cancel() was called. */
+  async *chunks(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of this.#body) yield chunk as Buffer;
+    } catch (err) {
+      if (!this.#cancelled) throw err;
+    }
+  }
+
+  async text(): Promise<string> {
+    const parts: Buffer[] = [];
+    for await (const chunk of this.chunks()) parts.push(chunk);
+    return Buffer.concat(parts).toString('utf8');
+  }
+
+  async json<T = any>(): Promise<T> {
+    return JSON.parse(await this.text()) as T;
+  }
+
+  /** Releases the connection without reading the rest of the body. */
+  cancel(): void {
+    this.#cancelled = true;
+    this.#body.destroy();
   }
 }
 

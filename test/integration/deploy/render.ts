@@ -151,13 +151,13 @@ export async function create(http: KubeHttp, discovery: Discovery, obj: KubeObje
     query: { fieldValidation: 'Strict', ...(opts.dryRun ? { dryRun: 'All' } : {}) },
   });
   if (res.status === 409 && opts.allowExisting) {
-    await res.body?.cancel();
+    res.cancel();
     return { object: objectName(obj), warnings: [] };
   }
   if (res.status === 409 && opts.dryRun) {
     // It exists for real (another test made it, e.g. a ServiceAccount for the
     // Pod check): validate it as an update instead, by dry-run server-side apply.
-    await res.body?.cancel();
+    res.cancel();
     res = await http.open('PATCH', `${path}/${obj.metadata.name}`, {
       body: obj,
       contentType: 'application/apply-patch+yaml',
@@ -165,7 +165,7 @@ export async function create(http: KubeHttp, discovery: Discovery, obj: KubeObje
     });
   }
   const text = await res.text();
-  const warnings = (res.headers.get('warning') ?? '').split(/,\s*(?=\d{3} )/).filter(Boolean);
+  const warnings = String(res.headers.warning ?? '').split(/,\s*(?=\d{3} )/).filter(Boolean);
   if (res.status >= 300) {
     let message = text.slice(0, 2000);
     try {

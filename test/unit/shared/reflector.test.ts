@@ -2,7 +2,8 @@
 // between failures, relist on 410 (at open or as an ERROR event), giving up
 // on a watch stream that went silent, and stop() not waiting forever.
 import assert from 'node:assert/strict';
-import { KubeHttpError, type KubeRequest } from '../../../shared/kube/http.ts';
+import { PassThrough } from 'node:stream';
+import { KubeHttpError, KubeStream, type KubeRequest } from '../../../shared/kube/http.ts';
 import { REFLECTOR_BACKOFF, Reflector, STOP_WAIT_MS, WATCH_GRACE_MS, type ReflectorHealth } from '../../../shared/kube/reflector.ts';
 import { backoffCeiling } from '../../../shared/retry.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -16,24 +17,24 @@ const obj = (name: string, rv: number): Obj => ({ metadata: { name, namespace: '
 /** One open watch: the test pushes events into it or closes it. */
 class WatchStream {
   readonly query: Record<string, unknown>;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  readonly #body = new PassThrough();
   cancelled = false;
-  readonly body: ReadableStream<Uint8Array>;
 
   constructor(query: Record<string, unknown>) {
     this.query = query;
-    this.body = new ReadableStream({
-      start: (c) => void (this.#controller = c),
-      cancel: () => void (this.cancelled = true),
-    });
+    this.#body.on('close', () => void (this.cancelled = !this.#body.writableEnded));
+  }
+
+  response(status: number): KubeStream {
+    return new KubeStream(this.#body, status);
   }
 
   send(type: string, object: unknown): void {
-    this.#controller.enqueue(new TextEncoder().encode(`${JSON.stringify({ type, object })}\n`));
+    this.#body.write(`${JSON.stringify({ type, object })}\n`);
   }
 
   close(): void {
-    this.#controller.close();
+    this.#body.end();
   }
 }
 
@@ -66,9 +67,9 @@ class FakeApi {
   async open(_method: string, _path: string, req: KubeRequest = {}): Promise<any> {
     const status = this.watchStatuses.shift() ?? 200;
     const stream = new WatchStream(req.query ?? {});
-    if (status !== 200) return { status, body: stream.body };
+    if (status !== 200) return stream.response(status);
     this.watches.push(stream);
-    return { status, body: stream.body };
+    return stream.response(status);
   }
 }
 

@@ -89,7 +89,11 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Lets every queued promise continuation run (several macrotask-free hops). */
+/** Lets every queued promise continuation and stream hand-over run (promise hops around one event-loop turn). */
 export async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  // Node streams hand data over on process.nextTick, which runs only once the
+  // promise queue is empty: one turn of the event loop lets them through.
+  await new Promise((resolve) => setImmediate(resolve));
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
