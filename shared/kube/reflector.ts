@@ -91,7 +91,7 @@ export class Reflector<T extends Projected> {
   #synced = false;
   #failingSince: number | undefined;
   #loop: Promise<void> | undefined;
-  #reader: { cancel(): void } | undefined;
+  #stream: { cancel(): void } | undefined;
   readonly #clock: Clock;
 
   constructor(opts: ReflectorOptions<T>) {
@@ -118,9 +118,9 @@ export class Reflector<T extends Projected> {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();
-    // Ends a body being read even where the abort signal is not heeded once
-    // the body flows (Deno's node:http, measured with its web streams).
-    this.#reader?.cancel();
+    // Ends a body being read even on a runtime that stops heeding the abort
+    // signal once the body flows (Deno did, with web streams).
+    this.#stream?.cancel();
     const giveUp = new AbortController();
     await Promise.race([this.#loop, this.#clock.sleep(STOP_WAIT_MS, giveUp.signal).catch(() => {})]);
     giveUp.abort();
@@ -236,7 +236,7 @@ export class Reflector<T extends Projected> {
     this.#o.onHealth?.({ kind: 'watching' });
     const decoder = new TextDecoder();
     let buffered = '';
-    this.#reader = res;
+    this.#stream = res;
     // The server ends the watch after timeoutSeconds; past that (plus grace) the stream is dead.
     const giveUp = this.#clock.setTimer(() => {
       this.#o.log?.warn('watch stream silent past its timeout; reconnecting', { watch: this.#o.name });
@@ -257,7 +257,7 @@ export class Reflector<T extends Projected> {
       giveUp.cancel();
       // An ERROR event ends the loop early: release the connection either way.
       res.cancel();
-      if (this.#reader === res) this.#reader = undefined;
+      if (this.#stream === res) this.#stream = undefined;
     }
   }
 
