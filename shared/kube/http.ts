@@ -157,8 +157,12 @@ export class KubeHttp {
   }
 
   async #prepare(path: string, req: KubeRequest) {
-    const query = new URLSearchParams();
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query.set(k, String(v));
+    let search = '';
+    if (req.query) {
+      const query = new URLSearchParams();
+      for (const [k, v] of Object.entries(req.query)) if (v !== undefined) query.set(k, String(v));
+      if (query.size) search = `?${query.toString()}`;
+    }
     const headers: Record<string, string> = { ...req.headers, ...(await this.#headers()), Accept: req.accept ?? ACCEPT_JSON };
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     if (body !== undefined) {
@@ -166,7 +170,7 @@ export class KubeHttp {
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
     const timeoutMs = req.timeoutMs ?? this.#defaultTimeoutMs;
-    return { path: query.size ? `${path}?${query.toString()}` : path, headers, body, signal: req.signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined };
+    return { path: path + search, headers, body, signal: req.signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined };
   }
 
   /** Opens a request and returns the response as soon as its headers arrive, the body still to read (watches); the caller reads or cancels it. */
