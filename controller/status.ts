@@ -44,6 +44,8 @@ export class StatusWriter {
   readonly #instance: string;
   readonly #log: Logger | undefined;
   readonly #metrics: ControllerMetrics | undefined;
+  /** The wall clock: Event times and the dedupe window. */
+  readonly #now: () => Date;
   /**
    * Per resource: hash of (reason, note) -> when it was last emitted. Hashes
    * keep 10k resources cheap, and so does keeping a resource's only entry
@@ -53,8 +55,9 @@ export class StatusWriter {
   readonly #recent = new Map<string, SentEvent | Map<string, number>>();
   #recentCount = 0;
 
-  constructor(opts: { http: KubeHttp; instance: string; log?: Logger; metrics?: ControllerMetrics }) {
+  constructor(opts: { http: KubeHttp; instance: string; log?: Logger; metrics?: ControllerMetrics; now?: () => Date }) {
     this.#http = opts.http;
+    this.#now = opts.now ?? (() => new Date());
     this.#instance = opts.instance;
     this.#log = opts.log;
     this.#metrics = opts.metrics;
@@ -86,7 +89,7 @@ export class StatusWriter {
   }
 
   /** Emits an Event about the resource unless the same one went out in the last ten minutes. */
-  async event(key: EventSubject, uid: string | undefined, spec: EventSpec, now = new Date()): Promise<void> {
+  async event(key: EventSubject, uid: string | undefined, spec: EventSpec, now = this.#now()): Promise<void> {
     const note = spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note;
     const resource = resourceKey(key);
     const digest = createHash('sha1').update(`${spec.reason}|${note}`).digest('base64');

@@ -114,12 +114,15 @@ export class KubeHttp {
   /** A fenced view delegates authentication to the client it was made from. */
   #parent: KubeHttp | undefined;
   #mayWrite: (() => boolean) | undefined;
+  /** Epoch milliseconds, for the authentication cache's lifetime. */
+  readonly #now: () => number;
 
-  constructor(source: KubeConfig | KubeCredentials, opts: { timeoutMs?: number } = {}) {
+  constructor(source: KubeConfig | KubeCredentials, opts: { timeoutMs?: number; now?: () => number } = {}) {
     this.#credentials = 'load' in source ? source : kubeConfigCredentials(source);
     this.server = this.#credentials.server.replace(/\/$/, '');
     this.#pool = new HttpPool(this.server);
     this.#defaultTimeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+    this.#now = opts.now ?? Date.now;
   }
 
   /**
@@ -128,7 +131,7 @@ export class KubeHttp {
    * KubeFencedError while `mayWrite()` is false. Reads always go through.
    */
   withWriteFence(mayWrite: () => boolean): KubeHttp {
-    const view = new KubeHttp(this.#credentials, { timeoutMs: this.#defaultTimeoutMs });
+    const view = new KubeHttp(this.#credentials, { timeoutMs: this.#defaultTimeoutMs, now: this.#now });
     view.#pool.close();
     view.#pool = this.#pool;
     view.#parent = this.#parent ?? this;
@@ -143,12 +146,12 @@ export class KubeHttp {
   /** Authentication headers, refreshed every AUTH_TTL_MS (single-flight); the pool follows rotated TLS material. */
   #headers(): Promise<Record<string, string>> {
     if (this.#parent) return this.#parent.#headers();
-    if (this.#auth && this.#auth.until > Date.now()) return Promise.resolve(this.#auth.headers);
+    if (this.#auth && this.#auth.until > this.#now()) return Promise.resolve(this.#auth.headers);
     this.#authing ??= (async () => {
       const { tls, headers } = await this.#credentials.load();
       const tlsKey = JSON.stringify([tls.ca, tls.cert, tls.key, tls.rejectUnauthorized, tls.servername].map((x) => (Buffer.isBuffer(x) ? x.toString('base64') : x)));
       if (this.#auth?.tlsKey !== tlsKey) this.#pool.setTls(tls);
-      this.#auth = { headers, tlsKey, until: Date.now() + AUTH_TTL_MS };
+      this.#auth = { headers, tlsKey, until: this.#now() + AUTH_TTL_MS };
       return headers;
     })().finally(() => {
       this.#authing = undefined;

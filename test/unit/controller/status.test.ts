@@ -50,6 +50,19 @@ describe('StatusWriter.event: the ten-minute dedupe', () => {
     assert.deepEqual(posts.slice(4), ['x: two']);
   });
 
+  it('without an explicit time, takes the injected clock: for the dedupe and for eventTime', async () => {
+    const sent: { eventTime: string; note: string }[] = [];
+    const http = { request: async (_method: string, _path: string, req: { body: { eventTime: string; note: string } }) => void sent.push(req.body) };
+    let clock = at(0);
+    const status = new StatusWriter({ http: http as unknown as KubeHttp, instance: 'test', now: () => clock });
+    await status.event(deployment('x'), 'uid', spec('one'));
+    clock = at(9);
+    await status.event(deployment('x'), 'uid', spec('one'));
+    clock = at(10);
+    await status.event(deployment('x'), 'uid', spec('one'));
+    assert.deepEqual(sent.map((e) => e.eventTime), [microTime(at(0)), microTime(at(10))]);
+  });
+
   it('forget() lets the same Event out again at once (after cleanup)', async () => {
     const { posts, status } = writer();
     await status.event(deployment('x'), 'uid', spec('one'), at(0));
