@@ -32,6 +32,14 @@
 //     the bound still holds.
 //   - `stop()` rejects everything still waiting with an Aborted error and
 //     starts nothing new (used when the controller loses its lease).
+//   - Gathering (`gatherMs`, off unless set): a tenant with a backlog is
+//     served in groups, as many tokens as accrue in gatherMs (at most what
+//     lies above the reserve, at most what waits), rather than one per
+//     refill tick. The rate, the bound and the light tenants' path are
+//     unchanged; each group's requests start together, so their answers and
+//     the work after them share the process's wake-ups. Measured in the
+//     controller at the default throttle (README, Performance): 20 % less
+//     CPU per synced resource at 500 ms.
 //
 // Why not Bottleneck (the library first chosen for this): measured side by
 // side in bench/core.ts (figures in the README's Performance section),
@@ -57,6 +65,8 @@ export interface ThrottleOptions {
   /** Records the wait for a token and counts the request. */
   metrics?: Pick<Metrics, 'rateLimitWait' | 'rateLimitRequests'>;
   clock?: Clock;
+  /** Serve a backlog in groups of the tokens that accrue in this many ms (0: one at a time). */
+  gatherMs?: number;
 }
 
 export interface Throttle {
@@ -187,11 +197,13 @@ export class TokenBucket {
   #timerDue = Infinity;
   /** Nothing starts before this time (monotonic ms). */
   #pausedUntil = -Infinity;
+  readonly #gatherMs: number;
 
-  constructor(ratePerSecond: number, burst: number, clock: Clock = systemClock) {
+  constructor(ratePerSecond: number, burst: number, clock: Clock = systemClock, gatherMs = 0) {
     this.#rate = ratePerSecond / 1000;
     this.#burst = burst;
     this.#clock = clock;
+    this.#gatherMs = gatherMs;
     this.#level = burst;
     this.#at = clock.now();
     this.#fullSince = this.#at;
@@ -200,6 +212,16 @@ export class TokenBucket {
   /** Tokens kept for light tenants: a quarter of the burst (none below a burst of 4). */
   get #reserve(): number {
     return Math.floor(this.#burst / 4);
+  }
+
+  /**
+   * The level at which a backlog (a heavy tenant) is served again: the
+   * reserve plus one group, the tokens gatherMs accrues, at most what lies
+   * above the reserve and at most what waits.
+   */
+  #heavyFrom(waiting: number): number {
+    const group = Math.min(Math.floor(this.#rate * this.#gatherMs), this.#burst - this.#reserve, waiting);
+    return this.#reserve + Math.max(1, group);
   }
 
   /** How long the bucket must stay full before background work may spend from it: one full refill. */
@@ -316,9 +338,12 @@ export class TokenBucket {
     // reserve; a light one may, so a quiet namespace's rotation never waits behind a flood for a token.
     const now = this.#clock.now();
     const light = (tenant: string) => !this.#recent.heavy(tenant, now, this.#reserve, this.#quietMs);
+    // A group starts once it has accrued, then runs down to the reserve.
+    const heavyFrom = this.#heavyFrom(fg.length);
+    const group = this.#level >= heavyFrom;
     for (;;) {
       if (fg.length === 0 || this.#level < 1) break;
-      const tenant = this.#level >= this.#reserve + 1 ? fg.head! : fg.find(light);
+      const tenant = group && this.#level >= this.#reserve + 1 ? fg.head! : fg.find(light);
       if (tenant === undefined) break;
       this.#take();
       this.#recent.record(tenant, now, this.#reserve, this.#quietMs);
@@ -333,7 +358,7 @@ export class TokenBucket {
     if (this.#lines.size === 0) return;
     // A late timer only delays the head; the level keeps accruing from the clock.
     const ms = fg.length > 0
-      ? Math.max(1, Math.ceil(((fg.find(light) !== undefined ? 1 : this.#reserve + 1) - this.#level) / this.#rate))
+      ? Math.max(1, Math.ceil(((fg.find(light) !== undefined ? 1 : this.#heavyFrom(fg.length)) - this.#level) / this.#rate))
       : Math.max(1, Math.ceil(Math.max(0, (this.#burst - this.#level) / this.#rate) + this.#quietMs - Math.max(0, quietFor())));
     this.#wakeIn(ms);
   }
@@ -392,7 +417,7 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
   if (!(opts.burst >= 1)) throw new Error(`throttle: burst must be >= 1 (got ${opts.burst})`);
   const clock = opts.clock ?? systemClock;
   const now = () => clock.now();
-  const bucket = Number.isFinite(opts.ratePerSecond) ? new TokenBucket(opts.ratePerSecond, Math.floor(opts.burst), clock) : undefined;
+  const bucket = Number.isFinite(opts.ratePerSecond) ? new TokenBucket(opts.ratePerSecond, Math.floor(opts.burst), clock, opts.gatherMs ?? 0) : undefined;
   const slots = opts.maxConcurrent ? new Semaphore(opts.maxConcurrent) : undefined;
   let stopped = false;
   const aborted = (operation: string) => new SyncError('Aborted', `Vault ${operation} not started: the throttle was stopped`);

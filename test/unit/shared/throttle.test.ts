@@ -212,4 +212,49 @@ describe('throttle (token bucket and concurrency gate)', () => {
     assert.ok(quiet[0]! <= 5 && quiet[2]! <= 9, `quiet requests started at positions ${quiet}`);
     assert.deepEqual(names.filter((n) => n.startsWith('noisy')), Array.from({ length: 50 }, (_, i) => `noisy${i}`), 'FIFO within a tenant');
   });
+
+  it('gathering: a backlog starts in groups of what accrues in gatherMs, at the same rate and bound; a quiet tenant still starts at once', async () => {
+    const clock = new FakeClock();
+    const rate = 10;
+    const burst = 20;
+    const throttle = createThrottle({ ratePerSecond: rate, burst, clock, gatherMs: 500 });
+    const rec = recorder(clock);
+    const work: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) work.push(withTenant('noisy', () => throttle.schedule('write', rec.run(`noisy${i}`))));
+    await clock.advance(3000);
+    const asked = clock.now();
+    work.push(withTenant('quiet', () => throttle.schedule('write', rec.run('quiet'))));
+    await clock.advance(1);
+    const quiet = rec.starts.find((s) => s.name === 'quiet');
+    assert.ok(quiet && quiet.at - asked <= 1, `the quiet request waited ${quiet ? quiet.at - asked : 'forever'} ms`);
+    await clock.runUntil(() => rec.starts.length === 101);
+    await Promise.all(work);
+    await throttle.stop();
+    const noisy = rec.starts.filter((s) => s.name.startsWith('noisy')).map((s) => s.at);
+    // After the first burst (20 less the reserve of 5), starts come in groups of 5, 500 ms apart.
+    const groups = new Map<number, number>();
+    for (const at of noisy.slice(burst - 5)) groups.set(at, (groups.get(at) ?? 0) + 1);
+    const sizes = [...groups.values()];
+    assert.ok(sizes.filter((n) => n === 5).length >= sizes.length - 2, `group sizes ${sizes.join(',')}`);
+    const times = [...groups.keys()];
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    // 500 ms apart; one gap is 600 ms: the quiet request spent a token of the reserve, which refills first.
+    assert.ok(gaps.filter((g) => g > 501).length <= 1 && Math.max(...gaps) <= 601, `gaps ${gaps.join(",")} ms`);
+    // The same rate as one at a time: 100 + 1 requests, 15 free, the rest at 10/s.
+    assert.ok(noisy.at(-1)! <= ((101 - (burst - 5)) / rate) * 1000 + 1, `last start at ${noisy.at(-1)} ms`);
+    const all = rec.starts.map((s) => s.at / 1000).sort((a, b) => a - b);
+    assert.ok(worstExcess(all, (a, b) => rate * (b - a) + burst) <= 1e-9, 'never above rate*t + burst');
+  });
+
+  it('gathering off (the default): a backlog starts one request per refill tick', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 10, burst: 20, clock });
+    const rec = recorder(clock);
+    const work = Array.from({ length: 30 }, (_, i) => throttle.schedule('write', rec.run(`r${i}`)));
+    await clock.runUntil(() => rec.starts.length === 30);
+    await Promise.all(work);
+    await throttle.stop();
+    const after = rec.starts.slice(15).map((s) => s.at);
+    assert.equal(new Set(after).size, after.length, 'no two backlog starts at the same instant');
+  });
 });
