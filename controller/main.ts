@@ -141,6 +141,7 @@ async function main(): Promise<number> {
     rateLimit: config.rateLimit,
     burst: config.rateLimitBurst,
     adaptiveRate: config.rateLimitAdaptive,
+    gatherMs: config.rateLimitGatherMs,
     batchSize: config.batchSize,
     batchDelayMs: config.batchDelayMs,
     largeSecretBytes: config.largeSecretBytes,

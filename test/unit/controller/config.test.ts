@@ -41,6 +41,7 @@ describe('controller config: defaults', () => {
     assert.equal(c.maxEntryBytes, 1024 * 1024, 'raft\'s default max_entry_size');
     assert.equal(c.batchDelayMs, 0);
     assert.equal(c.rateLimitAdaptive, true);
+    assert.equal(c.rateLimitGatherMs, 500);
     assert.equal(c.tuningConfigMap, undefined);
     assert.deepEqual(c.pathPolicy, [['*']]);
     assert.equal(c.adoptPolicy, 'never');
@@ -190,12 +191,15 @@ describe('controller config: validation', () => {
     rejects(['--vault-max-entry-size=lots'], {}, /--vault-max-entry-size/);
   });
 
-  it('takes the batch delay, the adaptive rate switch and the tuning ConfigMap', () => {
+  it('takes the batch delay, the adaptive rate switch, the gathering window and the tuning ConfigMap', () => {
     const c = parseConfig(['--batch-delay=250ms', '--rate-limit-adaptive=false', '--tuning-configmap=ops/vso-tuning'], {});
     assert.equal(c.batchDelayMs, 250);
     assert.equal(c.rateLimitAdaptive, false);
     assert.equal(c.tuningConfigMap, 'ops/vso-tuning');
     rejects(['--batch-delay=soon'], {}, /--batch-delay/);
+    assert.equal(parseConfig(['--rate-limit-gather=0s'], {}).rateLimitGatherMs, 0, 'gathering off');
+    assert.equal(parseConfig(['--rate-limit-gather=1s'], {}).rateLimitGatherMs, 1000);
+    rejects(['--rate-limit-gather=later'], {}, /--rate-limit-gather/);
     rejects(['--tuning-configmap=Not_A_Name'], {}, /--tuning-configmap: "Not_A_Name" is not "name" or "namespace\/name" of a ConfigMap/);
   });
 
