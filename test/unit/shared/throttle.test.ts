@@ -257,4 +257,22 @@ describe('throttle (token bucket and concurrency gate)', () => {
     const after = rec.starts.slice(15).map((s) => s.at);
     assert.equal(new Set(after).size, after.length, 'no two backlog starts at the same instant');
   });
+
+  it('gathering pauses after drain() (backpressure): one at a time until the bucket is full again', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 10, burst: 20, clock, gatherMs: 500 });
+    const rec = recorder(clock);
+    const work = Array.from({ length: 100 }, (_, i) => throttle.schedule('write', rec.run(`r${i}`)));
+    await clock.advance(2000); // the burst, then groups
+    throttle.drain();
+    const drainedAt = clock.now();
+    await clock.advance(3000);
+    const after = rec.starts.filter((s) => s.at > drainedAt).map((s) => s.at);
+    assert.ok(after.length >= 20, `${after.length} started after the drain`);
+    assert.equal(new Set(after).size, after.length, 'one start per refill tick after the drain');
+    // The first start after the drain waits for the reserve and one token (600 ms), not for a group (1 s).
+    assert.ok(after[0]! - drainedAt <= 601, `first start ${after[0]! - drainedAt} ms after the drain`);
+    await throttle.stop();
+    await Promise.allSettled(work);
+  });
 });
