@@ -96,7 +96,7 @@ export interface Engine extends SyncEngine {
 
 export const DEFAULT_RATE_LIMIT = 10;
 export const DEFAULT_BURST = 20;
-/** Half a second: groups of 5 at the default 10 req/s (20 % less controller CPU per synced resource, README Performance). */
+/** Half a second: groups of 5 at the default 10 req/s (about a quarter less controller CPU per synced resource, README Performance). */
 export const DEFAULT_GATHER_MS = 500;
 
 export function createEngine(config: EngineConfig): Engine {

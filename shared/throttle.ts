@@ -35,19 +35,18 @@
 //   - Gathering (`gatherMs`, off unless set): a tenant with a backlog is
 //     served in groups, as many tokens as accrue in gatherMs (at most
 //     MAX_GROUP, at most what lies above the reserve, at most what waits),
-//     rather than one per refill tick. The rate, the bound and the light tenants' path are
-//     unchanged; each group's requests start together, so their answers and
-//     the work after them share the process's wake-ups. Measured in the
-//     controller at the default throttle (README, Performance): 20 % less
-//     CPU per synced resource at 500 ms. MAX_GROUP keeps the groups small
-//     where the rate is high: there wake-ups are frequent anyway, and a
-//     group of 15 at once (60 req/s) ran into a real rate-limit quota's
-//     window more often (bench:backpressure: 5.1 % answered 429 against
-//     2.9 % one at a time). After a `drain()` (backpressure) the throttle
-//     serves one at a time until the bucket next fills: a group would
-//     first wait for a reserve and a group to accrue, and every cut would
-//     cost the backlog that much more (bench:backpressure: 1.10x against
-//     0.99x the convergence of a controller configured at the quota).
+//     rather than one per refill tick. The rate, the bound and the light
+//     tenants' path are unchanged; each group's requests start together, so
+//     their answers and the work after them share the process's wake-ups.
+//     Measured in the controller at the default throttle (README,
+//     Performance): about a quarter less CPU per synced resource at 500 ms.
+//     MAX_GROUP keeps groups small where the rate is high: there wake-ups
+//     are frequent anyway, and groups of 15 (60 req/s) met a real
+//     rate-limit quota's window more often (bench:backpressure: 5.1 %
+//     answered 429, 3.3 % with groups of 5). After a `drain()`
+//     (backpressure) the throttle serves one at a time until the bucket
+//     next fills, so that recovering from a cut never waits for a group to
+//     accrue on top of the reserve.
 //
 // Why not Bottleneck (the library first chosen for this): measured side by
 // side in bench/core.ts (figures in the README's Performance section),
