@@ -285,7 +285,7 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
         kubeconfig: '/t/kubeconfig', kubeApiTimeout: '20s', gracefulShutdownTimeout: '5s', namespaces: 'a, b', metricsBindAddress: ':9090', healthProbeBindAddress: ':9091', statusBindAddress: ':9092',
         metricsAuth: false, leaderElect: false, leaderElectionNamespace: 'elsewhere', leaderElectionId: 'lease-x', leaderElectLeaseDuration: '20s',
         leaderElectRenewDeadline: '15s', leaderElectRetryPeriod: '3s', maxConcurrentReconciles: 16, rateLimit: 0.5, rateLimitBurst: 1000000,
-        batchSize: 7, batchDelay: '200ms', rateLimitAdaptive: false, tuningConfigmap: 'ops/vso-tuning',
+        batchSize: 7, batchDelay: '200ms', rateLimitAdaptive: false, rateLimitGather: '1s', tuningConfigmap: 'ops/vso-tuning',
         requeueBaseDelay: '10ms', requeueMaxDelay: '10m', largeSecretThreshold: '2Mi', vaultMaxEntrySize: '20Mi',
         pathPolicy: 'secret/{namespace}/{name}, shared/{namespace}/*', adoptPolicy: 'always', deleteMode: 'latest', logLevel: 'warn',
         adoptNamespaces: ['team-a', 'team-b'], ledgerKeySecret: 'vso-system/key', maxSecretsPerResource: 20, maxBytesPerResource: '4Mi',
@@ -309,6 +309,7 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       assert.equal(config.maxEntryBytes, 20 * 1024 * 1024);
       assert.equal(config.batchDelayMs, 200);
       assert.equal(config.rateLimitAdaptive, false);
+      assert.equal(config.rateLimitGatherMs, 1000);
       assert.equal(config.tuningConfigMap, 'ops/vso-tuning');
       assert.deepEqual(config.vault.auth, { method: 'approle', mount: 'approle-x', roleId: 'role-id', secretIdFile: '/t/secret-id' });
     });
