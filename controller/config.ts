@@ -58,6 +58,8 @@ export interface ControllerConfig {
   adoptNamespaces: string[];
   /** "name" in the controller namespace, or "namespace/name". */
   ledgerKeySecret: string;
+  /** The intent journal ConfigMap: "name" in the controller namespace, or "namespace/name". */
+  intentJournal: string;
   maxSecretsPerResource: number;
   maxBytesPerResource: number;
   /** Bytes of heap Secret reads may hold at once; undefined = derived from the heap limit. */
@@ -122,6 +124,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'path-policy', default: DEFAULT_PATH_POLICY, help: 'comma-separated path templates a resource may write, e.g. secret/{cluster}/{namespace}/*' },
   { name: 'adopt-policy', default: 'never', help: 'never or always: take over Vault secrets owned by someone else' },
   { name: 'adopt-namespaces', default: '', help: 'comma-separated namespaces whose resources may use vault-sync.io/adopt ("*" for all; none when empty)' },
+  { name: 'intent-journal', default: 'vault-sync-operator-intents', help: 'ConfigMap where writes to new Vault paths are journaled before they are sent (crash safety): "name" in the controller namespace, or "namespace/name"; created when absent; one per controller (like --leader-election-id)' },
   { name: 'ledger-key-secret', default: 'vault-sync-operator-ledger-key', help: 'Secret holding the key that signs ledger annotations: "name" in the controller namespace, or "namespace/name"; created when absent' },
   { name: 'max-secrets-per-resource', default: '50', help: 'most Secrets one annotated resource may reference' },
   { name: 'max-bytes-per-resource', default: '8Mi', help: 'most bytes of Secret data one reconcile may read' },
@@ -300,6 +303,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     adoptPolicy: oneOf('adopt-policy', ['never', 'always'] as const),
     adoptNamespaces: get('adopt-namespaces').split(',').map((x) => x.trim()).filter(Boolean),
     ledgerKeySecret: ledgerKeySecret(get('ledger-key-secret')),
+    intentJournal: objectRef(get('intent-journal'), '--intent-journal', 'ConfigMap'),
     maxSecretsPerResource: count('max-secrets-per-resource'),
     maxBytesPerResource: parseSize(get('max-bytes-per-resource'), '--max-bytes-per-resource'),
     ...(get('secret-read-budget') ? { secretReadBudget: parseSize(get('secret-read-budget'), '--secret-read-budget') } : {}),

@@ -12,7 +12,8 @@ import { discoverSecretReferences, type PodSpecLike } from '../shared/discovery.
 import type { ResourceKind } from '../shared/resources.ts';
 
 export type SyncReason =
-  | 'first-sync' | 'config-changed' | 'secret-changed' | 'resync-requested' | 'periodic' | 'rotation-check-disabled' | 'retry';
+  | 'first-sync' | 'config-changed' | 'secret-changed' | 'resync-requested' | 'periodic' | 'rotation-check-disabled' | 'retry'
+  | 'unrecorded-write';
 
 export type Decision =
   | { sync: false }
@@ -38,6 +39,8 @@ export interface DecisionInput {
   rotationCheck: boolean;
   resyncRequested: boolean;
   periodicDue: boolean;
+  /** The intent journal holds writes of this resource to new paths that its ledger does not record yet. */
+  journaled?: boolean;
 }
 
 function versionsDiffer(recorded: Record<string, string>, current: Record<string, string | undefined>): boolean {
@@ -51,6 +54,7 @@ export function decideSync(i: DecisionInput): Decision {
   if (i.resyncRequested) return { sync: true, reason: 'resync-requested', force: true, verify: true };
   if (!i.rotationCheck) return { sync: true, reason: 'rotation-check-disabled', force: true, verify };
   if (!i.synced) return { sync: true, reason: i.lastFailedRetryable ? 'retry' : 'first-sync', force: false, verify };
+  if (i.journaled) return { sync: true, reason: 'unrecorded-write', force: false, verify };
   if (i.recordedConfig !== i.config) return { sync: true, reason: 'config-changed', force: false, verify };
   if (versionsDiffer(i.recordedVersions, i.currentVersions)) return { sync: true, reason: 'secret-changed', force: false, verify };
   if (i.periodicDue) return { sync: true, reason: 'periodic', force: false, verify: true };

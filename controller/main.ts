@@ -35,6 +35,8 @@ import { applyV8Flags } from './v8-flags.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resourceClaims } from './claims.ts';
 import { loadLedgerKey, parseKeySecretRef } from './ledger-key.ts';
+import { IntentJournal } from './intent-journal.ts';
+import { systemClock } from '../shared/clock.ts';
 import { ReadBudget } from './read-budget.ts';
 import { SecretSource } from './secret-source.ts';
 import type { LedgerKey } from '../shared/ledger.ts';
@@ -42,6 +44,8 @@ import { backoffDelay, type BackoffPolicy } from '../shared/retry.ts';
 
 /** Waiting for the ledger key Secret: 0.5 s doubling to 5 s. */
 const LEDGER_KEY_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 5000, jitter: 'none' };
+/** How often the intent journal is checked for entries whose resource is gone (after the check at the start of work). */
+const JOURNAL_SWEEP_MS = 10 * 60_000;
 
 /**
  * In a pod: the service account. Otherwise the kubeconfig (--kubeconfig,
@@ -182,9 +186,17 @@ async function main(): Promise<number> {
     cluster: config.clusterName, adoptPolicy: config.adoptPolicy, adoptNamespaces: config.adoptNamespaces, deleteMode: config.deleteMode,
     maxSecretsPerResource: config.maxSecretsPerResource, minForcedWriteIntervalMs: config.minForcedWriteIntervalMs, batchSize: config.batchSize,
   };
-  reconciler = new Reconciler({
-    http: fencedHttp, cache, engine, status, state, log, metrics, controllerMetrics, secrets, ledgerKey, config: reconcilerConfig,
+  // Writes to new paths are journaled first (crash safety, intent-journal.ts); the leader loads it before its first reconcile.
+  const journalRef = parseKeySecretRef(config.intentJournal, controllerNamespace);
+  const journal = new IntentJournal({
+    http: fencedHttp, key: ledgerKey, namespace: journalRef.namespace, name: journalRef.name, log,
+    metrics: { entries: controllerMetrics.journalEntries, rejected: controllerMetrics.journalRejected },
   });
+  reconciler = new Reconciler({
+    http: fencedHttp, cache, engine, status, state, log, metrics, controllerMetrics, secrets, ledgerKey, journal, config: reconcilerConfig,
+  });
+  const watched = (namespace: string) => config.namespaces.length === 0 || config.namespaces.includes(namespace);
+  const sweepJournal = () => reconciler!.sweepJournal(watched).catch((err: unknown) => log.warn('intent journal sweep failed; it runs again later', { error: err instanceof Error ? err.message : String(err) }));
 
   // Retuning at run time: every replica applies, the leader reports (Events).
   const tuningRef = config.tuningConfigMap ? parseKeySecretRef(config.tuningConfigMap, controllerNamespace) : undefined;
@@ -218,6 +230,12 @@ async function main(): Promise<number> {
   let closeListeners = () => {};
   const manager = new Manager({
     cache, queue, identity, log,
+    async prepare() {
+      await journal.load();
+      // Entries whose resource is gone: now, and every ten minutes (a run whose resource vanished mid-cleanup).
+      const sweep = () => void sweepJournal().finally(() => systemClock.setTimer(sweep, JOURNAL_SWEEP_MS, { unref: true }));
+      sweep();
+    },
     vault: {
       authenticated: () => engine.authStatus().authenticated,
       ensureLogin: () => engine.ensureLogin(),

@@ -17,8 +17,10 @@
 //     Kubernetes writes of the reconciler, so a deposed or frozen-and-resumed
 //     leader sends nothing. vaultFence() is the same check for the Vault
 //     client, counting what it refused.
-//   - Working: wait for the caches, keep a Vault login (retried every
-//     5 s, so readiness recovers without traffic), start the queue.
+//   - Working: wait for the caches, run `prepare` (the intent journal's
+//     load: retried every `loginRetryMs` until it succeeds, since no
+//     reconcile may run before it), keep a Vault login (retried every 5 s,
+//     so readiness recovers without traffic), start the queue.
 //   - shutdown(reason, code) runs once: stop taking work; let in-flight work
 //     finish for at most `drainTimeoutMs`; then close the fence and abort
 //     queued Vault work (the throttle's backlog must not outlast the pod's
@@ -59,6 +61,8 @@ export interface ManagerDeps {
   elector?: (callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void }) => Elector;
   identity: string;
   leaderGauge?: { set(value: number): void };
+  /** Runs once work starts, after the caches synced and before the first reconcile (retried until it succeeds). */
+  prepare?: () => Promise<void>;
   /** Closes the HTTP listeners, last. */
   closeListeners?: () => void;
   drainTimeoutMs: number;
@@ -175,6 +179,16 @@ export class Manager {
     this.#d.leaderGauge?.set(1);
     await this.#cacheReady;
     if (this.#phase !== 'working') return;
+    for (let attempt = 1; this.#d.prepare; attempt++) {
+      try {
+        await this.#d.prepare();
+        break;
+      } catch (err) {
+        this.#d.log.warn('cannot prepare to work; retrying', { attempt, error: err instanceof Error ? err.message : String(err) });
+        await this.#clock.sleep(this.#d.loginRetryMs ?? 5000);
+        if (this.#phase !== 'working') return;
+      }
+    }
     this.#keepLoggedIn();
     this.#d.queue.start();
     this.#d.log.info('reconciling', { resources: this.#d.cache.counts() });

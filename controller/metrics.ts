@@ -44,6 +44,8 @@ export function createControllerMetrics(registry: Registry) {
       help: 'Signed-format ledger annotations whose MAC did not verify (forged, copied from another resource, or signed by another key)',
       registers,
     }),
+    journalEntries: new Gauge({ name: METRIC.journalEntries, help: 'Entries in the intent journal: writes to new Vault paths not yet recorded in their resource\'s ledger', registers }),
+    journalRejected: new Counter({ name: METRIC.journalRejected, help: 'Intent journal entries whose MAC did not verify (dropped, never trusted)', registers }),
     readBudgetWaiting: new Gauge({ name: METRIC.readBudgetWaiting, help: 'Reconciles waiting for the Secret read memory budget', registers, collect: probe('budgetWaiting') }),
     readBudgetFree: new Gauge({ name: METRIC.readBudgetFree, help: 'Bytes of the Secret read memory budget free now', registers, collect: probe('budgetFree') }),
     tuningChanges: new Counter({

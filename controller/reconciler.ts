@@ -24,7 +24,7 @@
 import { ANNOTATION, parseSyncAnnotations, preserveOnDeleteOf, type SyncSpec } from '../shared/annotations.ts';
 import { ConfigError, SyncError, asSyncError } from '../shared/errors.ts';
 import type { SyncEngine } from '../shared/engine.ts';
-import type { KubeHttp } from '../shared/kube/http.ts';
+import { ACCEPT_METADATA, type KubeHttp } from '../shared/kube/http.ts';
 import { isAuthentic, signRecord, type LedgerKey } from '../shared/ledger.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Metrics } from '../shared/metrics.ts';
@@ -40,12 +40,14 @@ import type { Known } from '../shared/write-decision.ts';
 import { configFingerprint, contentFingerprint, decideSync } from './decide.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { ledgerAfter, statusChanges, syncMessage, type DocumentSummary } from './outcome.ts';
-import { parseResourceKey, resourceLabel, RESOURCE_KINDS, type DeploymentView, type ResourceKind, type ResourceRef, type ResourceView } from '../shared/resources.ts';
+import { objectPath, parseResourceKey, resourceLabel, RESOURCE_KINDS, type DeploymentView, type ResourceKind, type ResourceRef, type ResourceView } from '../shared/resources.ts';
 import type { SecretBatch, SecretSource } from './secret-source.ts';
 import type { StateStore } from './state-store.ts';
 import type { EventSpec, StatusWriter } from './status.ts';
 import type { ClusterCache } from './cluster-cache.ts';
 import type { HandlerResult } from './queue.ts';
+import type { IntentJournal } from './intent-journal.ts';
+import { entryId, type JournalEntry } from './journal-entries.ts';
 
 export interface ReconcilerConfig {
   cluster: string;
@@ -67,6 +69,8 @@ export interface ReconcilerDeps {
   ledgerKey: LedgerKey;
   status: StatusWriter;
   state: StateStore;
+  /** Where writes to new paths are journaled before they are sent (intent-journal.ts). */
+  journal: Pick<IntentJournal, 'record' | 'tags' | 'entriesOf' | 'all' | 'drop'>;
   config: ReconcilerConfig;
   metrics?: Metrics;
   controllerMetrics?: ControllerMetrics;
@@ -85,6 +89,20 @@ function preserveFlag(annotations: Record<string, string> | undefined, record: S
   return preserveOnDeleteOf(annotations)?.preserve ?? record.preserve ?? false;
 }
 
+/** Whose writes an operation is about: a reconcile's resource, or a journaled resource that is gone. */
+type Who = Pick<Subject, 'keyText' | 'label' | 'owner' | 'ctx' | 'record' | 'trusted'>;
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = keyOf(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
 /** Everything one reconcile knows about its resource. */
 interface Subject {
   key: ResourceRef;
@@ -96,10 +114,10 @@ interface Subject {
   record: SyncRecord;
   /** The ledger's MAC verified: its versions and tags are facts. */
   trusted: boolean;
-  /** Our finalizer is not on the resource yet: it goes on with the first record (before the first write). */
+  /** Our finalizer is not on the resource yet: it goes on with the first ledger that lists a path. */
   finalizerPending: boolean;
-  /** The signed ledger as last patched by this reconcile (intent entries included). */
-  ledger: PathRecord[];
+  /** Intent-journal entries this reconcile recorded (their writes are in its results). */
+  journaled: Set<string>;
 }
 
 export class Reconciler {
@@ -137,22 +155,22 @@ export class Reconciler {
       ctx: { namespace: key.namespace, name: key.name, kind: key.kind, cluster: config.cluster },
       trusted: isAuthentic(this.#d.ledgerKey, owner, view.metadata.uid, record),
       finalizerPending: !(view.metadata.finalizers ?? []).includes(FINALIZER),
-      ledger: [],
+      journaled: new Set(),
     };
-    subject.ledger = subject.trusted ? [...record.paths] : [];
     if (record.paths.length > 0 && !subject.trusted && record.v === 2) {
       this.#d.controllerMetrics?.ledgerRejected.inc();
       this.#d.log.warn('ledger annotation failed authentication; using Vault as the only truth', { kind: key.kind, namespace: key.namespace, name: key.name });
     }
     const hasFinalizer = (view.metadata.finalizers ?? []).includes(FINALIZER);
 
+    const journaled = this.#d.journal.entriesOf(keyText).length > 0;
     if (view.metadata.deletionTimestamp) {
-      if (hasFinalizer) await this.#cleanup(subject, { removeStatus: false });
+      if (hasFinalizer || journaled) await this.#cleanup(subject, { removeStatus: false });
       return {};
     }
     const parsed = parseSyncAnnotations(subject.label, annotations);
     if (!parsed.managed) {
-      if (hasFinalizer || record.paths.length > 0) await this.#cleanup(subject, { removeStatus: true });
+      if (hasFinalizer || record.paths.length > 0 || journaled) await this.#cleanup(subject, { removeStatus: true });
       this.#forget(keyText);
       return {};
     }
@@ -223,6 +241,7 @@ export class Reconciler {
       rotationCheck: spec.rotationCheck,
       resyncRequested: spec.resyncRequestedAt !== undefined && spec.resyncRequestedAt !== record.resync,
       periodicDue,
+      journaled: this.#d.journal.entriesOf(keyText).length > 0,
     });
     metrics?.rotationChecks.inc();
     if (!decision.sync) return this.#skipped(s, requeue);
@@ -273,7 +292,7 @@ export class Reconciler {
       if (failures.length > 0) {
         const first = failures.find((f) => !f.retryable) ?? failures[0]!;
         newRecord.reason = first.retryable ? 'SyncFailed' : first.eventReason;
-        await this.#record(s, newRecord, secretVersions, { status: 'Failed', message: first.message }, results);
+        if (!(await this.#recordRun(s, newRecord, secretVersions, { status: 'Failed', message: first.message }, results))) return {};
         for (const f of failures) await this.#d.status.event(key, view.metadata.uid, failureEvent(f));
         metrics?.syncAttempts.inc({ kind: key.kind, result: 'failure' });
         controllerMetrics?.reconcileResults.inc({ kind: key.kind, outcome: first.retryable ? 'failed' : 'terminal' });
@@ -285,7 +304,7 @@ export class Reconciler {
 
       const written = upserts.filter((r) => r.outcome === 'created' || r.outcome === 'updated').length;
       const message = syncMessage(documents.length, written, stale.length, preserve);
-      await this.#record(s, newRecord, secretVersions, { status: 'Synced', message, lastSync: now.toISOString() }, results);
+      if (!(await this.#recordRun(s, newRecord, secretVersions, { status: 'Synced', message, lastSync: now.toISOString() }, results))) return {};
       if (written > 0 || stale.length > 0 || decision.reason === 'first-sync' || decision.reason === 'resync-requested') {
         await this.#d.status.event(key, view.metadata.uid, {
           reason: 'Synced', type: 'Normal', action: 'Sync',
@@ -366,7 +385,7 @@ export class Reconciler {
           const own = batch.secrets.get(key.name);
           content = own ? engine.tag(contentHash(own)) : undefined;
           const status = s.view.metadata.annotations?.[STATUS_ANNOTATION.status];
-          if (!flags.force && !flags.verify && content === record.content && status === 'Synced' && s.trusted) return 'unchanged-secret';
+          if (!flags.force && !flags.verify && content === record.content && status === 'Synced' && s.trusted && this.#d.journal.entriesOf(s.keyText).length === 0) return 'unchanged-secret';
         }
         let planned: ReturnType<typeof plan>;
         try {
@@ -379,7 +398,7 @@ export class Reconciler {
           return { documents, upserts, secretVersions, ...(content ? { content } : {}), error: asSyncError(err, label) };
         }
         Object.assign(secretVersions, planned.secretVersions);
-        await this.#recordIntent(s, planned.documents);
+        await this.#journalIntent(s, planned.documents);
         const ops = planned.documents.map((d) => this.#upsertOp(s, d, flags));
         upserts.push(...(await engine.run(ops)));
         for (const d of planned.documents) documents.push({ path: formatPath(d.path), keys: Object.keys(d.payload.values), bytes: d.payload.bytes });
@@ -391,46 +410,121 @@ export class Reconciler {
   }
 
   /**
-   * Before writing to paths the ledger does not know yet, records the intent:
-   * the finalizer (so cleanup will run) and, per new path, the data tag about
-   * to be sent (`try`). If the process dies between the Vault write and the
-   * final record, its successor finds the unmarked secret holding that data
-   * and knows it is ours, even after the Secret has changed since. Costs an
-   * apiserver patch, no Vault request; on a first sync it is the finalizer's
-   * patch, which was needed anyway.
+   * Before writing to paths the signed ledger does not know a version of,
+   * journals the intent: per new path, the data tag about to be sent. If the
+   * process dies between the Vault write and the ledger patch, its successor
+   * finds the unmarked secret holding that data and knows it is ours (even
+   * after the Secret has changed since), or removes it if the resource went
+   * away. Costs no Vault request and, shared with the reconciles running at
+   * the same time, a fraction of one apiserver patch (intent-journal.ts).
    */
-  async #recordIntent(s: Subject, documents: readonly PlannedDocument[]): Promise<void> {
-    const { engine } = this.#d;
-    const fresh = documents.filter((d) => s.ledger.find((p) => p.path === formatPath(d.path))?.ver === undefined);
-    if (fresh.length === 0 && !s.finalizerPending) return;
-    const paths = [...s.ledger];
-    for (const d of fresh) {
+  async #journalIntent(s: Subject, documents: readonly PlannedDocument[]): Promise<void> {
+    const { engine, journal } = this.#d;
+    const entries: JournalEntry[] = [];
+    for (const d of documents) {
       const path = formatPath(d.path);
-      const tag = engine.dataTag(d.payload.values);
-      const i = paths.findIndex((p) => p.path === path);
-      const entry = i >= 0 ? paths[i]! : { path };
-      const next = { ...entry, try: [...(entry.try ?? []).filter((t) => t !== tag), tag].slice(-4) };
-      if (i >= 0) paths[i] = next;
-      else paths.push(next);
+      if (this.#known(s, path).known) continue;
+      entries.push({ resource: s.keyText, owner: s.owner, uid: s.view.metadata.uid ?? '', path, tags: [engine.dataTag(d.payload.values)] });
+      s.journaled.add(entryId(s.owner, path));
     }
-    const signed = signRecord(this.#d.ledgerKey, s.owner, s.view.metadata.uid ?? '', { ...s.record, v: 2, paths });
-    const rv = await this.#d.status.patch(s.key, { annotations: { [STATUS_ANNOTATION.syncState]: formatSyncRecord(signed) }, finalizer: s.finalizerPending ? 'add' : undefined });
-    this.#d.cache.recordOwnWrite(s.key.kind, s.key.namespace, s.key.name, rv);
-    s.ledger = paths;
-    s.finalizerPending = false;
+    await journal.record(entries);
   }
 
-  /** What the authenticated ledger says we wrote at a path, and which unanswered writes of ours may have landed. */
-  #known(s: Subject, path: string): { known?: Known; maybeTags?: string[] } {
-    if (!s.trusted) return {};
-    const entry = s.record.paths.find((p) => p.path === path);
+  /**
+   * What the authenticated ledger says we wrote at a path, and which
+   * unanswered writes of ours may have landed there: the ledger's `try` and
+   * what the intent journal holds for this owner and path (its entries are
+   * signed too).
+   */
+  #known(s: Who, path: string): { known?: Known; maybeTags?: string[] } {
+    const journaled = this.#d.journal.tags(s.owner, path);
+    const entry = s.trusted ? s.record.paths.find((p) => p.path === path) : undefined;
+    const maybeTags = [...new Set([...(entry?.try ?? []), ...journaled])];
     return {
       ...(entry?.ver !== undefined && entry.h ? { known: { version: entry.ver, tag: entry.h } } : {}),
-      ...(entry?.try ? { maybeTags: entry.try } : {}),
+      ...(maybeTags.length ? { maybeTags } : {}),
     };
   }
 
-  #contested(s: Subject, path: PathRecord | string): boolean {
+  /**
+   * After the resource's ledger landed: the journal entries it now covers go
+   * (a write to the path answered in this run, or the ledger's `try` holds
+   * their tags). An entry for a path the ledger does not list is a write of
+   * ours that nothing records (an earlier run, or the previous process): it
+   * is removed from Vault if it landed, then from the journal.
+   */
+  async #settleJournal(s: Subject, paths: readonly PathRecord[], upserts: readonly OpResult[]): Promise<void> {
+    const { journal } = this.#d;
+    const entries = journal.entriesOf(s.keyText);
+    if (entries.length === 0) return;
+    const listed = new Map(paths.map((p) => [p.path, p]));
+    const answered = new Set(upserts.filter((r) => !r.error).map((r) => r.id));
+    const covered: string[] = [];
+    const orphans: [string, JournalEntry][] = [];
+    for (const [id, e] of entries) {
+      const p = listed.get(e.path);
+      if (!p) orphans.push([id, e]);
+      else if (answered.has(e.path) || e.tags.every((t) => p.try?.includes(t))) covered.push(id);
+    }
+    journal.drop(covered);
+    for (const [owner, group] of groupBy(orphans, ([, e]) => e.owner)) await this.#removeUnrecorded({ ...s, owner }, group.map(([, e]) => e.path));
+  }
+
+  /**
+   * Deletes paths this resource may have written without recording them
+   * (journal entries, or a run whose resource vanished before its ledger
+   * landed), through the usual ownership checks: only an unmarked version
+   * holding one of our tags, or our marker, is deleted. Journal entries of
+   * those paths go once the answer is final (deleted, absent, or not ours).
+   */
+  async #removeUnrecorded(s: Who, paths: readonly string[]): Promise<void> {
+    const { engine, journal, log } = this.#d;
+    const ops: DeleteOp[] = [];
+    for (const path of new Set(paths)) {
+      try {
+        ops.push(this.#deleteOp(s, { path }, false));
+      } catch {
+        journal.drop([entryId(s.owner, path)]); // unparseable: never ours to touch
+      }
+    }
+    const results = await engine.run(ops);
+    const final = results.filter((r) => !r.error || !r.error.retryable);
+    journal.drop(final.map((r) => entryId(s.owner, r.id)));
+    const left = results.length - final.length;
+    if (left > 0) log.warn('unrecorded writes could not be checked yet; the intent journal keeps them', { resource: s.label, paths: left });
+  }
+
+  /**
+   * Journal entries whose resource no longer exists (the apiserver says so,
+   * not only the cache): their writes, if they landed, are removed. Runs at
+   * the start of work and now and then; only namespaces this controller
+   * watches are considered (another controller may own the others).
+   */
+  async sweepJournal(watched: (namespace: string) => boolean): Promise<void> {
+    const { journal, cache, config } = this.#d;
+    for (const [resource, entries] of groupBy(journal.all().map(([, e]) => e), (e) => e.resource)) {
+      let ref: ResourceRef;
+      try {
+        ref = parseResourceKey(resource);
+      } catch {
+        journal.drop(entries.map((e) => entryId(e.owner, e.path)));
+        continue;
+      }
+      if (!watched(ref.namespace)) continue;
+      if ((ref.kind === 'Deployment' ? cache.deployment(ref.namespace, ref.name) : cache.secret(ref.namespace, ref.name)) !== undefined) continue;
+      const live = await this.#d.http.request('GET', objectPath(ref), { allow404: true, accept: ACCEPT_METADATA });
+      if (live) continue;
+      for (const [owner, group] of groupBy(entries, (e) => e.owner)) {
+        const who: Who = {
+          keyText: resource, label: resourceLabel(ref.kind, ref.namespace, ref.name), owner, trusted: false, record: { v: 2, paths: [] },
+          ctx: { namespace: ref.namespace, name: ref.name, kind: ref.kind, cluster: config.cluster },
+        };
+        await this.#removeUnrecorded(who, group.map((e) => e.path));
+      }
+    }
+  }
+
+  #contested(s: Who, path: PathRecord | string): boolean {
     const written = typeof path === 'string' ? path : path.path;
     const candidates = new Set<string>();
     try {
@@ -452,14 +546,15 @@ export class Reconciler {
     };
   }
 
-  #deleteOp(s: Subject, p: PathRecord, adopt: boolean): DeleteOp {
+  #deleteOp(s: Who, p: PathRecord, adopt: boolean): DeleteOp {
     return {
       kind: 'delete', id: p.path, resource: s.label, path: parseVaultPath(p.path, s.label), ctx: s.ctx, owner: s.owner,
       mode: this.#d.config.deleteMode, adopt, ...this.#known(s, p.path), contested: this.#contested(s, p),
     };
   }
 
-  async #record(s: Subject, record: SyncRecord, versions: Record<string, string>, st: { status: 'Synced' | 'Failed'; message: string; lastSync?: string }, results: OpResult[]): Promise<void> {
+  /** Patches status and ledger; false when the resource is gone (the patch found nothing). */
+  async #record(s: Subject, record: SyncRecord, versions: Record<string, string>, st: { status: 'Synced' | 'Failed'; message: string; lastSync?: string }, results: OpResult[]): Promise<boolean> {
     const current = s.view.metadata.annotations ?? {};
     const signed = signRecord(this.#d.ledgerKey, s.owner, s.view.metadata.uid ?? '', record);
     const changes = statusChanges(current, {
@@ -470,10 +565,30 @@ export class Reconciler {
       [STATUS_ANNOTATION.syncState]: formatSyncRecord(signed),
     }, st.lastSync);
     const finalizer = s.finalizerPending && record.paths.length > 0 ? 'add' as const : undefined;
-    if (Object.keys(changes).length === 0 && !finalizer) return;
+    if (Object.keys(changes).length === 0 && !finalizer) return true;
     const rv = await this.#d.status.patch(s.key, { annotations: changes, finalizer });
+    if (rv === undefined) return false;
     this.#d.cache.recordOwnWrite(s.key.kind, s.key.namespace, s.key.name, rv);
     if (finalizer) s.finalizerPending = false;
+    return true;
+  }
+
+  /**
+   * Records a run that may have written, then settles the intent journal.
+   * A resource that vanished before its ledger landed never had our
+   * finalizer on (it goes on with the first ledger): what the run wrote is
+   * removed now, unless preserved. False when the resource is gone.
+   */
+  async #recordRun(s: Subject, record: SyncRecord, versions: Record<string, string>, st: { status: 'Synced' | 'Failed'; message: string; lastSync?: string }, results: OpResult[]): Promise<boolean> {
+    if (await this.#record(s, record, versions, st, results)) {
+      await this.#settleJournal(s, record.paths, results);
+      return true;
+    }
+    const journaled = this.#d.journal.entriesOf(s.keyText);
+    if (record.preserve) this.#d.journal.drop(journaled.map(([id]) => id));
+    else await this.#removeUnrecorded(s, [...record.paths.map((p) => p.path), ...journaled.map(([, e]) => e.path)]);
+    this.#forget(s.keyText);
+    return false;
   }
 
   async #fail(s: Subject, error: SyncError, all: SyncError[], log: Logger): Promise<void> {
@@ -492,13 +607,16 @@ export class Reconciler {
     const { engine, status } = this.#d;
     const { key, view, record } = s;
     const preserve = preserveFlag(view.metadata.annotations, record);
+    // Writes of ours the ledger never recorded (intent journal) go with the ledger's paths.
+    const journaled = this.#d.journal.entriesOf(s.keyText);
+    const targets: PathRecord[] = [...record.paths, ...journaled.filter(([, e]) => !record.paths.some((p) => p.path === e.path)).map(([, e]) => ({ path: e.path }))];
     let cleaned = 0;
-    if (!preserve && record.paths.length > 0) {
+    if (!preserve && targets.length > 0) {
       const parsed = parseSyncAnnotations(s.label, view.metadata.annotations);
       const adopt = parsed.managed && parsed.spec ? this.#adoptAllowed(key.namespace, parsed.spec).adopt : false;
       const ops: DeleteOp[] = [];
       const unparseable: PathRecord[] = [];
-      for (const p of record.paths) {
+      for (const p of targets) {
         try {
           ops.push(this.#deleteOp(s, p, adopt));
         } catch {
@@ -508,7 +626,7 @@ export class Reconciler {
       const results = await engine.run(ops);
       const retryable = results.find((r) => r.error?.retryable)?.error;
       // Refused (not ours, or outside the policy) means not ours to clean: dropped, reported.
-      const remaining = ops.filter((_, i) => results[i]!.error && !results[i]!.error!.wroteNothing).map((op) => record.paths.find((p) => p.path === op.id)!);
+      const remaining = ops.filter((_, i) => results[i]!.error && !results[i]!.error!.wroteNothing).map((op) => targets.find((p) => p.path === op.id)!);
       for (const r of results.filter((r) => r.error)) await status.event(key, view.metadata.uid, { ...failureEvent(r.error!), action: 'Cleanup' });
       if (remaining.length > 0) {
         // Keep the finalizer and the ledger of what is left; try again later.
@@ -519,6 +637,7 @@ export class Reconciler {
       cleaned = results.filter((r) => r.outcome === 'deleted').length;
       if (unparseable.length) this.#d.log.warn('ledger paths that do not parse were skipped', { kind: key.kind, namespace: key.namespace, name: key.name, count: unparseable.length });
     }
+    this.#d.journal.drop(journaled.map(([id]) => id));
     const removal: Record<string, null> = {};
     if (opts.removeStatus) for (const k of STATUS_KEYS) if (view.metadata.annotations?.[k] !== undefined) removal[k] = null;
     await status.patch(key, { annotations: removal, finalizer: (view.metadata.finalizers ?? []).includes(FINALIZER) ? 'remove' : undefined });

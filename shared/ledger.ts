@@ -56,6 +56,16 @@ export class LedgerKey {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
+  /** MAC of one intent-journal entry's canonical text (controller/journal-entries.ts). */
+  journalMac(canonical: string): string {
+    return this.#mac('journal/1', canonical);
+  }
+
+  verifyJournal(canonical: string, mac: unknown): boolean {
+    if (typeof mac !== 'string' || mac.length !== TAG_HEX) return false;
+    return timingSafeEqual(Buffer.from(this.journalMac(canonical), 'utf8'), Buffer.from(mac, 'utf8'));
+  }
+
   #mac(domain: string, text: string): string {
     return createHmac('sha256', this.#key).update(`${domain}\n`).update(text).digest('hex').slice(0, TAG_HEX);
   }

@@ -93,7 +93,7 @@ const MAX_MAYBE = 4;
  * the likeliest to be in Vault (fault row 3); the newest cover a write lost
  * on a connection that died later.
  */
-function keptMaybeTags(tags: readonly string[]): string[] {
+export function keptMaybeTags(tags: readonly string[]): string[] {
   return tags.length <= MAX_MAYBE ? [...tags] : [tags[0]!, ...tags.slice(-(MAX_MAYBE - 1))];
 }
 
@@ -372,7 +372,7 @@ export class BatchWriter {
       if (step.do === 'write') {
         this.#memory.delete(key);
         progress.requests++;
-        await this.#unanswered(key, dataTag, progress, () => kv.write(logical, payload.values));
+        await this.#unanswered(key, op, dataTag, progress, () => kv.write(logical, payload.values));
       }
       this.#maybe.delete(key);
       const v1Tag = dataTag;
@@ -417,7 +417,7 @@ export class BatchWriter {
           }
           if (storedTag === undefined || !maybeTags.includes(storedTag)) throw this.#conflict(key, op, undefined);
           // An older write of ours that Vault applied after we gave up on it: ours, so write on top and claim.
-          const written = await this.#unanswered(key, dataTag, progress, () => kv.write(logical, payload.values, live.currentVersion));
+          const written = await this.#unanswered(key, op, dataTag, progress, () => kv.write(logical, payload.values, live.currentVersion));
           this.#maybe.delete(key);
           await this.#writeMarker(key, logical, op, tag, written.version, written.customMetadata, 'now', progress);
           progress.version = written.version;
@@ -429,7 +429,7 @@ export class BatchWriter {
         case 'write': {
           this.#memory.delete(key);
           progress.requests++;
-          const written = await this.#unanswered(key, dataTag, progress, () => kv.write(logical, payload.values, step.cas));
+          const written = await this.#unanswered(key, op, dataTag, progress, () => kv.write(logical, payload.values, step.cas));
           this.#maybe.delete(key);
           const previous = this.#memory.get(key)?.meta ?? written.customMetadata;
           const desired = ownedMetadata({ owner: op.owner, clusterId: this.#o.clusterId, hash: tag, version: written.version, base64Keys: payload.base64Keys, previous });
@@ -527,8 +527,9 @@ export class BatchWriter {
    * after all: fault row 3). A later read then recognises the data as ours.
    * The callers forget the tags once a write is answered with success.
    */
-  async #unanswered<T>(key: string, dataTag: string, progress: Progress, send: () => Promise<T>): Promise<T> {
-    const tags = keptMaybeTags([...(this.#maybe.get(key) ?? []).filter((t) => t !== dataTag), dataTag]);
+  async #unanswered<T>(key: string, op: WriteOp, dataTag: string, progress: Progress, send: () => Promise<T>): Promise<T> {
+    // The ledger's and the journal's tags too: a failed write must not make the record forget them.
+    const tags = keptMaybeTags([...this.#maybeTags(key, op).filter((t) => t !== dataTag), dataTag]);
     this.#maybe.set(key, tags);
     try {
       return await send();

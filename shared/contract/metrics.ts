@@ -55,6 +55,8 @@ export const METRIC = {
   leader: 'vault_sync_operator_leader',
   events: 'vault_sync_operator_events_total',
   ledgerRejected: 'vault_sync_operator_ledger_rejected_total',
+  journalEntries: 'vault_sync_operator_intent_journal_entries',
+  journalRejected: 'vault_sync_operator_intent_journal_rejected_total',
   readBudgetWaiting: 'vault_sync_operator_secret_read_budget_waiting',
   readBudgetFree: 'vault_sync_operator_secret_read_budget_free_bytes',
   tuningChanges: 'vault_sync_operator_tuning_changes_total',

@@ -21,6 +21,7 @@ import { SecretSource } from '../../../controller/secret-source.ts';
 import { StateStore } from '../../../controller/state-store.ts';
 import { StatusWriter } from '../../../controller/status.ts';
 import { ClusterCache } from '../../../controller/cluster-cache.ts';
+import { IntentJournal } from '../../../controller/intent-journal.ts';
 import { createNamespace, kubeClients, mergePatch, type KubeClients } from '../support/kube.ts';
 import { adminVault, readOrUndefined } from '../support/vault.ts';
 import { TEST_LEDGER_KEY } from '../support/engine.ts';
@@ -113,15 +114,27 @@ async function startProcess(kube: KubeClients, namespace: string, crashAfter: nu
     http, namespaces: [namespace], enqueue: (key) => void queue.add(key), log,
     claims: (kind, view) => resourceClaims(kind, view, { cluster: '', key: TEST_LEDGER_KEY }),
   });
+  // The journal lives in the test namespace: each simulated process loads what its predecessor left.
+  const journal = new IntentJournal({ http, key: TEST_LEDGER_KEY, namespace, name: 'vso-intents', log, flushDelayMs: 50 });
   const reconciler = new Reconciler({
-    http, cache, engine, log, ledgerKey: TEST_LEDGER_KEY,
+    http, cache, engine, log, ledgerKey: TEST_LEDGER_KEY, journal,
     secrets: new SecretSource({ http, budget: new ReadBudget(64 << 20), maxBytesPerResource: 8 << 20 }),
     status: new StatusWriter({ http, instance: 'crash-test', log }),
     state: new StateStore(),
     config: { cluster: '', adoptPolicy: 'never', adoptNamespaces: [], deleteMode: 'all', maxSecretsPerResource: 50, minForcedWriteIntervalMs: 0, batchSize: 5 },
   });
   await cache.start();
-  return { life, engine, cache, reconciler, queue, async stop() { await cache.stop().catch(() => {}); await engine.stop(); } };
+  // As the manager does before the first reconcile: load the journal, then sweep entries whose resource is gone.
+  await journal.load();
+  await reconciler.sweepJournal(() => true);
+  return {
+    life, engine, cache, reconciler, queue,
+    async stop() {
+      if (!life.dead) await journal.flush().catch(() => {});
+      await cache.stop().catch(() => {});
+      await engine.stop();
+    },
+  };
 }
 
 /** Reconciles what the watches enqueue until nothing is left; stops at the first crash. */
@@ -193,8 +206,38 @@ describe('crash injection at the KV seam: every request index of every operation
         await mergePatch(kube.kc, `/api/v1/namespaces/${ns}/secrets/src`, { stringData: { k: 'v2' } });
       },
       async check(ns, label) {
-        assert.deepEqual(await dataAt(`${ns}/app`), { k: 'v2' }, `${label}: the unmarked create is recognised as ours (intent record) and updated`);
+        assert.deepEqual(await dataAt(`${ns}/app`), { k: 'v2' }, `${label}: the unmarked create is recognised as ours (intent journal) and updated`);
         assert.ok(await versionsAt(`${ns}/app`) <= 3, `${label}: at most one redundant version`);
+      },
+    },
+    {
+      name: 'create, the Deployment deleted before the restart',
+      async arrange() {},
+      async act(ns) {
+        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
+        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+      },
+      async meanwhile(ns) {
+        await kube.apps.deleteNamespacedDeployment({ name: 'app', namespace: ns });
+      },
+      async check(ns, label) {
+        await waitFor(async () => (await kube.apps.listNamespacedDeployment({ namespace: ns })).items.length === 0, { what: `${label}: Deployment gone` });
+        assert.equal(await readOrUndefined(admin, `secret/metadata/${ns}/app`), undefined, `${label}: a write nothing recorded is removed with its resource (intent journal)`);
+      },
+    },
+    {
+      name: 'create, the path changed before the restart',
+      async arrange() {},
+      async act(ns) {
+        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
+        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+      },
+      async meanwhile(ns) {
+        await mergePatch(kube.kc, `/apis/apps/v1/namespaces/${ns}/deployments/app`, { metadata: { annotations: { 'vault-sync.io/path': `secret/data/${ns}/moved` } } });
+      },
+      async check(ns, label) {
+        assert.deepEqual(await dataAt(`${ns}/moved`), { k: 'v1' }, `${label}: the new path written`);
+        assert.equal(await readOrUndefined(admin, `secret/metadata/${ns}/app`), undefined, `${label}: the unrecorded write at the old path removed (intent journal)`);
       },
     },
     {

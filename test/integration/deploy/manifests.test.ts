@@ -95,7 +95,7 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       const kinds = objects.map((o) => o.kind).sort();
       assert.deepEqual(kinds, [
         'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Namespace',
-        'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount',
+        'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount',
         'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
       ]);
       assertNoWarnings(await dryRunAll(http, objects));
@@ -147,7 +147,7 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       const objects = helmTemplate({ namespace: ns });
       assert.deepEqual(objects.map((o) => o.kind).sort(), [
         'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment',
-        'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount',
+        'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount',
         'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
       ], 'no ServiceMonitor or PrometheusRule unless enabled');
       assertNoWarnings(await dryRunAll(http, objects));
@@ -169,6 +169,9 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
       assert.deepEqual(grants(objects, 'Role', 'vault-sync-operator-ledger-key').get(`Role ${ns}/vault-sync-operator-ledger-key`), [
         '/secrets:create', '/secrets:get[vault-sync-operator-ledger-key]',
       ], 'the ledger key Secret only');
+      assert.deepEqual(grants(objects, 'Role', 'vault-sync-operator-intents').get(`Role ${ns}/vault-sync-operator-intents`), [
+        '/configmaps:create', '/configmaps:get[vault-sync-operator-intents]', '/configmaps:patch[vault-sync-operator-intents]',
+      ], 'the intent journal ConfigMap only');
       assert.deepEqual(grants(objects, 'Role', 'vault-sync-operator-leader-election').get(`Role ${ns}/vault-sync-operator-leader-election`), [
         'coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get[vault-sync-operator.io]', 'coordination.k8s.io/leases:update[vault-sync-operator.io]',
       ]);
@@ -288,7 +291,7 @@ describe('deploy/ manifests (server-side dry-run on the real apiserver)', functi
         batchSize: 7, batchDelay: '200ms', rateLimitAdaptive: false, rateLimitGather: '1s', tuningConfigmap: 'ops/vso-tuning',
         requeueBaseDelay: '10ms', requeueMaxDelay: '10m', largeSecretThreshold: '2Mi', vaultMaxEntrySize: '20Mi',
         pathPolicy: 'secret/{namespace}/{name}, shared/{namespace}/*', adoptPolicy: 'always', deleteMode: 'latest', logLevel: 'warn',
-        adoptNamespaces: ['team-a', 'team-b'], ledgerKeySecret: 'vso-system/key', maxSecretsPerResource: 20, maxBytesPerResource: '4Mi',
+        adoptNamespaces: ['team-a', 'team-b'], ledgerKeySecret: 'vso-system/key', intentJournal: 'vso-system/intents', maxSecretsPerResource: 20, maxBytesPerResource: '4Mi',
         secretReadBudget: '32Mi', minForcedWriteInterval: '2m',
       };
       const flags = FLAGS.map((f) => f.name).filter((n) => !NOT_VALUES.has(n));

@@ -47,6 +47,7 @@ describe('Reconciler', () => {
       ledgerKey: LedgerKey.ephemeral(),
       status: { patch: async () => '8', event: async () => {}, forget: () => {} },
       state: { set: () => {}, touch: () => {}, delete: () => {} },
+      journal: { record: async () => {}, tags: () => [], entriesOf: () => [], all: () => [], drop: () => {} },
       config: {
         cluster: 'test', adoptPolicy: 'never', adoptNamespaces: [], deleteMode: 'all',
         maxSecretsPerResource: 50, minForcedWriteIntervalMs: 60_000, batchSize: 5,

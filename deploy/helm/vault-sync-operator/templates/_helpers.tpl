@@ -84,6 +84,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (printf "%s-ledger-key" (include "vso.fullname" .)) .Values.config.ledgerKeySecret -}}
 {{- end -}}
 
+{{/*
+The intent journal ConfigMap as {namespace, name} (config.intentJournal:
+"name" in the release namespace or "namespace/name"; "" = <fullname>-intents).
+*/}}
+{{- define "vso.intentJournalRef" -}}
+{{- $ref := .Values.config.intentJournal | default (printf "%s-intents" (include "vso.fullname" .)) -}}
+{{- if contains "/" $ref -}}{{- $parts := splitList "/" $ref -}}{{ dict "namespace" (index $parts 0) "name" (index $parts 1) | toJson }}
+{{- else -}}{{ dict "namespace" .Release.Namespace "name" $ref | toJson }}
+{{- end -}}
+{{- end -}}
+
 {{/* The chart's tuning ConfigMap (name only: it lives in the release namespace). */}}
 {{- define "vso.tuningConfigMap" -}}
 {{- default (printf "%s-tuning" (include "vso.fullname" .)) .Values.tuning.name -}}
@@ -118,6 +129,7 @@ filled in. Rendered as a JSON object of flag name (kebab-case) to text.
 {{- if not .Values.status.enabled -}}{{- $_ := set $cfg "statusBindAddress" "" -}}{{- end -}}
 {{- if not $cfg.pathPolicy -}}{{- $_ := set $cfg "pathPolicy" (ternary "secret/{cluster}/{namespace}/*" "secret/{namespace}/*" (not (empty $cfg.clusterName))) -}}{{- end -}}
 {{- if not $cfg.ledgerKeySecret -}}{{- $_ := set $cfg "ledgerKeySecret" (include "vso.ledgerKeySecret" .) -}}{{- end -}}
+{{- if not $cfg.intentJournal -}}{{- $_ := set $cfg "intentJournal" (printf "%s-intents" (include "vso.fullname" .)) -}}{{- end -}}
 {{- if and .Values.tuning.create (not $cfg.tuningConfigmap) -}}{{- $_ := set $cfg "tuningConfigmap" (include "vso.tuningConfigMap" .) -}}{{- end -}}
 {{- if and .Values.vault.tokenAudience (not $cfg.serviceAccountTokenFile) -}}{{- $_ := set $cfg "serviceAccountTokenFile" (include "vso.projectedTokenPath" .) -}}{{- end -}}
 {{- if and .Values.vault.caSecret.name (not $cfg.vaultCacert) -}}{{- $_ := set $cfg "vaultCacert" (printf "/etc/vault-sync-operator/vault-ca/%s" .Values.vault.caSecret.key) -}}{{- end -}}
