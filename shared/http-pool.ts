@@ -1,12 +1,15 @@
-// One keep-alive connection pool to one HTTP(S) server, on node:http and
-// node:https (built into Node and Deno): what the Kubernetes and the Vault
-// clients send their requests through.
+// One keep-alive connection pool to one HTTP(S) server: what the Kubernetes
+// and the Vault clients send their requests through. Request/response
+// exchanges go through our HTTP/1.1 client (http1-client.ts: less than half
+// node:https's CPU per call); streamed bodies (watches) through node:http
+// and node:https (built into Node and Deno).
 //
 // Contract:
 //   - `request` resolves with the status, the response headers and the whole
 //     body as text, for every HTTP answer; it rejects only when no complete
-//     answer came (network, TLS, timeout, abort), with an error carrying the
-//     system or TLS `code` (ECONNREFUSED, ETIMEDOUT, ERR_TLS_..., ABORT_ERR).
+//     answer came (network, TLS, timeout, abort, a malformed answer), with an
+//     error carrying the system or TLS `code` (ECONNREFUSED, ETIMEDOUT,
+//     ERR_TLS_..., ABORT_ERR, HPE_INVALID).
 //   - `open` resolves once the response headers arrive and hands over the
 //     body as a stream (watches); the caller consumes or destroys it.
 //   - Redirects are never followed.
@@ -17,11 +20,15 @@
 //
 // Why not undici, the first choice (client-node brings it): measured in
 // bench/ (README, Libraries), undici adds 1.3 MB to the bundle and, with
-// client-node, ~85 MiB RSS at start; its fetch costs far more CPU per call
-// than node:https with a keep-alive agent.
+// client-node, ~85 MiB RSS at start; neither its fetch nor its Pool costs
+// less CPU per call than node:https with a keep-alive agent.
 import type { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from 'node:https';
 import { nodeHttp } from './node-http.ts';
+import { Http1Client } from './http1-client.ts';
+import { TransportError, transportError } from './transport-error.ts';
+
+export { TransportError };
 
 export interface TlsMaterial {
   ca?: string | Buffer;
@@ -47,28 +54,13 @@ export interface PoolResponse {
   text: string;
 }
 
-/** No answer came: `code` tells why. */
-export class TransportError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, opts: { cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'TransportError';
-    this.code = code;
-  }
-}
-
-function transportError(err: unknown, what: string): TransportError {
-  if (err instanceof TransportError) return err;
-  const e = err as { code?: string; name?: string };
-  const code = e?.code ?? (e?.name === 'AbortError' ? 'ABORT_ERR' : 'unknown');
-  return new TransportError(code, `${what}: no answer (${code})`, { cause: err });
-}
-
 export class HttpPool {
   readonly base: URL;
   readonly #secure: boolean;
   readonly #maxSockets: number;
   #agent: HttpAgent | HttpsAgent;
+  /** Request/response exchanges (http1-client.ts); `open` stays on node:http. */
+  #client: Http1Client;
   /** The host without IPv6 brackets, as node:http wants it. */
   readonly #hostname: string;
 
@@ -78,6 +70,8 @@ export class HttpPool {
     this.#hostname = this.base.hostname.replace(/^\[|\]$/g, '');
     this.#maxSockets = opts.maxSockets ?? 32;
     this.#agent = this.#makeAgent(opts.tls);
+    const port = Number(this.base.port || (this.#secure ? 443 : 80));
+    this.#client = new Http1Client({ host: this.#hostname, port, secure: this.#secure, tls: opts.tls, maxSockets: this.#maxSockets });
   }
 
   #makeAgent(tls: TlsMaterial | undefined): HttpAgent | HttpsAgent {
@@ -96,6 +90,7 @@ export class HttpPool {
   setTls(tls: TlsMaterial | undefined): void {
     const previous = this.#agent;
     this.#agent = this.#makeAgent(tls);
+    this.#client.setTls(tls);
     setTimeout(() => previous.destroy(), 60_000).unref?.();
   }
 
@@ -140,20 +135,7 @@ export class HttpPool {
   }
 
   request(req: PoolRequest): Promise<PoolResponse> {
-    return new Promise((resolve, reject) => {
-      this.#send(req, false, (res, done) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => {
-          done();
-          reject(transportError(err, `${req.method} ${this.base.host}`));
-        });
-        res.on('end', () => {
-          done();
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
-        });
-      }, reject);
-    });
+    return this.#client.request(this.base.pathname === '/' ? req : { ...req, path: this.base.pathname + req.path });
   }
 
   open(req: PoolRequest): Promise<IncomingMessage> {
@@ -162,5 +144,6 @@ export class HttpPool {
 
   close(): void {
     this.#agent.destroy();
+    this.#client.close();
   }
 }

@@ -8,8 +8,6 @@ import { KubeHttpError, type KubeHttp, type KubeRequest } from '../../../shared/
 import { LedgerKey } from '../../../shared/ledger.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
-const PATH = '/api/v1/namespaces/vso/configmaps/intents';
-
 class ConfigMapStore {
   data: Record<string, string> | undefined;
   calls: string[] = [];
