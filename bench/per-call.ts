@@ -5,15 +5,22 @@
 // in spare budget, the ownership marker), besides the watch events they
 // cause; this bench prices the calls, side by side in one run:
 //
-//   KubeHttp      our client (shared/kube/http.ts over shared/http-pool.ts):
-//                 GET a Secret, PATCH a Deployment's annotation, POST an Event
+//   KubeHttp      our client (shared/kube/http.ts over shared/http-pool.ts,
+//                 whose exchanges go through shared/http1-client.ts): GET a
+//                 Secret, PATCH a Deployment's annotation, POST an Event
 //   raw https     node:https with a keep-alive agent, nothing else: the same
 //                 GET, and GET /version (the smallest answer the apiserver has)
+//   undici Pool   the same GET through undici's request API (the library
+//                 Node's fetch is built on), body read as text
 //
 // Four calls in flight at a time; CPU is process.cpuUsage() (user + system)
-// of this process over the calls, divided by their number.
-// Usage: node bench/per-call.ts [--calls=1000]   (npm run bench:per-call)
+// of this process over the calls, divided by their number. The npm script
+// runs it with the V8 flags the controller sets itself (controller/v8-flags.ts:
+// no optimizing compilers), so the figures are what the controller pays.
+// Usage: node [--no-opt --no-maglev] bench/per-call.ts [--calls=1000]   (npm run bench:per-call)
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeHttp, MERGE_PATCH } from '../shared/kube/http.ts';
 import { startEnvironment } from '../tools/testenv/environment.ts';
@@ -29,6 +36,14 @@ const http = new KubeHttp(kc);
 
 const rawKube = rawKubeGetter(kc);
 const rawGet = rawKube.get;
+const cluster = kc.getCurrentCluster()!;
+const user = kc.getCurrentUser()!;
+const material = (data?: string, file?: string) => (data ? Buffer.from(data, 'base64') : file ? readFileSync(file) : undefined);
+const undiciPool = new Pool(cluster.server, { connections: 4, connect: { ca: material(cluster.caData, cluster.caFile), cert: material(user.certData, user.certFile), key: material(user.keyData, user.keyFile) } });
+const undiciGet = async (path: string) => {
+  const res = await undiciPool.request({ method: 'GET', path, headers: { accept: 'application/json', ...(user.token ? { authorization: `Bearer ${user.token}` } : {}) } });
+  return JSON.parse(await res.body.text());
+};
 
 /** CPU ms per call (this process), after 50 warm-up calls; four in flight. */
 async function cpuPerCall(call: (i: number) => Promise<unknown>): Promise<number> {
@@ -53,14 +68,17 @@ try {
     ['KubeHttp GET Secret', await cpuPerCall((i) => http.request('GET', `/api/v1/namespaces/${NS}/secrets/s${i % 20}`))],
     ['raw https GET Secret', await cpuPerCall((i) => rawGet(`/api/v1/namespaces/${NS}/secrets/s${i % 20}`))],
     ['raw https GET /version', await cpuPerCall(() => rawGet('/version'))],
+    ['undici Pool GET Secret', await cpuPerCall((i) => undiciGet(`/api/v1/namespaces/${NS}/secrets/s${i % 20}`))],
     ['KubeHttp PATCH Deployment annotation', await cpuPerCall((i) => http.request('PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/d${i % 20}`, { body: { metadata: { annotations: { 'bench.vault-sync.io/n': String(i) } } }, contentType: MERGE_PATCH }))],
     ['KubeHttp POST Event', await cpuPerCall((i) => http.request('POST', `/apis/events.k8s.io/v1/namespaces/${NS}/events`, { body: event(i) }))],
   ];
   for (const [name, ms] of rows) console.log(`${name.padEnd(38)} ${ms.toFixed(3)} ms CPU per call`);
-  const [ours, raw, version, patch, post] = rows.map(([, ms]) => ms) as [number, number, number, number, number];
-  console.log(`(${CALLS} calls per row, ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-  console.log(`SUMMARY per-call: KubeHttp GET ${ours.toFixed(2)} ms = ${(ours / raw).toFixed(2)}x raw node:https (${raw.toFixed(2)} ms; GET /version ${version.toFixed(2)} ms); PATCH ${patch.toFixed(2)} ms; Event ${post.toFixed(2)} ms; the 4 apiserver calls of a synced resource ~ ${(ours + 2 * patch + post).toFixed(1)} ms`);
+  const [ours, raw, version, undici, patch, post] = rows.map(([, ms]) => ms) as [number, number, number, number, number, number];
+  const flags = process.execArgv.filter((a) => a.startsWith('--')).join(' ') || 'none';
+  console.log(`(${CALLS} calls per row, ${((performance.now() - t0) / 1000).toFixed(0)} s, V8 flags: ${flags})`);
+  console.log(`SUMMARY per-call: KubeHttp GET ${ours.toFixed(2)} ms = ${(ours / raw).toFixed(2)}x raw node:https (${raw.toFixed(2)} ms; GET /version ${version.toFixed(2)} ms), ${(ours / undici).toFixed(2)}x undici Pool (${undici.toFixed(2)} ms); PATCH ${patch.toFixed(2)} ms; Event ${post.toFixed(2)} ms; the 3 apiserver calls of a synced resource ~ ${(ours + patch + post).toFixed(1)} ms`);
 } finally {
+  await undiciPool.close();
   rawKube.close();
   await env.stop();
 }

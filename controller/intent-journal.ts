@@ -54,6 +54,8 @@ export class IntentJournal {
   readonly #flushDelayMs: number;
   /** Entry id -> entry: what the journal holds, as this process knows it. */
   readonly #entries = new Map<string, JournalEntry>();
+  /** Resource key -> its entry ids (every reconcile asks; nearly always none). */
+  readonly #byResource = new Map<string, Set<string>>();
   /** Changes for the next patch: id -> encoded entry, or null to remove it. */
   #changes = new Map<string, string | null>();
   #waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
@@ -91,10 +93,11 @@ export class IntentJournal {
       }
     }
     this.#entries.clear();
+    this.#byResource.clear();
     let rejected = 0;
     for (const [id, text] of Object.entries(cm?.data ?? {})) {
       const entry = decodeEntry(this.#key, id, text);
-      if (entry) this.#entries.set(id, entry);
+      if (entry) this.#put(id, entry);
       else {
         rejected++;
         this.#changes.set(id, null);
@@ -116,7 +119,7 @@ export class IntentJournal {
       const before = this.#entries.get(id);
       const tags = keptMaybeTags([...new Set([...(before?.tags ?? []), ...e.tags])]);
       const entry = { ...e, tags };
-      this.#entries.set(id, entry);
+      this.#put(id, entry);
       this.#changes.set(id, encodeEntry(this.#key, entry));
     }
     this.#metrics?.entries.set(this.#entries.size);
@@ -130,7 +133,8 @@ export class IntentJournal {
   }
 
   entriesOf(resource: string): [string, JournalEntry][] {
-    return [...this.#entries].filter(([, e]) => e.resource === resource);
+    const ids = this.#byResource.get(resource);
+    return ids ? [...ids].map((id) => [id, this.#entries.get(id)!]) : [];
   }
 
   all(): [string, JournalEntry][] {
@@ -144,7 +148,12 @@ export class IntentJournal {
   drop(ids: Iterable<string>): void {
     let any = false;
     for (const id of ids) {
-      if (!this.#entries.delete(id)) continue;
+      const entry = this.#entries.get(id);
+      if (!entry) continue;
+      this.#entries.delete(id);
+      const ofResource = this.#byResource.get(entry.resource)!;
+      ofResource.delete(id);
+      if (ofResource.size === 0) this.#byResource.delete(entry.resource);
       this.#changes.set(id, null);
       any = true;
     }
@@ -161,6 +170,15 @@ export class IntentJournal {
       this.#kick();
       await this.#inFlight?.catch(() => {});
     }
+  }
+
+  #put(id: string, entry: JournalEntry): void {
+    const before = this.#entries.get(id);
+    if (before && before.resource !== entry.resource) this.drop([id]);
+    this.#entries.set(id, entry);
+    let ofResource = this.#byResource.get(entry.resource);
+    if (!ofResource) this.#byResource.set(entry.resource, (ofResource = new Set()));
+    ofResource.add(id);
   }
 
   // Removals alone wait: the next record carries them, or this timer does.
