@@ -54,6 +54,8 @@ export class IntentJournal {
   readonly #flushDelayMs: number;
   /** Entry id -> entry: what the journal holds, as this process knows it. */
   readonly #entries = new Map<string, JournalEntry>();
+  /** "owner\npath" -> entry id: every write asks for its path's tags, and hashing for the id each time showed in profiles. */
+  readonly #ids = new Map<string, string>();
   /** Resource key -> its entry ids (every reconcile asks; nearly always none). */
   readonly #byResource = new Map<string, Set<string>>();
   /** Changes for the next patch: id -> encoded entry, or null to remove it. */
@@ -93,6 +95,7 @@ export class IntentJournal {
       }
     }
     this.#entries.clear();
+    this.#ids.clear();
     this.#byResource.clear();
     let rejected = 0;
     for (const [id, text] of Object.entries(cm?.data ?? {})) {
@@ -115,7 +118,7 @@ export class IntentJournal {
   record(entries: readonly JournalEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     for (const e of entries) {
-      const id = entryId(e.owner, e.path);
+      const id = this.#ids.get(`${e.owner}\n${e.path}`) ?? entryId(e.owner, e.path);
       const before = this.#entries.get(id);
       const tags = keptMaybeTags([...new Set([...(before?.tags ?? []), ...e.tags])]);
       const entry = { ...e, tags };
@@ -129,7 +132,8 @@ export class IntentJournal {
   }
 
   tags(owner: string, path: string): string[] {
-    return this.#entries.get(entryId(owner, path))?.tags ?? [];
+    const id = this.#ids.get(`${owner}\n${path}`);
+    return id === undefined ? [] : this.#entries.get(id)!.tags;
   }
 
   entriesOf(resource: string): [string, JournalEntry][] {
@@ -151,6 +155,7 @@ export class IntentJournal {
       const entry = this.#entries.get(id);
       if (!entry) continue;
       this.#entries.delete(id);
+      this.#ids.delete(`${entry.owner}\n${entry.path}`);
       const ofResource = this.#byResource.get(entry.resource)!;
       ofResource.delete(id);
       if (ofResource.size === 0) this.#byResource.delete(entry.resource);
@@ -176,6 +181,7 @@ export class IntentJournal {
     const before = this.#entries.get(id);
     if (before && before.resource !== entry.resource) this.drop([id]);
     this.#entries.set(id, entry);
+    this.#ids.set(`${entry.owner}\n${entry.path}`, id);
     let ofResource = this.#byResource.get(entry.resource);
     if (!ofResource) this.#byResource.set(entry.resource, (ofResource = new Set()));
     ofResource.add(id);

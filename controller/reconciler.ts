@@ -116,8 +116,6 @@ interface Subject {
   trusted: boolean;
   /** Our finalizer is not on the resource yet: it goes on with the first ledger that lists a path. */
   finalizerPending: boolean;
-  /** Intent-journal entries this reconcile recorded (their writes are in its results). */
-  journaled: Set<string>;
 }
 
 export class Reconciler {
@@ -155,7 +153,6 @@ export class Reconciler {
       ctx: { namespace: key.namespace, name: key.name, kind: key.kind, cluster: config.cluster },
       trusted: isAuthentic(this.#d.ledgerKey, owner, view.metadata.uid, record),
       finalizerPending: !(view.metadata.finalizers ?? []).includes(FINALIZER),
-      journaled: new Set(),
     };
     if (record.paths.length > 0 && !subject.trusted && record.v === 2) {
       this.#d.controllerMetrics?.ledgerRejected.inc();
@@ -425,7 +422,6 @@ export class Reconciler {
       const path = formatPath(d.path);
       if (this.#known(s, path).known) continue;
       entries.push({ resource: s.keyText, owner: s.owner, uid: s.view.metadata.uid ?? '', path, tags: [engine.dataTag(d.payload.values)] });
-      s.journaled.add(entryId(s.owner, path));
     }
     await journal.record(entries);
   }

@@ -196,6 +196,8 @@ export class BatchWriter {
   readonly #largePaths = new Set<string>();
   /** Data tags of unanswered writes per path (at most MAX_MAYBE): Vault may apply them after we gave up. */
   readonly #maybe = new Map<string, string[]>();
+  /** Data tags of values objects already tagged (see #v1Tag); weak, so documents are never kept alive by it. */
+  readonly #dataTags = new WeakMap<Record<string, string>, string>();
   readonly #markers: MarkerQueue;
   readonly #clock: Clock;
 
@@ -539,9 +541,14 @@ export class BatchWriter {
     }
   }
 
-  /** KV v1 keeps no list of base64 keys, so its tag covers the stored text alone (what a later read can recompute). */
+  /**
+   * KV v1 keeps no list of base64 keys, so its tag covers the stored text alone (what a later read can recompute).
+   * Remembered per values object: a planned document's tag is asked for by the intent journal and again by the write.
+   */
   #v1Tag(values: Record<string, string>): string {
-    return this.tag(hashStored(values, []));
+    let tag = this.#dataTags.get(values);
+    if (tag === undefined) this.#dataTags.set(values, (tag = this.tag(hashStored(values, []))));
+    return tag;
   }
 
   #forget(key: string, outcome: Outcome): Outcome {
