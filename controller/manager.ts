@@ -89,6 +89,8 @@ export class Manager {
   /** Set when the lease was lost: not even status records may go out. */
   #deposed = false;
   #worked = false;
+  /** `prepare` has succeeded (true when there is none). */
+  #prepared: boolean;
   #refused = 0;
   #cacheReady: Promise<void> | undefined;
   #loginTimer: Timer | undefined;
@@ -101,6 +103,7 @@ export class Manager {
   constructor(deps: ManagerDeps) {
     this.#d = deps;
     this.#clock = deps.clock ?? systemClock;
+    this.#prepared = deps.prepare === undefined;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#elector = deps.elector?.({
       onStartedLeading: () => void this.#startWork(),
@@ -161,7 +164,9 @@ export class Manager {
     // A standby follower is ready: it only needs its caches. The leader also needs Vault.
     const vaultOk = this.#d.vault.authenticated();
     if (leading) checks.vaultLogin = vaultOk;
-    return { ready: this.#phase !== 'stopping' && this.#phase !== 'stopped' && watches.synced && watches.healthy && (!leading || vaultOk), checks };
+    // A leader that cannot prepare (say, no RBAC for the intent journal) reconciles nothing: not ready, so a rollout stops there.
+    if (leading && this.#d.prepare) checks.prepared = this.#prepared;
+    return { ready: this.#phase !== 'stopping' && this.#phase !== 'stopped' && watches.synced && watches.healthy && (!leading || (vaultOk && this.#prepared)), checks };
   }
 
   /** Starts the caches, then campaigns (or works at once without leader election). */
@@ -182,6 +187,7 @@ export class Manager {
     for (let attempt = 1; this.#d.prepare; attempt++) {
       try {
         await this.#d.prepare();
+        this.#prepared = true;
         break;
       } catch (err) {
         this.#d.log.warn('cannot prepare to work; retrying', { attempt, error: err instanceof Error ? err.message : String(err) });

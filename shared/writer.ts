@@ -51,6 +51,9 @@
 // after. A crash after the write but before the ledger leaves a ledger one
 // version behind: its CAS fails, we read, and the marker (or, for a create,
 // the data itself) tells it is ours; at most one redundant version results.
+// For a path the ledger does not know yet, the host journals the data tag
+// before the write (controller/intent-journal.ts) and passes it back as
+// `maybeTags`, so even changed data is recognised after a restart.
 // Changed data can never read as unchanged: "unchanged" needs a tag equal to
 // the new content's tag on the version live now.
 //

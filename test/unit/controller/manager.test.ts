@@ -113,6 +113,26 @@ describe('Manager (fake clock)', () => {
     assert.equal(m.leaderIdentity(), 'me');
   });
 
+  it('runs prepare before the first reconcile, retrying every 5 s; not ready until it succeeds', async () => {
+    const p = parts(clock);
+    let attempts = 0;
+    const m = new Manager({
+      ...p.deps,
+      prepare: async () => {
+        p.log.push(`${clock.now()} prepare ${++attempts}`);
+        if (attempts < 3) throw new Error('configmaps "vault-sync-operator-intents" is forbidden');
+      },
+    });
+    m.start();
+    p.setAuthenticated(true);
+    await clock.advance(0);
+    assert.ok(!p.log.some((l) => l.endsWith('queue.start')), 'no reconcile before prepare succeeded');
+    assert.deepEqual(m.ready(), { ready: false, checks: { cachesSynced: true, watchesHealthy: true, leader: true, vaultLogin: true, prepared: false } });
+    await clock.advance(10_000);
+    assert.deepEqual(p.log.filter((l) => /prepare|queue.start/.test(l)), ['0 prepare 1', '5000 prepare 2', '10000 prepare 3', '10000 queue.start']);
+    assert.equal(m.ready().ready, true);
+  });
+
   it('keeps trying to log in to Vault every 5 s while working and unauthenticated', async () => {
     const p = parts(clock);
     const m = new Manager(p.deps);
