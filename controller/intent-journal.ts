@@ -18,9 +18,9 @@
 //     work, before any reconcile: entries whose MAC verifies are inherited
 //     from the previous process; others are dropped (never trusted).
 //   - `record(entries)` resolves once every entry is in the journal (one
-//     merge patch carries all entries recorded while the previous patch was
-//     in flight); it rejects when that patch failed, and the caller must
-//     then not write. An entry for an owner and path already journaled adds
+//     merge patch carries all entries recorded within `lingerMs` of the
+//     first, or while the previous patch was in flight); it rejects when
+//     that patch failed, and the caller must then not write. An entry for an owner and path already journaled adds
 //     its tags to the entry's (writer.keptMaybeTags).
 //   - `tags(owner, path)` are the data tags journaled there: the writer's
 //     `maybeTags` (an unmarked version holding one of them is ours).
@@ -52,6 +52,8 @@ export class IntentJournal {
   readonly #log: Logger | undefined;
   readonly #metrics: JournalMetrics | undefined;
   readonly #flushDelayMs: number;
+  readonly #lingerMs: number;
+  #lingerTimer: Timer | undefined;
   /** Entry id -> entry: what the journal holds, as this process knows it. */
   readonly #entries = new Map<string, JournalEntry>();
   /** "owner\npath" -> entry id: every write asks for its path's tags, and hashing for the id each time showed in profiles. */
@@ -64,7 +66,7 @@ export class IntentJournal {
   #inFlight: Promise<void> | undefined;
   #flushTimer: Timer | undefined;
 
-  constructor(opts: { http: KubeHttp; key: LedgerKey; namespace: string; name: string; clock?: Clock; log?: Logger; metrics?: JournalMetrics; flushDelayMs?: number }) {
+  constructor(opts: { http: KubeHttp; key: LedgerKey; namespace: string; name: string; clock?: Clock; log?: Logger; metrics?: JournalMetrics; flushDelayMs?: number; lingerMs?: number }) {
     this.#http = opts.http;
     this.#key = opts.key;
     this.#namespace = opts.namespace;
@@ -74,6 +76,9 @@ export class IntentJournal {
     this.#log = opts.log;
     this.#metrics = opts.metrics;
     this.#flushDelayMs = opts.flushDelayMs ?? 2000;
+    // Reconciles start in groups (the throttle grants a backlog's tokens five at a time) and reach
+    // this point within milliseconds of each other: a short wait lets one patch carry them all.
+    this.#lingerMs = opts.lingerMs ?? 10;
   }
 
   /** "namespace/name" of the ConfigMap, for messages. */
@@ -127,7 +132,13 @@ export class IntentJournal {
     }
     this.#metrics?.entries.set(this.#entries.size);
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    this.#kick();
+    if (this.#lingerMs <= 0) this.#kick();
+    else if (!this.#inFlight && !this.#lingerTimer) {
+      this.#lingerTimer = this.#clock.setTimer(() => {
+        this.#lingerTimer = undefined;
+        this.#kick();
+      }, this.#lingerMs);
+    }
     return done;
   }
 
@@ -171,6 +182,8 @@ export class IntentJournal {
   async flush(): Promise<void> {
     this.#flushTimer?.cancel();
     this.#flushTimer = undefined;
+    this.#lingerTimer?.cancel();
+    this.#lingerTimer = undefined;
     while (this.#inFlight || this.#changes.size > 0) {
       this.#kick();
       await this.#inFlight?.catch(() => {});
@@ -198,6 +211,8 @@ export class IntentJournal {
 
   #kick(): void {
     if (this.#inFlight || this.#changes.size === 0) return;
+    this.#lingerTimer?.cancel();
+    this.#lingerTimer = undefined;
     const changes = this.#changes;
     const waiters = this.#waiters;
     this.#changes = new Map();

@@ -59,10 +59,10 @@ const entry = (name: string, tag: string, path = `secret/data/team/${name}`): Jo
   resource: `Deployment/team/${name}`, owner: `c/team/Deployment/${name}`, uid: `uid-${name}`, path, tags: [tag],
 });
 
-function journal(store: ConfigMapStore, clock = new FakeClock()) {
+function journal(store: ConfigMapStore, clock = new FakeClock(), lingerMs = 0) {
   const counts = { entries: -1, rejected: 0 };
   const j = new IntentJournal({
-    http: store as unknown as KubeHttp, key, namespace: 'vso', name: 'intents', clock, flushDelayMs: 1000,
+    http: store as unknown as KubeHttp, key, namespace: 'vso', name: 'intents', clock, flushDelayMs: 1000, lingerMs,
     metrics: { entries: { set: (n) => (counts.entries = n) }, rejected: { inc: (n = 1) => (counts.rejected += n) } },
   });
   return { j, clock, counts };
@@ -134,6 +134,22 @@ describe('IntentJournal', () => {
     await Promise.all(rest);
     assert.equal(store.patches.length, 2, 'five records, two patches');
     assert.deepEqual(Object.keys(store.patches[1]!).length, 4);
+    assert.equal(Object.keys(store.data!).length, 5);
+  });
+
+  it('records within the linger window share one patch, sent when the window ends', async () => {
+    const store = new ConfigMapStore();
+    const { j, clock } = journal(store, new FakeClock(), 10);
+    await j.load();
+    const first = j.record([entry('a', 't-a')]);
+    await clock.advance(5);
+    const rest = ['b', 'c', 'd', 'e'].map((n) => j.record([entry(n, `t-${n}`)]));
+    await clock.advance(4);
+    assert.equal(store.patches.length, 0, 'nothing before the window ends');
+    await clock.advance(1);
+    await first;
+    await Promise.all(rest);
+    assert.equal(store.patches.length, 1, 'five records, one patch');
     assert.equal(Object.keys(store.data!).length, 5);
   });
 
