@@ -90,10 +90,7 @@ export class IntentJournal {
     let cm = await this.#http.request<{ data?: Record<string, string> }>('GET', this.#path, { allow404: true });
     if (!cm) {
       try {
-        cm = await this.#http.request('POST', `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/configmaps`, {
-          body: { metadata: { name: this.#name, labels: { 'app.kubernetes.io/managed-by': 'vault-sync-operator' } }, data: {} },
-          accept: ACCEPT_METADATA,
-        });
+        cm = await this.#create({});
       } catch (err) {
         if (!isKubeError(err, 409)) throw err; // created meanwhile (another replica before it lost the lease): read it
         cm = await this.#http.request('GET', this.#path);
@@ -240,7 +237,11 @@ export class IntentJournal {
     // Deleted under us (by a person): recreate it with what this process knows, then it is current again.
     const data: Record<string, string> = {};
     for (const [id, e] of this.#entries) data[id] = encodeEntry(this.#key, e);
-    await this.#http.request('POST', `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/configmaps`, {
+    await this.#create(data);
+  }
+
+  #create(data: Record<string, string>): Promise<{ data?: Record<string, string> }> {
+    return this.#http.request('POST', `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/configmaps`, {
       body: { metadata: { name: this.#name, labels: { 'app.kubernetes.io/managed-by': 'vault-sync-operator' } }, data },
       accept: ACCEPT_METADATA,
     });

@@ -4,8 +4,10 @@
 //   annotation removed          -> same, and remove our status annotations
 //   invalid annotations         -> Failed status, Event, metric; no retry until the object changes
 //   otherwise                   -> decide (zero calls when nothing changed), read the Secrets
-//                                  under the memory budget, plan, write + clean stale paths,
-//                                  record a signed ledger.
+//                                  under the memory budget, plan, journal the writes to new
+//                                  paths (intent-journal.ts), write + clean stale paths,
+//                                  record a signed ledger (the finalizer goes on with the
+//                                  first one), settle the journal.
 //
 // What the reconciler trusts: the ledger annotation only when its MAC
 // verifies for this resource (owner id and UID, see shared/ledger.ts); then

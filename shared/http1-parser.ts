@@ -104,26 +104,17 @@ export class ResponseParser {
           if (this.#state.at === 'idle') return this.#finish(buf);
           continue;
         }
-        case 'length': {
-          const take = Math.min(state.left, buf.length);
-          if (take > 0) this.#body.push(buf.subarray(0, take));
-          state.left -= take;
-          buf = buf.subarray(take);
-          if (state.left > 0) return undefined;
-          return this.#finish(buf);
-        }
+        case 'length':
+          buf = this.#take(state, buf);
+          return state.left > 0 ? undefined : this.#finish(buf);
         case 'close':
           if (buf.length > 0) this.#body.push(buf);
           return undefined;
-        case 'chunk-data': {
-          const take = Math.min(state.left, buf.length);
-          if (take > 0) this.#body.push(buf.subarray(0, take));
-          state.left -= take;
-          buf = buf.subarray(take);
+        case 'chunk-data':
+          buf = this.#take(state, buf);
           if (state.left > 0) return undefined;
           this.#state = { at: 'chunk-end' };
           continue;
-        }
         case 'chunk-size':
         case 'chunk-end':
         case 'trailer': {
@@ -159,6 +150,14 @@ export class ResponseParser {
     if (this.#state.at === 'close') return this.#finish(Buffer.alloc(0));
     if (this.#state.at === 'idle') return undefined;
     throw new Http1ParseError('connection closed before the response was complete');
+  }
+
+  /** Moves up to `state.left` body bytes out of `buf`; returns what follows them. */
+  #take(state: { left: number }, buf: Buffer): Buffer {
+    const take = Math.min(state.left, buf.length);
+    if (take > 0) this.#body.push(buf.subarray(0, take));
+    state.left -= take;
+    return buf.subarray(take);
   }
 
   /** Consumes head bytes; returns what follows the head once it is complete. */
