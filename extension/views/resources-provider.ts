@@ -29,6 +29,8 @@ export class ResourcesProvider implements vscode.TreeDataProvider<TreeNode> {
   #pending = new Set<TreeNode>();
   #whole = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the root, as VS Code last asked for it, was the "Connecting…" placeholder. */
+  #placeholderShown = false;
   readonly #debounceMs: number;
   readonly #now: () => number;
 
@@ -41,7 +43,7 @@ export class ResourcesProvider implements vscode.TreeDataProvider<TreeNode> {
     const banners = bannerNodes(c);
     const staleChanged = this.#connection === undefined || clusterStale(this.#connection) !== clusterStale(c);
     this.#connection = c;
-    if (!staleChanged && banners.map((b) => b.id + b.text).join() === this.#banners.map((b) => b.id + b.text).join()) return;
+    if (!staleChanged && !this.#placeholderOutdated() && banners.map((b) => b.id + b.text).join() === this.#banners.map((b) => b.id + b.text).join()) return;
     this.#banners = banners;
     this.refreshAll();
   }
@@ -54,7 +56,23 @@ export class ResourcesProvider implements vscode.TreeDataProvider<TreeNode> {
   /** Queues the nodes a delta touched; fires once per debounce window. */
   changed(nodes: TreeNode[]): void {
     for (const n of nodes) this.#pending.add(n);
+    if (this.#placeholderOutdated()) this.#whole = true;
     this.#schedule();
+  }
+
+  /**
+   * The placeholder is the root's only row: VS Code knows none of the index's
+   * nodes then, so a change to one of them shows nothing. Once the
+   * placeholder should come or go (the first resources arrived, or the
+   * connection moved on from connecting), only a refresh of the whole tree
+   * replaces it.
+   */
+  #showsPlaceholder(): boolean {
+    return this.#connection?.cluster.state === 'connecting' && this.index.size() === 0;
+  }
+
+  #placeholderOutdated(): boolean {
+    return this.#placeholderShown !== this.#showsPlaceholder();
   }
 
   refreshAll(): void {
@@ -75,9 +93,10 @@ export class ResourcesProvider implements vscode.TreeDataProvider<TreeNode> {
   getChildren(node?: TreeNode): TreeNode[] {
     if (!node) {
       const c = this.#connection;
+      this.#placeholderShown = this.#showsPlaceholder();
       // First run, no kubeconfig: empty, so the welcome view shows.
       if (c?.cluster.state === 'down' && c.cluster.problem.kind === 'no-kubeconfig') return [];
-      if (c?.cluster.state === 'connecting' && this.index.size() === 0) return [{ kind: 'message', id: 'msg:connecting', text: 'Connecting…', severity: 'info' }];
+      if (this.#placeholderShown) return [{ kind: 'message', id: 'msg:connecting', text: 'Connecting…', severity: 'info' }];
       return [...this.#banners, ...this.index.children(undefined)];
     }
     return this.index.children(node);

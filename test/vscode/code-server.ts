@@ -111,7 +111,8 @@ async function startSession(opts: { testDriver: boolean; log: (line: string) => 
         await exited;
         clearTimeout(t);
       }
-      rmSync(tmp, { recursive: true, force: true });
+      // KEEP_VSCODE_TMP=1 keeps the folder: code-server's logs and the extension's output channels, for reading a failed run.
+      if (process.env.KEEP_VSCODE_TMP) opts.log(`kept ${tmp}`); else rmSync(tmp, { recursive: true, force: true });
     },
   };
 }

@@ -171,6 +171,11 @@ describe('crash injection at the KV seam: every request index of every operation
     admin = adminVault();
   });
 
+  /** The Secret `src` (k: v1) and the Deployment `app` syncing it to secret/<ns>/<leaf>. */
+  const createApp = async (ns: string, leaf: string) => {
+    await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
+    await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/${leaf}`) });
+  };
   const versionsAt = async (path: string) => Number((await readOrUndefined(admin, `secret/metadata/${path}`))?.current_version ?? 0);
   const dataAt = async (path: string) => (await readOrUndefined(admin, `secret/data/${path}`))?.data;
 
@@ -187,8 +192,7 @@ describe('crash injection at the KV seam: every request index of every operation
       name: 'create',
       async arrange() {},
       async act(ns) {
-        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
-        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+        await createApp(ns, 'app');
       },
       async check(ns, label) {
         assert.deepEqual(await dataAt(`${ns}/app`), { k: 'v1' }, label);
@@ -199,8 +203,7 @@ describe('crash injection at the KV seam: every request index of every operation
       name: 'create, the Secret changing before the restart',
       async arrange() {},
       async act(ns) {
-        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
-        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+        await createApp(ns, 'app');
       },
       async meanwhile(ns) {
         await mergePatch(kube.kc, `/api/v1/namespaces/${ns}/secrets/src`, { stringData: { k: 'v2' } });
@@ -214,8 +217,7 @@ describe('crash injection at the KV seam: every request index of every operation
       name: 'create, the Deployment deleted before the restart',
       async arrange() {},
       async act(ns) {
-        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
-        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+        await createApp(ns, 'app');
       },
       async meanwhile(ns) {
         await kube.apps.deleteNamespacedDeployment({ name: 'app', namespace: ns });
@@ -229,8 +231,7 @@ describe('crash injection at the KV seam: every request index of every operation
       name: 'create, the path changed before the restart',
       async arrange() {},
       async act(ns) {
-        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
-        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+        await createApp(ns, 'app');
       },
       async meanwhile(ns) {
         await mergePatch(kube.kc, `/apis/apps/v1/namespaces/${ns}/deployments/app`, { metadata: { annotations: { 'vault-sync.io/path': `secret/data/${ns}/moved` } } });
@@ -243,8 +244,7 @@ describe('crash injection at the KV seam: every request index of every operation
     {
       name: 'update',
       async arrange(ns) {
-        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
-        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+        await createApp(ns, 'app');
       },
       async act(ns) {
         await mergePatch(kube.kc, `/api/v1/namespaces/${ns}/secrets/src`, { stringData: { k: 'v2' } });
@@ -257,8 +257,7 @@ describe('crash injection at the KV seam: every request index of every operation
     {
       name: 'delete',
       async arrange(ns) {
-        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
-        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+        await createApp(ns, 'app');
       },
       async act(ns) {
         await kube.apps.deleteNamespacedDeployment({ name: 'app', namespace: ns });
@@ -271,8 +270,7 @@ describe('crash injection at the KV seam: every request index of every operation
     {
       name: 'path move',
       async arrange(ns) {
-        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
-        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/old`) });
+        await createApp(ns, 'old');
       },
       async act(ns) {
         await mergePatch(kube.kc, `/apis/apps/v1/namespaces/${ns}/deployments/app`, { metadata: { annotations: { 'vault-sync.io/path': `secret/data/${ns}/new` } } });
@@ -285,8 +283,7 @@ describe('crash injection at the KV seam: every request index of every operation
     {
       name: 'cleanup (annotation removed)',
       async arrange(ns) {
-        await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'src' }, stringData: { k: 'v1' } } });
-        await kube.apps.createNamespacedDeployment({ namespace: ns, body: app(ns, `secret/data/${ns}/app`) });
+        await createApp(ns, 'app');
       },
       async act(ns) {
         await mergePatch(kube.kc, `/apis/apps/v1/namespaces/${ns}/deployments/app`, { metadata: { annotations: { 'vault-sync.io/path': null } } });
