@@ -188,8 +188,6 @@ export class IntentJournal {
   }
 
   #put(id: string, entry: JournalEntry): void {
-    const before = this.#entries.get(id);
-    if (before && before.resource !== entry.resource) this.drop([id]);
     this.#entries.set(id, entry);
     this.#ids.set(`${entry.owner}\n${entry.path}`, id);
     let ofResource = this.#byResource.get(entry.resource);

@@ -118,6 +118,8 @@ interface Subject {
   trusted: boolean;
   /** Our finalizer is not on the resource yet: it goes on with the first ledger that lists a path. */
   finalizerPending: boolean;
+  /** The intent journal held writes of this resource, not yet in its ledger, when the reconcile began. */
+  journaled: boolean;
 }
 
 export class Reconciler {
@@ -155,6 +157,7 @@ export class Reconciler {
       ctx: { namespace: key.namespace, name: key.name, kind: key.kind, cluster: config.cluster },
       trusted: isAuthentic(this.#d.ledgerKey, owner, view.metadata.uid, record),
       finalizerPending: !(view.metadata.finalizers ?? []).includes(FINALIZER),
+      journaled: this.#d.journal.entriesOf(keyText).length > 0,
     };
     if (record.paths.length > 0 && !subject.trusted && record.v === 2) {
       this.#d.controllerMetrics?.ledgerRejected.inc();
@@ -162,14 +165,13 @@ export class Reconciler {
     }
     const hasFinalizer = (view.metadata.finalizers ?? []).includes(FINALIZER);
 
-    const journaled = this.#d.journal.entriesOf(keyText).length > 0;
     if (view.metadata.deletionTimestamp) {
-      if (hasFinalizer || journaled) await this.#cleanup(subject, { removeStatus: false });
+      if (hasFinalizer || subject.journaled) await this.#cleanup(subject, { removeStatus: false });
       return {};
     }
     const parsed = parseSyncAnnotations(subject.label, annotations);
     if (!parsed.managed) {
-      if (hasFinalizer || record.paths.length > 0 || journaled) await this.#cleanup(subject, { removeStatus: true });
+      if (hasFinalizer || record.paths.length > 0 || subject.journaled) await this.#cleanup(subject, { removeStatus: true });
       this.#forget(keyText);
       return {};
     }
@@ -240,7 +242,7 @@ export class Reconciler {
       rotationCheck: spec.rotationCheck,
       resyncRequested: spec.resyncRequestedAt !== undefined && spec.resyncRequestedAt !== record.resync,
       periodicDue,
-      journaled: this.#d.journal.entriesOf(keyText).length > 0,
+      journaled: s.journaled,
     });
     metrics?.rotationChecks.inc();
     if (!decision.sync) return this.#skipped(s, requeue);
@@ -384,7 +386,7 @@ export class Reconciler {
           const own = batch.secrets.get(key.name);
           content = own ? engine.tag(contentHash(own)) : undefined;
           const status = s.view.metadata.annotations?.[STATUS_ANNOTATION.status];
-          if (!flags.force && !flags.verify && content === record.content && status === 'Synced' && s.trusted && this.#d.journal.entriesOf(s.keyText).length === 0) return 'unchanged-secret';
+          if (!flags.force && !flags.verify && content === record.content && status === 'Synced' && s.trusted && !s.journaled) return 'unchanged-secret';
         }
         let planned: ReturnType<typeof plan>;
         try {
@@ -437,7 +439,7 @@ export class Reconciler {
   #known(s: Who, path: string): { known?: Known; maybeTags?: string[] } {
     const journaled = this.#d.journal.tags(s.owner, path);
     const entry = s.trusted ? s.record.paths.find((p) => p.path === path) : undefined;
-    const maybeTags = [...new Set([...(entry?.try ?? []), ...journaled])];
+    const maybeTags = journaled.length === 0 ? entry?.try ?? [] : [...new Set([...(entry?.try ?? []), ...journaled])];
     return {
       ...(entry?.ver !== undefined && entry.h ? { known: { version: entry.ver, tag: entry.h } } : {}),
       ...(maybeTags.length ? { maybeTags } : {}),

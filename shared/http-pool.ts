@@ -94,52 +94,35 @@ export class HttpPool {
     setTimeout(() => previous.destroy(), 60_000).unref?.();
   }
 
-  // One deadline timer per request, ours: it covers the headers and, for
-  // `request`, the body too. Not ClientRequest.setTimeout, which arms the
-  // socket's idle timer and adds listeners per request: with our own
-  // whole-request timer beside it, that was two timers and four listeners
-  // for every call (bench/per-call.ts measured the client at 1.6x bare
-  // node:https per GET).
-  #send(req: PoolRequest, stream: boolean, onResponse: (res: IncomingMessage, done: () => void) => void, onError: (err: TransportError) => void): void {
-    const prefix = this.base.pathname === '/' ? '' : this.base.pathname;
-    const options = {
-      protocol: this.base.protocol, hostname: this.#hostname, port: this.base.port || undefined,
-      path: prefix + req.path, method: req.method, headers: req.headers, agent: this.#agent, signal: req.signal,
-    };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let response: IncomingMessage | undefined;
-    const done = () => {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-    };
-    const outgoing = (this.#secure ? httpsRequest : nodeHttp.request)(options, (res) => {
-      response = res;
-      if (stream) done(); // a watch may stay quiet for minutes: the deadline was for its headers
-      onResponse(res, done);
+  // One deadline timer per watch, ours, for its headers only: a watch may
+  // stay quiet for minutes afterwards. Not ClientRequest.setTimeout, which
+  // arms the socket's idle timer and adds listeners per request.
+  open(req: PoolRequest): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const prefix = this.base.pathname === '/' ? '' : this.base.pathname;
+      const options = {
+        protocol: this.base.protocol, hostname: this.#hostname, port: this.base.port || undefined,
+        path: prefix + req.path, method: req.method, headers: req.headers, agent: this.#agent, signal: req.signal,
+      };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outgoing = (this.#secure ? httpsRequest : nodeHttp.request)(options, (res) => {
+        clearTimeout(timer);
+        resolve(res);
+      });
+      outgoing.on('error', (err) => {
+        clearTimeout(timer);
+        reject(transportError(err, `${req.method} ${this.base.host}`));
+      });
+      if (req.timeoutMs !== undefined) {
+        const ms = req.timeoutMs;
+        timer = setTimeout(() => outgoing.destroy(new TransportError('ETIMEDOUT', `${req.method} ${this.base.host}: no answer within ${ms} ms`)), ms);
+      }
+      outgoing.end(req.body);
     });
-    outgoing.on('error', (err) => {
-      done();
-      onError(transportError(err, `${req.method} ${this.base.host}`));
-    });
-    if (req.timeoutMs !== undefined) {
-      const ms = req.timeoutMs;
-      timer = setTimeout(() => {
-        timer = undefined;
-        const what = `${req.method} ${this.base.host}`;
-        // Before the headers the request fails; after them, the body does (the response emits the error).
-        if (response) response.destroy(new TransportError('ETIMEDOUT', `${what}: body not complete within ${ms} ms`));
-        else outgoing.destroy(new TransportError('ETIMEDOUT', `${what}: no answer within ${ms} ms`));
-      }, ms);
-    }
-    outgoing.end(req.body);
   }
 
   request(req: PoolRequest): Promise<PoolResponse> {
     return this.#client.request(this.base.pathname === '/' ? req : { ...req, path: this.base.pathname + req.path });
-  }
-
-  open(req: PoolRequest): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => this.#send(req, true, (res) => resolve(res), reject));
   }
 
   close(): void {
