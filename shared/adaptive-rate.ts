@@ -17,9 +17,12 @@
 //   - A refusal also asks for a pause (`pauseMs`): Vault's quota counts in
 //     fixed windows and refuses everything until the window ends, so each
 //     refusal of a request sent since the last pause began pauses all
-//     sending for 250 ms, doubling to 1 s while refusals go on, back to
-//     250 ms after an accepted answer; the server's Retry-After, when it
-//     sends one, is the pause.
+//     sending for 250 ms, for 1 s once refusals have gone on for a second
+//     (a longer window, or an overloaded server), back to 250 ms after an
+//     accepted answer to a request sent since; the server's Retry-After,
+//     when it sends one, is the pause. The throttle starts one request
+//     alone after a pause; `sentSincePause` tells the governor which
+//     answers are to it.
 //   - The burst shrinks with the rate, and while a ceiling is known to what
 //     fits under it next to the rate (a fixed window takes rate + burst).
 //   - Recovery is gradual and time-based (`tick`), after the hold: back
@@ -38,9 +41,11 @@
 // every 429 (plain AIMD) averages 75 % of the quota. Measuring what was
 // accepted in the last second converges in one or two steps from any
 // configured rate (at the first refusal the window holds exactly the quota,
-// the second before it at most as much again). Pausing on a refusal instead
-// of sending into a closed window, and a plateau just below the ceiling
-// (CUBIC's idea, around its "W_max"), keep refusals to a few per probe;
+// the second before it at most as much again; the hold puts the second
+// step past the first window, so it is exact). Pausing on a refusal
+// instead of sending into a closed window, probing it with one request,
+// and a plateau just below the ceiling (CUBIC's idea, around its "W_max")
+// keep refusals to one or two per probe;
 // the multiplicative probe finds room quickly when a client sharing the
 // quota goes quiet or the quota is raised (measured: bench/backpressure.ts).
 
@@ -64,11 +69,22 @@ export interface AdaptiveRateOptions {
 }
 
 export const HOLD_MS = 1000;
-/** The pause after a fresh refusal, doubling while refusals go on, up to PAUSE_MAX_MS. */
+/**
+ * The pause after a refusal while Vault's window has been closed for less
+ * than a window (WINDOW_MS): a one-second window reopens within it, and the
+ * throttle's single probe after each pause costs one refusal at most. A
+ * window closed longer (a longer quota interval, an overloaded server) gets
+ * PAUSE_LONG_MS: a probe a second.
+ */
 export const PAUSE_MS = 250;
-const PAUSE_MAX_MS = 1000;
+export const PAUSE_LONG_MS = 1000;
+/**
+ * Idle this long (nothing in flight), the next burst starts with one request
+ * alone (the throttle's probeAfterIdle): a window's length, after which
+ * another client sharing the quota may have filled the one we send into.
+ */
+export const PROBE_AFTER_IDLE_MS = 1000;
 const WINDOW_MS = 1000;
-const SLOTS = 10;
 /** Time constant of the approach back to just below the ceiling. */
 const RECOVERY_TAU_MS = 1000;
 /** Just below the ceiling: where the approach stops and the plateau holds. */
@@ -88,31 +104,35 @@ export const PLATEAU_MAX_MS = 64_000;
 /** Probing grows the rate by 10 % per second (doubling in about 7 s). */
 const PROBE_GROWTH_PER_S = Math.log(1.1);
 
-/** Answers per 100 ms slot over the last second: O(1) per answer at any rate. */
-class AnswerWindow {
-  readonly #counts = new Array<number>(SLOTS).fill(0);
-  #slot = 0;
-  #at = 0;
-
-  #advance(now: number): void {
-    const slot = Math.floor(now / (WINDOW_MS / SLOTS));
-    if (slot - this.#slot >= SLOTS) this.#counts.fill(0);
-    else for (let s = this.#slot + 1; s <= slot; s++) this.#counts[s % SLOTS] = 0;
-    if (slot > this.#slot) this.#slot = slot;
-    this.#at = now;
-  }
+/**
+ * When Vault accepted our requests over the last second (answer times, in
+ * order). Exact, not slotted: a grid of 100 ms slots counted 0.9 to 1 s and
+ * read a 20/s quota as 18 (then the plateau sat 10 % below the quota).
+ * Holds as many times as Vault accepts in a second.
+ */
+class AcceptedLog {
+  #times: number[] = [];
+  #head = 0;
 
   add(now: number): void {
-    this.#advance(Math.max(now, this.#at));
-    this.#counts[this.#slot % SLOTS]!++;
+    this.#prune(now);
+    this.#times.push(now);
   }
 
-  /** Answers in the last second. */
+  /** Accepted within the last second. */
   count(now: number): number {
-    this.#advance(Math.max(now, this.#at));
-    return this.#counts.reduce((a, b) => a + b, 0);
+    this.#prune(now);
+    return this.#times.length - this.#head;
   }
 
+  #prune(now: number): void {
+    const t = this.#times;
+    while (this.#head < t.length && t[this.#head]! <= now - WINDOW_MS) this.#head++;
+    if (this.#head > 64 && this.#head * 2 > t.length) {
+      this.#times = t.slice(this.#head);
+      this.#head = 0;
+    }
+  }
 }
 
 export interface AdaptiveState {
@@ -134,8 +154,8 @@ export class AdaptiveRate {
   #ceiling: number | undefined;
   #holdUntil = -Infinity;
   #lastCut = -Infinity;
-  /** The next pause after a refusal, and when the last one began. */
-  #pauseStep = PAUSE_MS;
+  /** When Vault's window was first found closed, in the current run of refusals; when the last pause began. */
+  #closedSince: number | undefined;
   #pausedAt = -Infinity;
   /** When the rate reached the plateau below the ceiling (undefined while approaching it). */
   #plateauSince: number | undefined;
@@ -143,7 +163,7 @@ export class AdaptiveRate {
   #lastTick: number;
   #lastSignal: AdaptiveState['lastSignal'];
   #minRate: number | undefined;
-  readonly #answers = new AnswerWindow();
+  readonly #accepted = new AcceptedLog();
 
   constructor(o: AdaptiveRateOptions) {
     this.#configured = o.configuredRate;
@@ -165,10 +185,18 @@ export class AdaptiveRate {
     return Math.min(this.#configured, this.#minRate ?? Math.max(0.2, this.#configured * 0.02));
   }
 
-  /** Vault answered, and the answer was not backpressure. */
-  answered(now: number): void {
-    this.#answers.add(now);
-    this.#pauseStep = PAUSE_MS;
+  /**
+   * A request sent at `sentAt` left after the last refusal's pause began: its
+   * answer tells whether Vault's window has reopened (an older one's does not).
+   */
+  sentSincePause(sentAt: number): boolean {
+    return sentAt >= this.#pausedAt;
+  }
+
+  /** Vault answered a request sent at `sentAt` (default: now), and the answer was not backpressure. */
+  answered(now: number, sentAt = now): void {
+    this.#accepted.add(now);
+    if (this.sentSincePause(sentAt)) this.#closedSince = undefined;
   }
 
   /**
@@ -180,8 +208,8 @@ export class AdaptiveRate {
     const sentAt = opts.sentAt ?? now;
     let pauseMs: number | undefined;
     if (kind !== 'timeout' && sentAt >= this.#pausedAt) {
-      pauseMs = this.#pauseStep;
-      this.#pauseStep = Math.min(PAUSE_MAX_MS, this.#pauseStep * 2);
+      this.#closedSince ??= now;
+      pauseMs = now - this.#closedSince < WINDOW_MS ? PAUSE_MS : PAUSE_LONG_MS;
       this.#pausedAt = now;
     }
     if (retryAfterMs !== undefined && retryAfterMs > 0) {
@@ -194,7 +222,7 @@ export class AdaptiveRate {
       return { ...this.#decision(this.#rate, this.#burst), ...(pauseMs ? { pauseMs } : {}) };
     }
     const before = this.#rate;
-    const accepted = this.#answers.count(now);
+    const accepted = this.#accepted.count(now);
     let target: number;
     if (kind === 'timeout') {
       target = before * 0.5;

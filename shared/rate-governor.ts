@@ -14,6 +14,12 @@
 //     server's Retry-After when it sent one): Vault's quota counts per
 //     client address in fixed windows, so it refuses every request from this
 //     process until the window ends, not only the one that was answered.
+//     After the pause the throttle sends one request alone; any answer to a
+//     request sent since the pause began that asks for no new pause (an
+//     accepted one, a timeout, an error) settles it and lets the rest go.
+//     With `adaptive` on, the throttle listens (throttle.ts): it also probes
+//     so after an idle spell (PROBE_AFTER_IDLE_MS), the process's start
+//     included, and bounds the requests in flight.
 //   - While the rate is below the configured one, a timer (unref) ticks the
 //     recovery every 250 ms; it stops once the configured rate is reached.
 //   - `setConfigured` retunes the ceiling at run time (the tuning ConfigMap).
@@ -22,7 +28,7 @@ import { systemClock, type Clock, type Timer } from './clock.ts';
 import type { ErrorReason } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import { AdaptiveRate, type AdaptiveState, type Backpressure, type RateDecision } from './adaptive-rate.ts';
+import { AdaptiveRate, PROBE_AFTER_IDLE_MS, type AdaptiveState, type Backpressure, type RateDecision } from './adaptive-rate.ts';
 import type { Throttle } from './throttle.ts';
 
 export interface RequestOutcome {
@@ -72,6 +78,7 @@ export class RateGovernor {
     this.#log = o.log;
     this.#adaptive = o.adaptive ?? true;
     this.#rate = new AdaptiveRate({ configuredRate: o.configuredRate, configuredBurst: o.configuredBurst, now: this.#clock.now() });
+    if (this.#adaptive) this.#throttle.listen(PROBE_AFTER_IDLE_MS);
     this.#metrics?.rateLimitConfigured.set(o.configuredRate);
     this.#metrics?.rateLimitBurst.set(o.configuredBurst);
   }
@@ -80,13 +87,16 @@ export class RateGovernor {
     if (!this.#adaptive || this.#stopped) return;
     const now = this.#clock.now();
     const kind = backpressureOf(o);
+    const sentSincePause = this.#rate.sentSincePause(o.sentAt ?? now);
     if (!kind) {
-      if (o.status !== undefined) this.#rate.answered(now);
+      if (o.status !== undefined) this.#rate.answered(now, o.sentAt ?? now);
+      if (sentSincePause) this.#throttle.settle();
       return;
     }
     const before = this.#rate.state.rate;
     const d = this.#rate.backpressure(kind, now, { sentAt: o.sentAt, retryAfterMs: o.retryAfterMs });
     if (d.pauseMs) this.#throttle.pause(d.pauseMs);
+    else if (sentSincePause) this.#throttle.settle();
     if (!d.changed) return;
     // The server's budget is spent: tokens saved up at the old rate would only buy more refusals.
     this.#throttle.drain();

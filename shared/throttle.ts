@@ -29,7 +29,26 @@
 //   - `drain()` empties the bucket (the adaptive rate does on backpressure).
 //   - `pause(ms)` starts nothing for ms (the server's Retry-After: it refuses
 //     everything until then); tokens keep accruing, capped at the burst, so
-//     the bound still holds.
+//     the bound still holds. When it ends, one request starts alone: a
+//     probe of whether Vault's window has reopened. The rest wait until
+//     `settle()` says it was answered without a refusal (or PROBE_HOLD_MS
+//     passes, or a new pause begins): a window still closed then costs one
+//     refusal, not a burst of them. What the bucket then holds at once
+//     starts with at most MAX_GROUP in flight, each answer making room for
+//     the next, so a window that fills meanwhile (another client's burst)
+//     refuses what is in flight, not the whole burst. Once the rate binds
+//     (the burst is spent), no answer is waited for.
+//   - `listen(idleMs)` (the adaptive rate turns it on, with pause/settle):
+//       - the same single probe when a request is about to start while none
+//         is in flight and none started or finished for idleMs, the
+//         process's first included: a burst into a window someone sharing
+//         the quota has filled costs one refusal, not the burst; a burst
+//         Vault accepts waits one round trip;
+//       - at most IN_FLIGHT_MS of the rate in flight (at least MAX_GROUP):
+//         a fixed window that fills refuses everything in flight at that
+//         moment, so a saved-up burst starts as answers make room, not all
+//         at once. Three controllers starting together against one quota
+//         each had up to 11 refusals in the first window without it.
 //   - `stop()` rejects everything still waiting with an Aborted error and
 //     starts nothing new (used when the controller loses its lease).
 //   - Gathering (`gatherMs`, off unless set): a tenant with a backlog is
@@ -88,8 +107,12 @@ export interface Throttle {
   burst(): number;
   setRate(ratePerSecond: number): void;
   setBurst(burst: number): void;
-  /** Starts nothing for `ms` (extends a pause already running, never shortens it). */
+  /** Starts nothing for `ms` (extends a pause already running, never shortens it), then one request alone. */
   pause(ms: number): void;
+  /** The request that started alone after a pause was answered, and not refused: the rest may start. */
+  settle(): void;
+  /** From now on: a probe after `idleMs` with nothing in flight, and a bound on requests in flight (see the contract). */
+  listen(idleMs: number): void;
   /** Empties the bucket (tokens accrue again from now). */
   drain(): void;
   stop(): Promise<void>;
@@ -190,6 +213,14 @@ class Lines {
 
 /** The largest group gathering starts at once (the default batch size). */
 const MAX_GROUP = 5;
+/**
+ * How long the rest wait for the answer to the probe after a pause. Vault
+ * answers a refusal in milliseconds; a probe that takes longer (a slow
+ * write, a lost answer) must not hold the throttle for a request timeout.
+ */
+export const PROBE_HOLD_MS = 1000;
+/** While listening, requests in flight are at most what the rate starts in this long (at least MAX_GROUP). */
+const IN_FLIGHT_MS = 100;
 
 /** An exact token bucket with two lines of waiters, advanced from a monotonic clock. */
 export class TokenBucket {
@@ -210,6 +241,13 @@ export class TokenBucket {
   readonly #gatherMs: number;
   /** Set by drain(), cleared once the bucket is full again: no gathering while Vault pushes back. */
   #gatherHeld = false;
+  /** After a pause (or idle): 'due' until one request has started alone, 'out' (since #probeAt) until settle(). */
+  #probe: 'none' | 'due' | 'out' = 'none';
+  #probeAt = -Infinity;
+  /** listen()'s idle time (undefined: not listening); requests in flight, and when one last started or finished. */
+  #idleProbeMs: number | undefined;
+  #inFlight = 0;
+  #busyAt = -Infinity;
 
   constructor(ratePerSecond: number, burst: number, clock: Clock = systemClock, gatherMs = 0) {
     this.#rate = ratePerSecond / 1000;
@@ -287,9 +325,35 @@ export class TokenBucket {
 
   pause(ms: number): void {
     const until = this.#clock.now() + ms;
+    this.#probe = 'due';
     if (!(until > this.#pausedUntil)) return;
     this.#pausedUntil = until;
     this.#rearm();
+  }
+
+  settle(): void {
+    if (this.#probe !== 'out') return;
+    this.#probe = 'none';
+    this.#rearm();
+  }
+
+  listen(idleMs: number): void {
+    this.#idleProbeMs = idleMs;
+  }
+
+  get #listening(): boolean {
+    return this.#idleProbeMs !== undefined;
+  }
+
+  get #inFlightCap(): number {
+    return this.#listening ? Math.max(MAX_GROUP, Math.ceil(this.#rate * IN_FLIGHT_MS)) : Infinity;
+  }
+
+  /** A request that took a token has finished (answered or not). */
+  finished(): void {
+    this.#inFlight--;
+    this.#busyAt = this.#clock.now();
+    if (this.#inFlight === this.#inFlightCap - 1 && this.#lines.size > 0) this.#rearm(); // a slot is free: what waits for one may start
   }
 
   cancelAll(err: Error): void {
@@ -309,6 +373,8 @@ export class TokenBucket {
   #take(): void {
     this.#level -= 1;
     this.#fullSince = undefined;
+    this.#inFlight++;
+    this.#busyAt = this.#clock.now();
   }
 
   #rearm(): void {
@@ -340,6 +406,38 @@ export class TokenBucket {
     }, ms);
   }
 
+  /**
+   * After a pause: starts one request alone, then nothing until settle() or
+   * PROBE_HOLD_MS. True while that holds the rest back.
+   */
+  #probing(now: number, light: (tenant: string) => boolean): boolean {
+    const { fg } = this.#lines;
+    if (this.#probe === 'out') {
+      // An answer this slow (a lost one, a slow write) must not hold the throttle: the rate alone then.
+      const left = this.#probeAt + PROBE_HOLD_MS - now;
+      if (left <= 0) {
+        this.#probe = 'none';
+        return false;
+      }
+      if (this.#lines.size > 0) this.#wakeIn(Math.ceil(left));
+      return true;
+    }
+    // Background keeps its own rule (only tokens that would overflow); the next foreground request is the probe.
+    if (fg.length === 0) return false;
+    if (this.#level < 1) {
+      this.#wakeIn(Math.max(1, Math.ceil((1 - this.#level) / this.#rate)));
+      return true;
+    }
+    this.#take();
+    this.#probe = 'out';
+    this.#probeAt = now;
+    const tenant = fg.find(light) ?? fg.head!;
+    this.#recent.record(tenant, now, this.#reserve, this.#quietMs);
+    fg.serve(tenant).resolve();
+    if (this.#lines.size > 0) this.#wakeIn(PROBE_HOLD_MS);
+    return true;
+  }
+
   #pump(): void {
     this.#accrue();
     const { fg, bg } = this.#lines;
@@ -352,24 +450,31 @@ export class TokenBucket {
     // reserve; a light one may, so a quiet namespace's rotation never waits behind a flood for a token.
     const now = this.#clock.now();
     const light = (tenant: string) => !this.#recent.heavy(tenant, now, this.#reserve, this.#quietMs);
+    if (this.#listening && this.#probe === 'none' && this.#inFlight === 0 && now - this.#busyAt >= this.#idleProbeMs!) this.#probe = 'due';
+    if (this.#probe !== 'none' && this.#probing(now, light)) return;
     // A group starts once it has accrued, then runs down to the reserve.
     const heavyFrom = this.#heavyFrom(fg.length);
     const group = this.#level >= heavyFrom;
+    // Listening to Vault: a bounded number in flight; each answer frees a slot (finished() pumps).
+    let cap = this.#inFlightCap - this.#inFlight;
     for (;;) {
-      if (fg.length === 0 || this.#level < 1) break;
+      if (fg.length === 0 || this.#level < 1 || cap <= 0) break;
       const tenant = group && this.#level >= this.#reserve + 1 ? fg.head! : fg.find(light);
       if (tenant === undefined) break;
       this.#take();
       this.#recent.record(tenant, now, this.#reserve, this.#quietMs);
       fg.serve(tenant).resolve();
+      cap--;
     }
     // Background only takes what would overflow: nobody waits, and the bucket has been full a whole refill.
     const quietFor = () => (this.#fullSince === undefined ? -Infinity : this.#clock.now() - this.#fullSince);
-    if (fg.length === 0 && bg.length > 0 && quietFor() >= this.#quietMs) {
+    if (fg.length === 0 && bg.length > 0 && cap > 0 && quietFor() >= this.#quietMs) {
       this.#take();
       bg.shift()!.resolve();
+      cap--;
     }
-    if (this.#lines.size === 0) return;
+    // No slot in flight: an answer (finished()) wakes the pump, not a timer.
+    if (this.#lines.size === 0 || cap <= 0) return;
     // A late timer only delays the head; the level keeps accruing from the clock.
     const ms = fg.length > 0
       ? Math.max(1, Math.ceil(((fg.find(light) !== undefined ? 1 : this.#heavyFrom(fg.length)) - this.#level) / this.#rate))
@@ -453,11 +558,15 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
         } catch {
           throw aborted(operation);
         }
-        if (stopped) throw aborted(operation);
-        opts.onStart?.(operation, lane);
-        opts.metrics?.rateLimitWait.observe({ operation }, (now() - queuedAt) / 1000);
-        opts.metrics?.rateLimitRequests.inc({ operation });
-        return await fn();
+        try {
+          if (stopped) throw aborted(operation);
+          opts.onStart?.(operation, lane);
+          opts.metrics?.rateLimitWait.observe({ operation }, (now() - queuedAt) / 1000);
+          opts.metrics?.rateLimitRequests.inc({ operation });
+          return await fn();
+        } finally {
+          bucket?.finished();
+        }
       } finally {
         slots?.release();
       }
@@ -476,6 +585,12 @@ export function createThrottle(opts: ThrottleOptions): Throttle {
     },
     pause(ms: number) {
       if (ms > 0 && Number.isFinite(ms)) bucket?.pause(ms);
+    },
+    settle() {
+      bucket?.settle();
+    },
+    listen(idleMs: number) {
+      bucket?.listen(idleMs);
     },
     drain() {
       bucket?.drain();

@@ -6,7 +6,7 @@
 // The same behaviour runs against a real quota in
 // test/integration/controller/backpressure.test.ts.
 import assert from 'node:assert/strict';
-import { AdaptiveRate, HOLD_MS, PAUSE_MS, PLATEAU_MS } from '../../../shared/adaptive-rate.ts';
+import { AdaptiveRate, HOLD_MS, PAUSE_MS, PAUSE_LONG_MS, PLATEAU_MS } from '../../../shared/adaptive-rate.ts';
 import { backpressureOf, RateGovernor } from '../../../shared/rate-governor.ts';
 import { createThrottle } from '../../../shared/throttle.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -86,7 +86,7 @@ describe('adaptive rate', function () {
     for (let t = 0; t <= 2000; t += 50) a.answered(t); // Vault accepts 20/s
     const d = a.backpressure('throttled', 2000);
     assert.ok(d.changed);
-    assert.ok(Math.abs(d.rate - 18) <= 1, `90 % of the 20/s Vault accepted (${d.rate})`);
+    assert.equal(d.rate, 18, '90 % of the 20 Vault accepted in the last second, counted exactly');
     assert.equal(d.burst, Math.max(1, Math.floor(a.state.ceiling! - d.rate)), 'the burst is what fits under the ceiling next to the rate (a fixed window takes both)');
     assert.equal(a.backpressure('throttled', 2600, { sentAt: 1990 }).changed, false, 'an answer to a request sent before the decrease says nothing new');
     assert.equal(a.backpressure('throttled', 2900, { sentAt: 2500 }).changed, false, 'within the hold: the same window refused us');
@@ -99,16 +99,18 @@ describe('adaptive rate', function () {
     assert.equal(c.backpressure('throttled', 5000).rate, 30, 'nothing accepted in the last second: halve');
   });
 
-  it('pauses on a refusal, 250 ms doubling to 1 s while refusals go on, reset by an accepted answer; Retry-After is the pause', () => {
+  it('pauses on a refusal: 250 ms while the window has been closed for under a second, then 1 s; an answer to a request sent since resets it; Retry-After is the pause', () => {
     const a = new AdaptiveRate({ configuredRate: 20, configuredBurst: 20, now: 0 });
     assert.equal(a.backpressure('throttled', 1000).pauseMs, PAUSE_MS);
     assert.equal(a.backpressure('throttled', 1010, { sentAt: 990 }).pauseMs, undefined, 'sent before the pause began: no new pause');
-    assert.equal(a.backpressure('throttled', 1300, { sentAt: 1260 }).pauseMs, 500);
-    assert.equal(a.backpressure('throttled', 1850, { sentAt: 1810 }).pauseMs, 1000);
-    assert.equal(a.backpressure('throttled', 2900, { sentAt: 2860 }).pauseMs, 1000, 'capped at 1 s');
-    a.answered(3000);
-    assert.equal(a.backpressure('throttled', 3100, { sentAt: 3050 }).pauseMs, PAUSE_MS, 'an accepted answer resets the step');
-    assert.equal(a.backpressure('throttled', 3500, { sentAt: 3400, retryAfterMs: 3000 }).pauseMs, 3000);
+    assert.equal(a.backpressure('throttled', 1260, { sentAt: 1255 }).pauseMs, PAUSE_MS, 'the probe after the pause refused: a one-second window may reopen any moment');
+    a.answered(1300, 990);
+    assert.equal(a.backpressure('throttled', 1520, { sentAt: 1515 }).pauseMs, PAUSE_MS, 'an answer to a request sent before the pause does not end the run of refusals');
+    assert.equal(a.backpressure('throttled', 2010, { sentAt: 2005 }).pauseMs, PAUSE_LONG_MS, 'closed for a second: a longer window, probed once a second');
+    assert.equal(a.backpressure('throttled', 3020, { sentAt: 3015 }).pauseMs, PAUSE_LONG_MS);
+    a.answered(4030, 4025);
+    assert.equal(a.backpressure('throttled', 4100, { sentAt: 4050 }).pauseMs, PAUSE_MS, 'an accepted answer to a request sent since resets it');
+    assert.equal(a.backpressure('throttled', 4500, { sentAt: 4400, retryAfterMs: 3000 }).pauseMs, 3000);
     assert.equal(a.backpressure('timeout', 9000).pauseMs, undefined, 'a timeout lowers the rate but does not pause');
   });
 
@@ -182,8 +184,14 @@ describe('adaptive rate', function () {
     await clock.advance(2999);
     assert.deepEqual(started, []);
     await clock.advance(10);
+    assert.equal(started.length, 1, 'one request alone when the pause ends');
+    governor.observe({ operation: 'write', path: 'secret/data/a', status: 200, sentAt: clock.now() - 5000 });
+    await clock.advance(0);
+    assert.equal(started.length, 1, 'an answer to a request sent before the refusal says nothing of the window');
+    governor.observe({ operation: 'write', path: 'secret/data/a', status: 200, sentAt: started[0] });
+    await clock.advance(0);
     await done;
-    assert.equal(started.length, 2);
+    assert.equal(started.length, 2, 'the probe was accepted: the rest go');
     governor.stop();
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SyncError } from '../../../shared/errors.ts';
-import { createThrottle, type Lane } from '../../../shared/throttle.ts';
+import { createThrottle, PROBE_HOLD_MS, type Lane } from '../../../shared/throttle.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { withTenant } from '../../../shared/tenant.ts';
 
@@ -157,6 +157,123 @@ describe('throttle (token bucket and concurrency gate)', () => {
     assert.ok(Math.abs(observed - 25) < 0.5, `rate after the switch ${observed}`);
   });
 
+  it('after a pause one request starts alone: a new pause before its answer holds the rest; PROBE_HOLD_MS without an answer releases them', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 20, burst: 8, clock });
+    const rec = recorder(clock);
+    const work = Array.from({ length: 6 }, (_, i) => throttle.schedule('write', rec.run(`r${i}`)));
+    await clock.advance(0);
+    assert.equal(rec.starts.length, 6, 'unpaused: the burst starts');
+    const more = Array.from({ length: 6 }, (_, i) => throttle.schedule('write', rec.run(`s${i}`)));
+    throttle.pause(250);
+    await clock.advance(250);
+    assert.equal(rec.starts.length, 7, 'the probe');
+    throttle.pause(500); // the probe was refused: the window is still closed
+    await clock.advance(499);
+    assert.equal(rec.starts.length, 7, 'held while paused again');
+    await clock.advance(1);
+    assert.equal(rec.starts.length, 8, 'the next probe, alone');
+    await clock.advance(PROBE_HOLD_MS - 1);
+    assert.equal(rec.starts.length, 8, 'held while its answer is awaited');
+    await clock.advance(1);
+    assert.ok(rec.starts.length > 8, 'no answer within PROBE_HOLD_MS: the rest go');
+    await clock.runUntil(() => rec.starts.length === 12);
+    await Promise.all([...work, ...more]);
+    const settled = rec.starts.map((s) => s.at);
+    assert.ok(worstExcess(settled.map((t) => t / 1000), (a, b) => 20 * (b - a) + 8) <= 1e-9);
+    await throttle.stop();
+  });
+
+  it('listen: the first request, and the first after an idle spell with nothing in flight, start alone; busy, nothing waits for an answer', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 100, burst: 8, clock });
+    throttle.listen(1000);
+    const rec = recorder(clock);
+    let answer!: () => void;
+    const slow = (name: string) => async () => {
+      rec.starts.push({ at: clock.now(), name, lane: 'foreground' });
+      await new Promise<void>((r) => (answer = r));
+    };
+    const first = [throttle.schedule('write', slow('a0')), ...Array.from({ length: 4 }, (_, i) => throttle.schedule('write', rec.run(`a${i + 1}`)))];
+    await clock.advance(0);
+    assert.deepEqual(rec.starts.map((s) => s.name), ['a0'], 'cold: one alone');
+    throttle.settle();
+    await clock.advance(0);
+    assert.equal(rec.starts.length, 5, 'its answer came: the rest of the burst');
+    await clock.advance(500);
+    const busy = throttle.schedule('write', rec.run('b0'));
+    await clock.advance(0);
+    assert.equal(rec.starts.length, 6, 'a request in flight (a0): no probe, however long since the last start');
+    answer();
+    await Promise.all([...first, busy]);
+    await clock.advance(999);
+    const warm = throttle.schedule('write', rec.run('c0'));
+    await clock.advance(0);
+    assert.equal(rec.starts.length, 7, 'idle for less than a second: no probe');
+    await warm;
+    await clock.advance(1000);
+    const later = Array.from({ length: 3 }, (_, i) => throttle.schedule('write', rec.run(`d${i}`)));
+    await clock.advance(0);
+    assert.equal(rec.starts.length, 8, 'idle for a second: one alone again');
+    throttle.settle();
+    await clock.advance(0);
+    await Promise.all(later);
+    assert.equal(rec.starts.length, 10);
+    await throttle.stop();
+  });
+
+  it('listening: at most 5 in flight (100 ms of the rate, at least 5) while a burst is spent, each answer making room; the same tokens in all', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 10, burst: 20, clock });
+    throttle.listen(1000);
+    const answers: (() => void)[] = [];
+    let started = 0;
+    const work = Array.from({ length: 16 }, () => throttle.schedule('write', () => new Promise<void>((r) => {
+      started++;
+      answers.push(r);
+    })));
+    await clock.advance(0);
+    assert.equal(started, 1, 'the probe alone');
+    throttle.settle(); // the governor: its answer came, not a refusal
+    answers.shift()!();
+    await clock.advance(0);
+    assert.equal(started, 6, 'five in flight');
+    await clock.advance(50);
+    assert.equal(started, 6, 'tokens in the bucket, but no slot: nothing starts, nothing spins');
+    answers.shift()!();
+    answers.shift()!();
+    await clock.advance(0);
+    assert.equal(started, 8, 'two answers, two more');
+    while (answers.length > 0) {
+      answers.shift()!();
+      await clock.advance(0);
+    }
+    assert.equal(started, 15, 'the burst down to the reserve');
+    await clock.advance(49);
+    assert.equal(started, 15, 'the 16th waits for a token: no more than the burst was spent');
+    await clock.runUntil(() => started === 16);
+    answers.shift()!();
+    await Promise.all(work);
+    await throttle.stop();
+  });
+
+  it('a pause ending with only background work waiting: background keeps its rule, the next foreground request is the probe', async () => {
+    const clock = new FakeClock();
+    const throttle = createThrottle({ ratePerSecond: 10, burst: 2, clock });
+    const rec = recorder(clock);
+    throttle.pause(100);
+    const bg = throttle.schedule('marker', rec.run('bg', 'background'), { lane: 'background' });
+    await clock.advance(100 + 200); // a full bucket for one refill (burst / rate)
+    assert.deepEqual(rec.starts.map((s) => s.name), ['bg'], 'background started under its own rule');
+    const fg = Array.from({ length: 2 }, (_, i) => throttle.schedule('write', rec.run(`f${i}`)));
+    await clock.advance(0);
+    assert.deepEqual(rec.starts.map((s) => s.name), ['bg', 'f0'], 'the probe');
+    throttle.settle();
+    await clock.runUntil(() => rec.starts.length === 3);
+    await Promise.all([bg, ...fg]);
+    await throttle.stop();
+  });
+
   it('pause(ms) starts nothing until it ends and drain() empties the bucket; the bound holds through both', async () => {
     const clock = new FakeClock();
     const throttle = createThrottle({ ratePerSecond: 10, burst: 4, clock });
@@ -167,7 +284,10 @@ describe('throttle (token bucket and concurrency gate)', () => {
     await clock.advance(999);
     assert.equal(rec.starts.length, 0, 'paused');
     await clock.advance(1);
-    assert.equal(rec.starts.length, 3, 'the burst (less the light tenants\' reserve) starts when the pause ends');
+    assert.equal(rec.starts.length, 1, 'one request alone when the pause ends');
+    throttle.settle();
+    await clock.advance(0);
+    assert.equal(rec.starts.length, 3, 'its answer settles the probe: the rest of the burst (less the light tenants\' reserve) starts');
     throttle.drain();
     assert.equal(throttle.tokens(), 0);
     await clock.advance(99);
