@@ -80,7 +80,7 @@ export const PAUSE_MS = 250;
 export const PAUSE_LONG_MS = 1000;
 /**
  * Idle this long (nothing in flight), the next burst starts with one request
- * alone (the throttle's probeAfterIdle): a window's length, after which
+ * alone (the throttle's listen): a window's length, after which
  * another client sharing the quota may have filled the one we send into.
  */
 export const PROBE_AFTER_IDLE_MS = 1000;

@@ -33,11 +33,7 @@
 //     probe of whether Vault's window has reopened. The rest wait until
 //     `settle()` says it was answered without a refusal (or PROBE_HOLD_MS
 //     passes, or a new pause begins): a window still closed then costs one
-//     refusal, not a burst of them. What the bucket then holds at once
-//     starts with at most MAX_GROUP in flight, each answer making room for
-//     the next, so a window that fills meanwhile (another client's burst)
-//     refuses what is in flight, not the whole burst. Once the rate binds
-//     (the burst is spent), no answer is waited for.
+//     refusal, not a burst of them.
 //   - `listen(idleMs)` (the adaptive rate turns it on, with pause/settle):
 //       - the same single probe when a request is about to start while none
 //         is in flight and none started or finished for idleMs, the
@@ -407,8 +403,9 @@ export class TokenBucket {
   }
 
   /**
-   * After a pause: starts one request alone, then nothing until settle() or
-   * PROBE_HOLD_MS. True while that holds the rest back.
+   * After a pause (or, listening, an idle spell): starts one request alone,
+   * then nothing until settle() or PROBE_HOLD_MS. True while that holds the
+   * rest back.
    */
   #probing(now: number, light: (tenant: string) => boolean): boolean {
     const { fg } = this.#lines;

@@ -239,7 +239,8 @@ describe('throttle (token bucket and concurrency gate)', () => {
     await clock.advance(0);
     assert.equal(started, 6, 'five in flight');
     await clock.advance(50);
-    assert.equal(started, 6, 'tokens in the bucket, but no slot: nothing starts, nothing spins');
+    assert.equal(started, 6, 'tokens in the bucket, but no slot: nothing starts');
+    assert.equal(clock.pending, 0, 'and no timer spins: an answer wakes the throttle');
     answers.shift()!();
     answers.shift()!();
     await clock.advance(0);
