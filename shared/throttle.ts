@@ -373,6 +373,13 @@ export class TokenBucket {
     this.#busyAt = this.#clock.now();
   }
 
+  /** Starts the next foreground request of `tenant`: a token, and the tenant's use recorded. */
+  #start(tenant: string, now: number): void {
+    this.#take();
+    this.#recent.record(tenant, now, this.#reserve, this.#quietMs);
+    this.#lines.fg.serve(tenant).resolve();
+  }
+
   #rearm(): void {
     this.#disarm();
     this.#pump();
@@ -425,12 +432,9 @@ export class TokenBucket {
       this.#wakeIn(Math.max(1, Math.ceil((1 - this.#level) / this.#rate)));
       return true;
     }
-    this.#take();
     this.#probe = 'out';
     this.#probeAt = now;
-    const tenant = fg.find(light) ?? fg.head!;
-    this.#recent.record(tenant, now, this.#reserve, this.#quietMs);
-    fg.serve(tenant).resolve();
+    this.#start(fg.find(light) ?? fg.head!, now);
     if (this.#lines.size > 0) this.#wakeIn(PROBE_HOLD_MS);
     return true;
   }
@@ -458,9 +462,7 @@ export class TokenBucket {
       if (fg.length === 0 || this.#level < 1 || cap <= 0) break;
       const tenant = group && this.#level >= this.#reserve + 1 ? fg.head! : fg.find(light);
       if (tenant === undefined) break;
-      this.#take();
-      this.#recent.record(tenant, now, this.#reserve, this.#quietMs);
-      fg.serve(tenant).resolve();
+      this.#start(tenant, now);
       cap--;
     }
     // Background only takes what would overflow: nobody waits, and the bucket has been full a whole refill.
